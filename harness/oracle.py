@@ -1,0 +1,212 @@
+"""What the documented semantics predict, as a pure function.
+
+Input: the host PMU (event width, PMCEID, which events QEMU really counts), the kernel's
+rules (``kernelrules``), and a scenario's vCPU layout, steps and workload. Output: each
+call's errno, the guest's PMCEID0/1, and whether each programmed counter counts. Nothing
+here touches a machine; the verdict compares this with what a real kernel did.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from harness.events import CHAIN, CPU_CYCLES, SW_INCR, default_event_table
+from harness.kernelrules import KernelRules
+from harness.scenario.model import Action, FilterCall, InitStep, Step, Workload
+
+WORD = 0xFFFF_FFFF
+HIGH_EVENTS = 0x4000
+STALL_SLOT_BITS = (0x3D - 32, 0x3E - 32, 0x3F - 32)
+
+
+@dataclass(frozen=True)
+class PmuModel:
+    """What L1's PMU offers KVM. PMCEIDs are the full 64-bit registers."""
+
+    event_bits: int
+    host_pmceid0: int
+    host_pmceid1: int
+    counting_events: frozenset[int]
+
+    @property
+    def nr_events(self) -> int:
+        return 1 << self.event_bits
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    step: Step
+    errno: str
+    reason: str
+    implicit: bool = False
+
+
+@dataclass(frozen=True)
+class CounterPrediction:
+    """``counts`` is None when nothing could show it here (QEMU never counts that event)."""
+
+    ref: str
+    event: int | None
+    counts: bool | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    steps: tuple[StepOutcome, ...]
+    filter_mask: int | None
+    nr_events: int
+    pmceid0: int
+    pmceid1: int
+    measured: bool
+    counters: tuple[CounterPrediction, ...]
+    rules: KernelRules
+
+    def allowed(self, event: int) -> bool:
+        return _allowed(self.filter_mask, self.nr_events, event)
+
+    @property
+    def filter_errnos(self) -> tuple[str, ...]:
+        return tuple(o.errno for o in self.steps if isinstance(o.step, FilterCall))
+
+
+def _allowed(mask: int | None, nr_events: int, event: int) -> bool:
+    if mask is None:
+        return True
+    # KVM looks the event up after masking it to the PMU's event width.
+    return bool((mask >> (event & (nr_events - 1))) & 1)
+
+
+@dataclass
+class _VmState:
+    """The slice of KVM's per-VM and per-vCPU state the filter semantics depend on."""
+
+    nr_events: int
+    no_pmu: frozenset[int]
+    rules: KernelRules
+    mask: int | None = None
+    created: set[int] = field(default_factory=set)
+    ran: bool = False
+
+    def filter(self, call: FilterCall) -> tuple[str, str]:
+        if call.vcpu in self.no_pmu:
+            return "ENODEV", f"vCPU {call.vcpu} has no PMUv3 feature"
+        if call.vcpu in self.created:
+            return "EBUSY", f"PMU of vCPU {call.vcpu} already initialised"
+        if call.end > self.nr_events:
+            return "EINVAL", f"range ends past the {self.nr_events:#x}-event space"
+        if call.action not in (Action.ALLOW, Action.DENY):
+            return "EINVAL", f"unknown action {call.action}"
+        if self.ran and self.rules.has("ebusy-after-first-run"):
+            return "EBUSY", "a vCPU has run: " + self.rules.get("ebusy-after-first-run").cite()
+        self._apply(call)
+        return "OK", "applied"
+
+    def _apply(self, call: FilterCall) -> None:
+        full = (1 << self.nr_events) - 1
+        if self.mask is None:
+            # The first filter sets the default: allow-first denies the rest, and vice versa.
+            self.mask = 0 if call.action == Action.ALLOW else full
+        bits = ((1 << call.nevents) - 1) << call.base
+        self.mask = self.mask | bits if call.action == Action.ALLOW else self.mask & ~bits
+
+    def init(self, vcpu: int) -> tuple[str, str]:
+        if vcpu in self.no_pmu:
+            return "ENODEV", f"vCPU {vcpu} has no PMUv3 feature"
+        if vcpu in self.created:
+            return "EBUSY", f"PMU of vCPU {vcpu} already initialised"
+        self.created.add(vcpu)
+        return "OK", "initialised"
+
+    def run(self, vcpu: int) -> tuple[str, str]:
+        self.ran = True
+        return "OK", f"vCPU {vcpu} ran"
+
+
+def _play(steps: Iterable[Step], vcpus: int, state: _VmState) -> list[StepOutcome]:
+    outcomes = []
+    for step in steps:
+        if isinstance(step, FilterCall):
+            errno, reason = state.filter(step)
+        elif isinstance(step, InitStep):
+            errno, reason = state.init(step.vcpu)
+        else:
+            errno, reason = state.run(step.vcpu)
+        outcomes.append(StepOutcome(step, errno, reason))
+    for vcpu in range(vcpus):
+        if vcpu not in state.created and vcpu not in state.no_pmu:
+            errno, reason = state.init(vcpu)
+            outcomes.append(StepOutcome(InitStep(vcpu, 0), errno, reason, implicit=True))
+    return outcomes
+
+
+def _filter_word(mask: int | None, nr_events: int, base: int) -> int:
+    """The 64-bit PMCEID mask for events base..base+31 and 0x4000+base..+31."""
+    if mask is None:
+        return (1 << 64) - 1
+    low = (mask >> base) & WORD
+    high = 0
+    if nr_events >= HIGH_EVENTS + base + 32:
+        high = (mask >> (HIGH_EVENTS + base)) & WORD
+    return low | high << 32
+
+
+def _guest_pmceid(pmu: PmuModel, mask: int | None, rules: KernelRules) -> tuple[int, int]:
+    word0, word1 = pmu.host_pmceid0, pmu.host_pmceid1
+    if pmu.event_bits < 16 and rules.has("v81-events-hidden-on-v80"):
+        word0, word1 = word0 & WORD, word1 & WORD
+    if rules.has("chain-advertised"):
+        word0 |= 1 << CHAIN
+    if rules.has("stall-slot-hidden"):
+        for bit in STALL_SLOT_BITS:
+            word1 &= ~(1 << bit)
+    if rules.has("pmceid-masked-by-filter"):
+        word0 &= _filter_word(mask, pmu.nr_events, 0)
+        word1 &= _filter_word(mask, pmu.nr_events, 32)
+    if rules.has("sw-incr-always-advertised"):
+        word0 |= 1 << SW_INCR
+    return word0, word1
+
+
+def _counter(ref: str, event: int, pmu: PmuModel, mask: int | None) -> CounterPrediction:
+    if event == SW_INCR:
+        return CounterPrediction(ref, event, True, "SW_INCR is never filtered")
+    if event == CHAIN:
+        return CounterPrediction(ref, event, None, "CHAIN only counts overflows of a pair")
+    if event not in pmu.counting_events:
+        return CounterPrediction(ref, event, None, "this machine's PMU never counts it")
+    if _allowed(mask, pmu.nr_events, event):
+        return CounterPrediction(ref, event, True, "allowed by the filter")
+    return CounterPrediction(ref, event, False, "denied by the filter")
+
+
+def _counters(workload: Workload, pmu: PmuModel, mask: int | None,
+              ) -> tuple[CounterPrediction, ...]:
+    name_of = default_event_table().name_of
+    predictions = [_counter(name_of(e), e, pmu, mask) for e in workload.events]
+    if workload.cycle_counter:
+        cycles = _counter("cycle_counter", CPU_CYCLES, pmu, mask)
+        predictions.append(CounterPrediction("cycle_counter", None, cycles.counts,
+                                             "PMCCNTR follows CPU_CYCLES: " + cycles.reason))
+    return tuple(predictions)
+
+
+def predict(
+    *,
+    pmu: PmuModel,
+    rules: KernelRules,
+    steps: Iterable[Step],
+    workload: Workload,
+    vcpus: int = 1,
+    no_pmu_vcpus: Iterable[int] = (),
+) -> Prediction:
+    """Everything the documented semantics say about one run of one scenario."""
+    state = _VmState(pmu.nr_events, frozenset(no_pmu_vcpus), rules)
+    outcomes = _play(steps, vcpus, state)
+    pmceid0, pmceid1 = _guest_pmceid(pmu, state.mask, rules)
+    measured = 0 in state.created
+    counters = _counters(workload, pmu, state.mask) if measured else ()
+    return Prediction(tuple(outcomes), state.mask, pmu.nr_events, pmceid0, pmceid1, measured,
+                      counters, rules)
+

@@ -1,0 +1,42 @@
+"""Where things live: the project's data, the cache, per-run directories."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+# The package is used from a checkout (pip install -e .): configs/ and guest-images/ sit
+# beside it. PMU_HARNESS_ROOT lets an installed copy point at a checkout.
+PROJECT_ROOT = Path(os.environ.get("PMU_HARNESS_ROOT", Path(__file__).resolve().parent.parent))
+CONFIGS_DIR = PROJECT_ROOT / "configs"
+GUEST_IMAGES_DIR = PROJECT_ROOT / "guest-images"
+SCENARIOS_DIR = PROJECT_ROOT / "testcases" / "scenarios"
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/pmu-harness`` (default ``~/.cache/pmu-harness``), created on demand."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(base) / "pmu-harness"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def results_root() -> Path:
+    """Root of per-run artefact directories (``PMU_HARNESS_RESULTS`` or ./results)."""
+    return Path(os.environ.get("PMU_HARNESS_RESULTS", Path.cwd() / "results"))
+
+
+def new_run_dir(label: str) -> Path:
+    """A fresh directory for one run; unique even when two runs start in the same second."""
+    root = results_root()
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        candidate = root / f"{stamp}-{label}-{os.getpid()}-{attempt}"
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return candidate
+    raise RuntimeError(f"could not create a run directory under {root}")

@@ -1,0 +1,1 @@
+"""Scenarios: the model, the parser, and discovery of scenario files."""

@@ -1,0 +1,122 @@
+"""What a scenario says, as frozen typed values. Parsing lives in ``parse.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import IntEnum
+from pathlib import Path
+
+
+class Action(IntEnum):
+    """``struct kvm_pmu_event_filter.action`` values the kernel knows."""
+
+    ALLOW = 0
+    DENY = 1
+
+
+@dataclass(frozen=True)
+class FilterCall:
+    """One KVM_ARM_VCPU_PMU_V3_FILTER call: [base, base + nevents) with an action.
+
+    ``action`` is an int, not an ``Action``, because scenarios may pass an unknown action on
+    purpose to check for EINVAL.
+    """
+
+    base: int
+    nevents: int
+    action: int
+    vcpu: int
+    line: int
+
+    @property
+    def end(self) -> int:
+        return self.base + self.nevents
+
+    def describe(self) -> str:
+        names: dict[int, str] = {Action.ALLOW: "allow", Action.DENY: "deny"}
+        verb = names.get(self.action, f"action={self.action}")
+        return f"{verb} [0x{self.base:x}, 0x{self.end:x}) via vCPU {self.vcpu}"
+
+
+@dataclass(frozen=True)
+class InitStep:
+    """Ordering step: set the PMU IRQ, initialise the vGIC, then PMU INIT on ``vcpu``."""
+
+    vcpu: int
+    line: int
+
+    def describe(self) -> str:
+        return f"PMU init of vCPU {self.vcpu}"
+
+
+@dataclass(frozen=True)
+class RunStep:
+    """Ordering step: one KVM_RUN of a no-op payload on ``vcpu``."""
+
+    vcpu: int
+    line: int
+
+    def describe(self) -> str:
+        return f"first run of vCPU {self.vcpu}"
+
+
+Step = FilterCall | InitStep | RunStep
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What the guest measures: event counters in order, plus optionally PMCCNTR."""
+
+    events: tuple[int, ...]
+    cycle_counter: bool
+    loops: int
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """Each field is ``None`` when the scenario says ``derive`` (the oracle decides)."""
+
+    errnos: tuple[str, ...] | None = None
+    pmceid_present: tuple[int, ...] | None = None
+    pmceid_absent: tuple[int, ...] | None = None
+    counting: tuple[str, ...] | None = None
+    not_counting: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    description: str
+    tags: tuple[str, ...]
+    machines: tuple[str, ...] | None
+    kernels: tuple[str, ...] | None
+    modes: tuple[str, ...]
+    vcpus: int
+    no_pmu_vcpus: tuple[int, ...]
+    control: bool
+    steps: tuple[Step, ...]
+    workload: Workload
+    expect: Expectations
+    path: Path
+
+    @property
+    def filter_calls(self) -> tuple[FilterCall, ...]:
+        return tuple(s for s in self.steps if isinstance(s, FilterCall))
+
+    def applies_to(self, machine: str, kernel: str) -> bool:
+        machine_ok = self.machines is None or machine in self.machines
+        return machine_ok and (self.kernels is None or kernel in self.kernels)
+
+    def control_variant(self) -> Scenario:
+        """The same machine and workload with no filter and no ordering step."""
+        return replace(self, id=f"{self.id}.control", steps=(), expect=Expectations())
+
+
+COUNTER_REF_CYCLES = "cycle_counter"
+"""In ``counting``/``not_counting`` lists: PMCCNTR. Other entries are event names (hex
+numbers for unnamed events), matched against the workload's event counters."""
+
+MODES = ("probe", "linux")
+ERRNO_NAMES = ("OK", "EINVAL", "EBUSY", "ENODEV", "ENXIO", "ENOMEM", "EFAULT", "ENOEXEC",
+               "EPERM", "ENOENT")
+MAX_VCPUS = 8

@@ -1,0 +1,404 @@
+"""Turn a scenario file into a ``Scenario``, or into every located problem it has."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import Located, UsageError
+from harness.events import EVENT_SPACE, EventTable, default_event_table
+from harness.scenario.model import (
+    COUNTER_REF_CYCLES,
+    ERRNO_NAMES,
+    MAX_VCPUS,
+    MODES,
+    Action,
+    Expectations,
+    FilterCall,
+    InitStep,
+    RunStep,
+    Scenario,
+    Step,
+    Workload,
+)
+from harness.yamlsource import LocatedDict, LocatedList, load_located
+
+TOP_KEYS = {
+    "id": "a short name: lowercase letters, digits and dashes",
+    "description": "one or two sentences",
+    "tags": "a list of words",
+    "machines": "a list of machine profile names (default: all)",
+    "kernels": "a list of kernel profile names (default: all)",
+    "modes": "a list of L2 modes: probe, linux (default: [probe])",
+    "vcpus": f"the number of vCPUs, 1 to {MAX_VCPUS} (default 1)",
+    "no_pmu_vcpus": "vCPU indices created without the PMUv3 feature",
+    "control": "true (default) to run an unfiltered control first",
+    "filters": "the ordered list of filter calls and ordering steps, or `none`",
+    "workload": "events, cycle_counter, loops",
+    "expect": "errnos, pmceid_present, pmceid_absent, counting, not_counting",
+}
+REQUIRED_KEYS = ("id", "description", "filters", "workload")
+WORKLOAD_KEYS = ("events", "cycle_counter", "loops")
+EXPECT_KEYS = ("errnos", "pmceid_present", "pmceid_absent", "counting", "not_counting")
+STEP_KEYS = ("allow", "deny", "raw", "init", "run")
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+RANGE_PATTERN = re.compile(r"^\s*([^\s-]+)\s*-\s*([^\s-]+)\s*$")
+DEFAULT_LOOPS = 200_000
+DERIVE = "derive"
+
+
+class _Invalid(Exception):
+    """Internal: one value was wrong; already recorded, stop reading this value."""
+
+
+@dataclass
+class _Reader:
+    """Reads one file, collecting every problem instead of stopping at the first."""
+
+    path: Path
+    events: EventTable
+    known_machines: frozenset[str]
+    known_kernels: frozenset[str]
+    problems: list[Located] = field(default_factory=list)
+
+    def fail(self, line: int | None, message: str) -> _Invalid:
+        self.problems.append(Located(self.path, line, message))
+        return _Invalid()
+
+    # -- scalars -----------------------------------------------------------------------
+
+    def integer(self, value: Any, line: int, what: str, lo: int, hi: int,
+                *, hexadecimal: bool = True) -> int:
+        if isinstance(value, str) and re.fullmatch(r"\s*0[xX][0-9a-fA-F]+\s*|\s*\d+\s*", value):
+            value = int(value, 0)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(line, f"{what}: expected an integer, got {value!r}")
+        if not lo <= value <= hi:
+            shown = f"{value:#x} is outside {lo:#x}..{hi:#x}" if hexadecimal else (
+                f"{value} is outside {lo}..{hi}")
+            raise self.fail(line, f"{what}: {shown}")
+        return value
+
+    def event(self, value: Any, line: int, what: str) -> int:
+        """An event given by name or number."""
+        if isinstance(value, str) and not re.fullmatch(r"\s*(0[xX][0-9a-fA-F]+|\d+)\s*", value):
+            found = self.events.by_name(value.strip())
+            if found is not None:
+                return found.number
+            close = self.events.suggest(value.strip())
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise self.fail(line, f"{what}: unknown event name {value!r}{hint}")
+        return self.integer(value, line, f"{what}: event number", 0, EVENT_SPACE - 1)
+
+    def string(self, value: Any, line: int, what: str) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(line, f"{what}: expected a non-empty string, got {value!r}")
+        return value.strip()
+
+    def boolean(self, value: Any, line: int, what: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(line, f"{what}: expected true or false, got {value!r}")
+        return value
+
+    def string_list(self, value: Any, line: int, what: str) -> tuple[str, ...]:
+        items = self.sequence(value, line, what)
+        return tuple(self.string(v, ln, what) for v, ln in items)
+
+    def sequence(self, value: Any, line: int, what: str) -> list[tuple[Any, int]]:
+        if not isinstance(value, LocatedList):
+            raise self.fail(line, f"{what}: expected a list, got {value!r}")
+        return list(zip(value, value.item_lines, strict=True))
+
+    def mapping(self, value: Any, line: int, what: str, keys: Iterable[str]) -> LocatedDict:
+        if not isinstance(value, LocatedDict):
+            raise self.fail(line, f"{what}: expected a mapping with keys {', '.join(keys)}")
+        self.unknown_keys(value, what, keys)
+        return value
+
+    def unknown_keys(self, value: LocatedDict, what: str, keys: Iterable[str]) -> None:
+        allowed = list(keys)
+        for key, key_line in value.key_lines.items():
+            if key not in allowed:
+                self.fail(key_line, f"{what}: unknown key {key!r}; expected one of "
+                          f"{', '.join(allowed)}")
+
+    def guarded(self, default: Any, read: Callable[..., Any], *args: Any) -> Any:
+        """Run one reader; on a recorded problem keep going with ``default``."""
+        try:
+            return read(*args)
+        except _Invalid:
+            return default
+
+
+def _line_of(doc: LocatedDict, key: str) -> int:
+    return doc.key_lines.get(key, doc.line)
+
+
+# -- filter entries ---------------------------------------------------------------------
+
+
+def _event_range(r: _Reader, spec: Any, line: int, what: str) -> tuple[int, int]:
+    """(base, nevents) from a number, a name, ``A-B`` (inclusive) or {base, nevents}."""
+    if isinstance(spec, LocatedDict):
+        r.mapping(spec, line, what, ("base", "nevents"))
+        if "base" not in spec or "nevents" not in spec:
+            raise r.fail(line, f"{what}: base + count form needs both `base` and `nevents`")
+        base = r.event(spec["base"], spec.key_lines["base"], f"{what} base")
+        count = r.integer(spec["nevents"], spec.key_lines["nevents"], f"{what} nevents",
+                          0, 0xFFFF)
+        return base, count
+    match = RANGE_PATTERN.match(spec) if isinstance(spec, str) else None
+    if match:
+        first = r.event(match.group(1), line, f"{what} range start")
+        last = r.event(match.group(2), line, f"{what} range end")
+        if last < first:
+            raise r.fail(line, f"{what}: range {spec!r} ends before it starts")
+        return first, last - first + 1
+    return r.event(spec, line, what), 1
+
+
+def _check_space(r: _Reader, base: int, count: int, line: int, what: str) -> None:
+    if base + count > EVENT_SPACE:
+        raise r.fail(line, f"{what}: range [{base:#x}, {base + count:#x}) runs past 0xffff, "
+                     "the end of the 16-bit event space")
+
+
+def _raw_call(r: _Reader, spec: Any, line: int, vcpu: int) -> FilterCall:
+    raw = r.mapping(spec, line, "raw filter", ("base", "nevents", "action"))
+    missing = [k for k in ("base", "nevents", "action") if k not in raw]
+    if missing:
+        raise r.fail(line, f"raw filter: missing {', '.join(missing)}")
+    base = r.integer(raw["base"], raw.key_lines["base"], "raw filter base", 0, 0xFFFF)
+    count = r.integer(raw["nevents"], raw.key_lines["nevents"], "raw filter nevents", 0, 0xFFFF)
+    action = r.integer(raw["action"], raw.key_lines["action"], "raw filter action", 0, 0xFF)
+    _check_space(r, base, count, line, "raw filter")
+    return FilterCall(base, count, action, vcpu, line)
+
+
+def _step(r: _Reader, entry: Any, line: int, vcpus: int) -> Step:
+    if not isinstance(entry, LocatedDict):
+        raise r.fail(line, f"filters: expected an entry such as `- deny: CPU_CYCLES`, got "
+                     f"{entry!r}")
+    r.unknown_keys(entry, "filter entry", (*STEP_KEYS, "vcpu"))
+    kinds = [k for k in STEP_KEYS if k in entry]
+    if len(kinds) != 1:
+        raise r.fail(line, f"filter entry: expected exactly one of {', '.join(STEP_KEYS)}, "
+                     f"got {', '.join(kinds) or 'none'}")
+    kind = kinds[0]
+    if kind in ("init", "run"):
+        if "vcpu" in entry:
+            raise r.fail(line, f"{kind}: give the vCPU as the value (`{kind}: 1`), not `vcpu:`")
+        value = 0 if entry[kind] is None else entry[kind]
+        vcpu = r.integer(value, line, f"{kind} vCPU", 0, vcpus - 1)
+        return InitStep(vcpu, line) if kind == "init" else RunStep(vcpu, line)
+    vcpu = r.integer(entry.get("vcpu", 0), _line_of(entry, "vcpu"), "filter vCPU", 0, vcpus - 1)
+    if kind == "raw":
+        return _raw_call(r, entry[kind], line, vcpu)
+    base, count = _event_range(r, entry[kind], line, kind)
+    _check_space(r, base, count, line, kind)
+    action = Action.ALLOW if kind == "allow" else Action.DENY
+    return FilterCall(base, count, int(action), vcpu, line)
+
+
+def _steps(r: _Reader, doc: LocatedDict, vcpus: int) -> tuple[Step, ...]:
+    value, line = doc.get("filters"), _line_of(doc, "filters")
+    if value == "none":
+        return ()
+    if isinstance(value, LocatedList) and not value:
+        raise r.fail(line, "filters: an empty list is not allowed; write `filters: none` for "
+                     "a scenario without any filter")
+    items = r.sequence(value, line, "filters")
+    steps = [r.guarded(None, _step, r, e, ln, vcpus) for e, ln in items]
+    return tuple(s for s in steps if s is not None)
+
+
+# -- workload and expectations ----------------------------------------------------------
+
+
+def _workload(r: _Reader, doc: LocatedDict) -> Workload:
+    spec = r.mapping(doc.get("workload"), _line_of(doc, "workload"), "workload", WORKLOAD_KEYS)
+    events_line = _line_of(spec, "events")
+    events = tuple(
+        r.guarded(-1, r.event, v, ln, "workload events")
+        for v, ln in r.guarded([], lambda: r.sequence(spec.get("events", LocatedList()),
+                                                       events_line, "workload events"))
+    )
+    cycles = r.guarded(False, lambda: r.boolean(spec.get("cycle_counter", False),
+                                                _line_of(spec, "cycle_counter"),
+                                                "workload cycle_counter"))
+    loops = r.guarded(DEFAULT_LOOPS, lambda: r.integer(spec.get("loops", DEFAULT_LOOPS),
+                                                       _line_of(spec, "loops"),
+                                                       "workload loops", 1, 1 << 30,
+                                                       hexadecimal=False))
+    if not events and not cycles:
+        r.fail(spec.line, "workload: program at least one event or the cycle counter")
+    return Workload(tuple(e for e in events if e >= 0), cycles, loops)
+
+
+def _errno_list(r: _Reader, value: Any, line: int) -> tuple[str, ...]:
+    names = []
+    for item, item_line in r.sequence(value, line, "expect errnos"):
+        name = "OK" if item == 0 else str(item).upper()
+        if name not in ERRNO_NAMES:
+            r.fail(item_line, f"expect errnos: unknown errno {item!r}; expected one of "
+                   f"{', '.join(ERRNO_NAMES)}")
+        names.append(name)
+    return tuple(names)
+
+
+def _counter_refs(r: _Reader, value: Any, line: int, what: str) -> tuple[str, ...]:
+    refs = []
+    for item, item_line in r.sequence(value, line, what):
+        if item == COUNTER_REF_CYCLES:
+            refs.append(COUNTER_REF_CYCLES)
+        else:
+            refs.append(r.events.name_of(r.event(item, item_line, what)))
+    return tuple(refs)
+
+
+def _event_list(r: _Reader, value: Any, line: int, what: str) -> tuple[int, ...]:
+    return tuple(r.event(v, ln, what) for v, ln in r.sequence(value, line, what))
+
+
+def _expectations(r: _Reader, doc: LocatedDict) -> Expectations:
+    if "expect" not in doc:
+        return Expectations()
+    spec = r.mapping(doc["expect"], _line_of(doc, "expect"), "expect", EXPECT_KEYS)
+    readers: dict[str, Callable[[Any, int, str], Any]] = {
+        "errnos": lambda v, ln, _w: _errno_list(r, v, ln),
+        "pmceid_present": lambda v, ln, w: _event_list(r, v, ln, w),
+        "pmceid_absent": lambda v, ln, w: _event_list(r, v, ln, w),
+        "counting": lambda v, ln, w: _counter_refs(r, v, ln, w),
+        "not_counting": lambda v, ln, w: _counter_refs(r, v, ln, w),
+    }
+    values: dict[str, Any] = {}
+    for key, read in readers.items():
+        value = spec.get(key, DERIVE)
+        if value != DERIVE:
+            line = _line_of(spec, key)
+            values[key] = r.guarded(None, read, value, line, f"expect {key}")
+    return Expectations(**values)
+
+
+# -- top level --------------------------------------------------------------------------
+
+
+def _names(r: _Reader, doc: LocatedDict, key: str, known: frozenset[str]) -> tuple[str, ...] | None:
+    if key not in doc:
+        return None
+    line = _line_of(doc, key)
+    names = r.string_list(doc[key], line, key)
+    for name in names:
+        if known and name not in known:
+            r.fail(line, f"{key}: unknown profile {name!r}; known: {', '.join(sorted(known))}")
+    return names
+
+
+def _identity(r: _Reader, doc: LocatedDict) -> tuple[str, str, tuple[str, ...]]:
+    ident = r.guarded("?", lambda: r.string(doc.get("id"), _line_of(doc, "id"), "id"))
+    if ident != "?" and not ID_PATTERN.match(ident):
+        r.fail(_line_of(doc, "id"), f"id: {ident!r} must be lowercase letters, digits, dashes")
+    description = r.guarded("", lambda: r.string(doc.get("description"),
+                                                  _line_of(doc, "description"), "description"))
+    tags = r.guarded((), lambda: r.string_list(doc.get("tags", LocatedList()),
+                                               _line_of(doc, "tags"), "tags"))
+    return ident, description, tags
+
+
+def _modes(r: _Reader, doc: LocatedDict) -> tuple[str, ...]:
+    if "modes" not in doc:
+        return ("probe",)
+    modes = r.string_list(doc["modes"], _line_of(doc, "modes"), "modes")
+    for mode in modes:
+        if mode not in MODES:
+            r.fail(_line_of(doc, "modes"), f"modes: unknown mode {mode!r}; expected "
+                   f"{' or '.join(MODES)}")
+    return modes
+
+
+def _vcpu_layout(r: _Reader, doc: LocatedDict) -> tuple[int, tuple[int, ...]]:
+    vcpus = r.guarded(1, lambda: r.integer(doc.get("vcpus", 1), _line_of(doc, "vcpus"),
+                                           "vcpus", 1, MAX_VCPUS, hexadecimal=False))
+    line = _line_of(doc, "no_pmu_vcpus")
+    raw = r.guarded([], lambda: r.sequence(doc.get("no_pmu_vcpus", LocatedList()), line,
+                                           "no_pmu_vcpus"))
+    no_pmu = tuple(r.guarded(0, r.integer, v, ln, "no_pmu_vcpus", 0, vcpus - 1)
+                   for v, ln in raw)
+    return vcpus, no_pmu
+
+
+def _check_consistency(r: _Reader, scenario: Scenario, doc: LocatedDict,
+                       steps_complete: bool) -> None:
+    errnos = scenario.expect.errnos
+    if errnos is not None and steps_complete and len(errnos) != len(scenario.filter_calls):
+        r.fail(_line_of(doc, "expect"), f"expect errnos: {len(errnos)} given for "
+               f"{len(scenario.filter_calls)} filter call(s); give one per call, in order")
+    if 0 in scenario.no_pmu_vcpus:
+        r.fail(_line_of(doc, "no_pmu_vcpus"), "no_pmu_vcpus: vCPU 0 runs the measurement and "
+               "needs the PMU; use vCPU 1 or higher")
+    initialised: set[int] = set(scenario.no_pmu_vcpus)
+    for step in scenario.steps:
+        if isinstance(step, InitStep):
+            initialised.add(step.vcpu)
+        elif isinstance(step, RunStep) and step.vcpu not in initialised:
+            r.fail(step.line, f"run: vCPU {step.vcpu} must have its PMU initialised first "
+                   f"(add `- init: {step.vcpu}` before it); KVM refuses to run it otherwise")
+    ordering = [s for s in scenario.steps if not isinstance(s, FilterCall)]
+    if "linux" in scenario.modes and (ordering or scenario.vcpus > 1 or scenario.no_pmu_vcpus):
+        r.fail(_line_of(doc, "modes"), "modes: linux mode applies filters just before PMU "
+               "init of a 1-vCPU guest; ordering steps, vcpus and no_pmu_vcpus need probe mode")
+
+
+def _scenario(r: _Reader, doc: LocatedDict) -> Scenario:
+    r.unknown_keys(doc, "scenario", TOP_KEYS)
+    for key in REQUIRED_KEYS:
+        if key not in doc:
+            r.fail(doc.line, f"missing required key {key!r} ({TOP_KEYS[key]})")
+    ident, description, tags = _identity(r, doc)
+    vcpus, no_pmu = _vcpu_layout(r, doc)
+    problems_before_steps = len(r.problems)
+    steps = r.guarded((), lambda: _steps(r, doc, vcpus)) if "filters" in doc else ()
+    steps_complete = len(r.problems) == problems_before_steps
+    scenario = Scenario(
+        id=ident,
+        description=description,
+        tags=tags,
+        machines=r.guarded(None, lambda: _names(r, doc, "machines", r.known_machines)),
+        kernels=r.guarded(None, lambda: _names(r, doc, "kernels", r.known_kernels)),
+        modes=r.guarded(("probe",), lambda: _modes(r, doc)),
+        vcpus=vcpus,
+        no_pmu_vcpus=no_pmu,
+        control=r.guarded(True, lambda: r.boolean(doc.get("control", True),
+                                                  _line_of(doc, "control"), "control")),
+        steps=steps,
+        workload=r.guarded(Workload((), True, DEFAULT_LOOPS), lambda: _workload(r, doc))
+        if "workload" in doc else Workload((), True, DEFAULT_LOOPS),
+        expect=r.guarded(Expectations(), lambda: _expectations(r, doc)),
+        path=r.path,
+    )
+    _check_consistency(r, scenario, doc, steps_complete)
+    return scenario
+
+
+def parse_scenario(
+    path: Path,
+    *,
+    known_machines: Iterable[str] = (),
+    known_kernels: Iterable[str] = (),
+    events: EventTable | None = None,
+) -> Scenario:
+    """Read and validate one scenario file; raise ``UsageError`` with every problem found."""
+    doc = load_located(path)
+    reader = _Reader(path, events or default_event_table(), frozenset(known_machines),
+                     frozenset(known_kernels))
+    if not isinstance(doc, LocatedDict):
+        raise UsageError("", (Located(path, 1, "expected a mapping (id:, description:, "
+                                      "filters:, workload:, ...) at the top of the file"),))
+    scenario = _scenario(reader, doc)
+    if reader.problems:
+        ordered = sorted(reader.problems, key=lambda p: p.line or 0)
+        raise UsageError(f"{len(ordered)} problem(s) in {path}", tuple(ordered))
+    return scenario
