@@ -14,6 +14,12 @@ class Action(IntEnum):
     DENY = 1
 
 
+def action_word(action: int) -> str:
+    """``allow``/``deny``, or the raw number for an action the kernel does not know."""
+    names: dict[int, str] = {Action.ALLOW: "allow", Action.DENY: "deny"}
+    return names.get(action, str(action))
+
+
 @dataclass(frozen=True)
 class FilterCall:
     """One KVM_ARM_VCPU_PMU_V3_FILTER call: [base, base + nevents) with an action.
@@ -33,9 +39,7 @@ class FilterCall:
         return self.base + self.nevents
 
     def describe(self) -> str:
-        names: dict[int, str] = {Action.ALLOW: "allow", Action.DENY: "deny"}
-        verb = names.get(self.action, f"action={self.action}")
-        return f"{verb} [0x{self.base:x}, 0x{self.end:x}) via vCPU {self.vcpu}"
+        return f"{action_word(self.action)} [0x{self.base:x}, 0x{self.end:x}) via vCPU {self.vcpu}"
 
 
 @dataclass(frozen=True)

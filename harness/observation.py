@@ -1,0 +1,93 @@
+"""What a real run showed, in one shape for both L2 modes, and the probe's JSON parser."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import InfraError
+from harness.events import CYCLE_COUNTER, default_event_table
+
+PROBE_FORMAT = "pmu-harness-probe/1"
+
+
+@dataclass(frozen=True)
+class StepResult:
+    op: str
+    vcpu: int
+    errno: str
+    implicit: bool
+
+
+@dataclass(frozen=True)
+class Observation:
+    """``pmceid0/1`` are None where the mode cannot read them (linux mode reads sysfs);
+    ``advertised`` is the set of common events the guest was told about; ``counters`` maps a
+    counter reference (event name, or ``cycle_counter``) to its value, None when the guest's
+    tools refused to count it (perf's ``<not supported>``)."""
+
+    mode: str
+    steps: tuple[StepResult, ...]
+    pmceid0: int | None
+    pmceid1: int | None
+    advertised: frozenset[int]
+    counters: dict[str, int | None]
+    measured: bool
+    kernel_release: str = ""
+
+    @property
+    def filter_errnos(self) -> tuple[str, ...]:
+        return tuple(s.errno for s in self.steps if s.op == "filter")
+
+
+def advertised_events(pmceid0: int, pmceid1: int) -> frozenset[int]:
+    """Event numbers whose PMCEID bit is set (0x00-0x3F low words, 0x4000+ high words)."""
+    found = set()
+    for word, base in ((pmceid0, 0x00), (pmceid1, 0x20)):
+        for bit in range(64):
+            if word >> bit & 1:
+                found.add(base + bit if bit < 32 else 0x4000 + base + bit - 32)
+    return frozenset(found)
+
+
+def _errno(entry: dict[str, Any]) -> str:
+    return str(entry.get("error") or "OK") if int(entry.get("errno", 0)) else "OK"
+
+
+def _counters(measurement: dict[str, Any]) -> dict[str, int | None]:
+    name_of = default_event_table().name_of
+    values: dict[str, int | None] = {
+        name_of(int(c["event"])): int(c["value"]) for c in measurement.get("counters", [])
+    }
+    if measurement.get("cycles_enabled"):
+        values[CYCLE_COUNTER] = int(measurement["cycle_counter"])
+    return values
+
+
+def parse_probe_output(text: str, *, source: str = "pmu-probe") -> Observation:
+    """The probe's JSON; a missing or fatal result is an infrastructure error."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InfraError(f"{source} printed no valid JSON: {exc}", log_tail=text[-2000:]) from exc
+    if not isinstance(data, dict) or data.get("format") != PROBE_FORMAT:
+        raise InfraError(f"{source}: not a {PROBE_FORMAT} result", log_tail=text[-2000:])
+    if data.get("fatal"):
+        raise InfraError(f"{source} could not run: {data['fatal']}", log_tail=text[-2000:])
+    steps = tuple(StepResult(str(s["op"]), int(s["vcpu"]), _errno(s), bool(s.get("implicit")))
+                  for s in data.get("steps", []))
+    measurement = data.get("measurement") or {}
+    measured = bool(measurement) and int(measurement.get("errno", 0)) == 0
+    pmceid0 = int(measurement["pmceid0"]) if measured else None
+    pmceid1 = int(measurement["pmceid1"]) if measured else None
+    return Observation(
+        mode="probe",
+        steps=steps,
+        pmceid0=pmceid0,
+        pmceid1=pmceid1,
+        advertised=advertised_events(pmceid0 or 0, pmceid1 or 0),
+        counters=_counters(measurement) if measured else {},
+        measured=measured,
+        kernel_release=str(data.get("uname", "")),
+    )

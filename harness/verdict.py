@@ -1,0 +1,179 @@
+"""Observed vs expected: one named check per fact, and the scenario's outcome.
+
+Expectations come from the scenario where it wrote them, from the oracle where it said
+``derive``. "Not counting" only passes when the unfiltered control showed the same counter
+counting: under TCG most events never count, and silence proves nothing by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from harness.events import format_event
+from harness.observation import Observation, advertised_events
+from harness.oracle import Prediction
+from harness.scenario.model import FilterCall, Scenario
+
+
+class Outcome(Enum):
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    expected: str
+    observed: str
+    outcome: Outcome
+    source: str  # "scenario" (written) or "oracle" (derived, with the rule applied)
+
+    def message(self) -> str:
+        return (f"{self.name}: expected {self.expected}, observed {self.observed} "
+                f"[{self.outcome.value}; expectation from {self.source}]")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    checks: tuple[Check, ...]
+
+    @property
+    def reason(self) -> str:
+        for wanted in (Outcome.FAIL, Outcome.INCONCLUSIVE):
+            bad = [c for c in self.checks if c.outcome is wanted]
+            if bad:
+                more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+                return bad[0].message() + more
+        return f"{len(self.checks)} checks passed"
+
+
+def _outcome(ok: bool) -> Outcome:
+    return Outcome.PASS if ok else Outcome.FAIL
+
+
+def _errno_checks(scenario: Scenario, prediction: Prediction, seen: Observation) -> list[Check]:
+    checks = []
+    written = scenario.expect.errnos
+    observed = seen.filter_errnos
+    calls = scenario.filter_calls
+    predicted = [o for o in prediction.steps if isinstance(o.step, FilterCall)]
+    for index, call in enumerate(calls):
+        got = observed[index] if index < len(observed) else "missing"
+        if written is not None:
+            want, source = written[index], "scenario"
+        else:
+            want = predicted[index].errno
+            source = f"oracle: {predicted[index].reason}; {prediction.rules.describe()}"
+        name = f"errno of filter call {index + 1} (line {call.line}: {call.describe()})"
+        checks.append(Check(name, want, got, _outcome(want == got), source))
+    return checks
+
+
+def _bit_word(prediction_value: int) -> str:
+    return f"0x{prediction_value:x}"
+
+
+def _pmceid_checks(scenario: Scenario, prediction: Prediction, seen: Observation) -> list[Check]:
+    expect = scenario.expect
+    checks = []
+    for events, present in ((expect.pmceid_present, True), (expect.pmceid_absent, False)):
+        for event in events or ():
+            got = event in seen.advertised
+            checks.append(Check(
+                f"PMCEID bit of {format_event(event)}",
+                "present" if present else "absent", "present" if got else "absent",
+                _outcome(got == present), "scenario"))
+    derived = expect.pmceid_present is None and expect.pmceid_absent is None
+    if derived and seen.pmceid0 is not None and seen.pmceid1 is not None:
+        source = f"oracle: {prediction.rules.describe()}"
+        for name, want_word, got_word in (("PMCEID0", prediction.pmceid0, seen.pmceid0),
+                                          ("PMCEID1", prediction.pmceid1, seen.pmceid1)):
+            checks.append(Check(f"guest {name}", _bit_word(want_word), _bit_word(got_word),
+                                _outcome(want_word == got_word), source))
+    elif derived:
+        checks.extend(_advertised_checks(prediction, seen))
+    return checks
+
+
+def _advertised_checks(prediction: Prediction, seen: Observation) -> list[Check]:
+    """Linux mode: the guest's sysfs list stands for PMCEID (common events only)."""
+    want = advertised_events(prediction.pmceid0, prediction.pmceid1)
+    checks = []
+    for event in sorted(want ^ seen.advertised):
+        checks.append(Check(
+            f"guest sysfs event {format_event(event)}",
+            "present" if event in want else "absent",
+            "present" if event in seen.advertised else "absent",
+            Outcome.FAIL, f"oracle: {prediction.rules.describe()}"))
+    if not checks:
+        checks.append(Check("guest sysfs event list", f"{len(want)} events",
+                            f"{len(seen.advertised)} events", Outcome.PASS, "oracle"))
+    return checks
+
+
+def _count_check(ref: str, want: bool, source: str, seen: Observation,
+                 control: Observation | None) -> Check:
+    value = seen.counters.get(ref)
+    shown = "not supported" if value is None else str(value)
+    name = f"counter {ref}"
+    if ref not in seen.counters:
+        return Check(name, "counting" if want else "not counting", "not programmed",
+                     Outcome.ERROR, source)
+    counting = bool(value)
+    if want or counting:
+        return Check(name, "counting" if want else "0", shown, _outcome(counting == want),
+                     source)
+    control_value = control.counters.get(ref) if control else None
+    if not control_value:
+        why = "no control run" if control is None else f"control showed {control_value}"
+        return Check(name, "0 (with the control counting)", f"{shown}; {why}",
+                     Outcome.INCONCLUSIVE, source)
+    return Check(name, "0", f"{shown} (control: {control_value})", Outcome.PASS, source)
+
+
+def _counting_checks(scenario: Scenario, prediction: Prediction, seen: Observation,
+                     control: Observation | None) -> list[Check]:
+    expect = scenario.expect
+    wanted: dict[str, tuple[bool, str]] = {}
+    if expect.counting is None and expect.not_counting is None:
+        for counter in prediction.counters:
+            if counter.counts is not None:
+                wanted[counter.ref] = (counter.counts, f"oracle: {counter.reason}")
+    for refs, want in ((expect.counting, True), (expect.not_counting, False)):
+        for ref in refs or ():
+            wanted[ref] = (want, "scenario")
+    return [_count_check(ref, want, source, seen, control)
+            for ref, (want, source) in wanted.items()]
+
+
+def _control_checks(control: Observation | None) -> list[Check]:
+    if control is None:
+        return []
+    ok = all(s.errno == "OK" for s in control.steps) and control.measured
+    return [Check("unfiltered control run", "PMU initialised and measured",
+                  "ok" if ok else "failed", Outcome.PASS if ok else Outcome.ERROR, "harness")]
+
+
+def judge(scenario: Scenario, prediction: Prediction, seen: Observation,
+          control: Observation | None) -> Verdict:
+    checks = _control_checks(control) + _errno_checks(scenario, prediction, seen)
+    if seen.measured:
+        checks += _pmceid_checks(scenario, prediction, seen)
+        checks += _counting_checks(scenario, prediction, seen, control)
+    elif prediction.measured:
+        checks.append(Check("measurement on vCPU 0", "measured", "not measured", Outcome.FAIL,
+                            f"oracle: {prediction.rules.describe()}"))
+    return Verdict(_overall(checks), tuple(checks))
+
+
+def _overall(checks: list[Check]) -> Outcome:
+    outcomes = {c.outcome for c in checks}
+    for worst in (Outcome.ERROR, Outcome.FAIL, Outcome.INCONCLUSIVE):
+        if worst in outcomes:
+            return worst
+    return Outcome.PASS
