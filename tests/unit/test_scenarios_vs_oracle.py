@@ -31,7 +31,7 @@ def as_observed(p: Prediction) -> Observation:
     steps = tuple(StepResult("filter" if isinstance(o.step, FilterCall) else
                              "init" if isinstance(o.step, InitStep) else "run",
                              o.step.vcpu, o.errno, o.implicit) for o in p.steps)
-    counters = {c.ref: (1000 if c.counts else 0) for c in p.counters}
+    counters: dict[str, int | None] = {c.ref: (1000 if c.counts else 0) for c in p.counters}
     return Observation("probe", steps, p.pmceid0, p.pmceid1,
                        advertised_events(p.pmceid0, p.pmceid1), counters, p.measured)
 
