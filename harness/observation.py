@@ -35,6 +35,7 @@ class Observation:
     counters: dict[str, int | None]
     measured: bool
     kernel_release: str = ""
+    unobservable: frozenset[str] = frozenset()  # counter refs this mode cannot drive
 
     @property
     def filter_errnos(self) -> tuple[str, ...]:

@@ -78,7 +78,8 @@ def _bit_word(prediction_value: int) -> str:
     return f"0x{prediction_value:x}"
 
 
-def _pmceid_checks(scenario: Scenario, prediction: Prediction, seen: Observation) -> list[Check]:
+def _pmceid_checks(scenario: Scenario, prediction: Prediction, seen: Observation,
+                   control: Observation | None) -> list[Check]:
     expect = scenario.expect
     checks = []
     for events, present in ((expect.pmceid_present, True), (expect.pmceid_absent, False)):
@@ -96,13 +97,17 @@ def _pmceid_checks(scenario: Scenario, prediction: Prediction, seen: Observation
             checks.append(Check(f"guest {name}", _bit_word(want_word), _bit_word(got_word),
                                 _outcome(want_word == got_word), source))
     elif derived:
-        checks.extend(_advertised_checks(prediction, seen))
+        checks.extend(_advertised_checks(prediction, seen, control))
     return checks
 
 
-def _advertised_checks(prediction: Prediction, seen: Observation) -> list[Check]:
-    """Linux mode: the guest's sysfs list stands for PMCEID (common events only)."""
+def _advertised_checks(prediction: Prediction, seen: Observation,
+                       control: Observation | None) -> list[Check]:
+    """Linux mode: the guest's sysfs list stands for PMCEID. The guest's driver lists only
+    events it has a name for, so only those the unfiltered control showed are compared."""
     want = advertised_events(prediction.pmceid0, prediction.pmceid1)
+    if control is not None:
+        want &= control.advertised
     checks = []
     for event in sorted(want ^ seen.advertised):
         checks.append(Check(
@@ -121,6 +126,9 @@ def _count_check(ref: str, want: bool, source: str, seen: Observation,
     value = seen.counters.get(ref)
     shown = "not supported" if value is None else str(value)
     name = f"counter {ref}"
+    if ref in seen.unobservable:
+        return Check(name, "counting" if want else "not counting",
+                     f"not observable in {seen.mode} mode", Outcome.SKIP, source)
     if ref not in seen.counters:
         return Check(name, "counting" if want else "not counting", "not programmed",
                      Outcome.ERROR, source)
@@ -163,7 +171,7 @@ def judge(scenario: Scenario, prediction: Prediction, seen: Observation,
           control: Observation | None) -> Verdict:
     checks = _control_checks(control) + _errno_checks(scenario, prediction, seen)
     if seen.measured:
-        checks += _pmceid_checks(scenario, prediction, seen)
+        checks += _pmceid_checks(scenario, prediction, seen, control)
         checks += _counting_checks(scenario, prediction, seen, control)
     elif prediction.measured:
         checks.append(Check("measurement on vCPU 0", "measured", "not measured", Outcome.FAIL,

@@ -1,0 +1,101 @@
+"""``pmu-harness run``: scenarios x machines x kernels x modes -> verdict table + exit code.
+
+Exit codes (for CI and ``git bisect run``): 0 every case passed (skips allowed), 1 a check
+failed, 2 bad scenario or usage, 125 an infrastructure error or an inconclusive result
+(neither says anything about the kernel, so bisect must skip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, UsageError
+from harness.paths import SCENARIOS_DIR, new_run_dir
+from harness.report import failure_pointers, summary_line, verdict_table, write_json
+from harness.runner import CaseResult, plan
+from harness.scenario.discover import load_scenarios, profile_names
+from harness.scenario.model import MODES
+from harness.verdict import Outcome
+
+DEFAULT_KERNELS = ("debian-6.1",)
+DEFAULT_MACHINES = ("max",)
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser("run", help="run scenarios on real kernels and judge them")
+    run.add_argument("paths", nargs="*", type=Path, metavar="SCENARIO|DIR",
+                     help=f"scenario files or directories (default: {SCENARIOS_DIR})")
+    run.add_argument("--kernel", action="append", metavar="K",
+                     help=f"kernel profile (repeatable; default {DEFAULT_KERNELS[0]})")
+    run.add_argument("--machine", action="append", metavar="M",
+                     help=f"machine profile (repeatable; default {DEFAULT_MACHINES[0]})")
+    run.add_argument("--mode", action="append", choices=MODES,
+                     help="L2 mode (repeatable; default probe)")
+    run.add_argument("--tag", action="append", default=[],
+                     help="only scenarios with this tag (repeatable: all must match)")
+    run.add_argument("--kernel-image", type=Path, metavar="PATH",
+                     help="arm64 Image for the `local` kernel profile")
+    run.add_argument("--nvhe", action="store_true", help="boot L1's KVM in nVHE mode")
+    run.add_argument("--no-snapshots", action="store_true",
+                     help="always boot L1 cold (do not save or restore booted states)")
+    run.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
+    run.add_argument("--skips", action="store_true", help="show skipped cases in the table")
+    run.set_defaults(func=run_command)
+
+
+def _check_names(kind: str, names: list[str]) -> None:
+    known = profile_names(kind)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"unknown {kind[:-1]} profile(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(sorted(known))}")
+
+
+def _progress(result: CaseResult) -> None:
+    print(f"  {result.outcome.value.upper():<12} {result.case.name}  ({result.seconds:.1f} s)",
+          file=sys.stderr, flush=True)
+
+
+def exit_code(results: list[CaseResult]) -> int:
+    outcomes = {r.outcome for r in results}
+    if Outcome.FAIL in outcomes:
+        return EXIT_CHECK_FAILED
+    if outcomes & {Outcome.ERROR, Outcome.INCONCLUSIVE}:
+        return EXIT_INFRA
+    return EXIT_OK
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from harness.session import run_group  # boots machines: imported only when running
+
+    kernels = args.kernel or list(DEFAULT_KERNELS)
+    machines = args.machine or list(DEFAULT_MACHINES)
+    _check_names("kernels", kernels)
+    _check_names("machines", machines)
+    if "local" in kernels and args.kernel_image is None:
+        raise UsageError("--kernel local needs --kernel-image PATH")
+    scenarios = [s for s in load_scenarios(args.paths or [SCENARIOS_DIR])
+                 if set(args.tag) <= set(s.tags)]
+    groups, results = plan(scenarios, machines, kernels, args.mode or ["probe"])
+    run_dir = new_run_dir("run")
+    print(f"pmu-harness: {sum(len(g.cases) for g in groups)} case(s) on {len(groups)} L1 "
+          f"machine(s); artefacts in {run_dir}", file=sys.stderr)
+    start = time.monotonic()
+    for group in groups:
+        results += run_group(group, run_dir, snapshots=not args.no_snapshots,
+                             kvm_mode="nvhe" if args.nvhe else None,
+                             local_image=args.kernel_image, progress=_progress)
+    print(verdict_table(results, include_skips=args.skips))
+    meta = {"kernels": kernels, "machines": machines, "run_dir": str(run_dir),
+            "seconds": round(time.monotonic() - start, 1)}
+    write_json(results, run_dir / "results.json", meta)
+    if args.json:
+        write_json(results, args.json, meta)
+    for pointer in failure_pointers(results):
+        print(pointer, file=sys.stderr)
+    print(summary_line(results) + f" ({meta['seconds']} s; {run_dir})")
+    return exit_code(results)

@@ -1,0 +1,55 @@
+"""Human and machine readable results: the verdict table, the JSON file, the summary line."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.runner import CaseResult
+from harness.verdict import Outcome
+
+COLUMNS = ("scenario", "machine", "kernel", "mode", "result", "reason")
+REASON_WIDTH = 100
+
+
+def _row(result: CaseResult) -> tuple[str, ...]:
+    case = result.case
+    reason = " ".join(result.reason.split())
+    if len(reason) > REASON_WIDTH:
+        reason = reason[: REASON_WIDTH - 3] + "..."
+    return (case.scenario.id, case.machine, case.kernel, case.mode,
+            result.outcome.value.upper(), reason)
+
+
+def verdict_table(results: Sequence[CaseResult], *, include_skips: bool = False) -> str:
+    rows = [_row(r) for r in results if include_skips or r.outcome is not Outcome.SKIP]
+    widths = [max([len(c), *(len(row[i]) for row in rows)]) for i, c in enumerate(COLUMNS)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(COLUMNS, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+              for row in rows]
+    return "\n".join(lines)
+
+
+def summary_line(results: Sequence[CaseResult]) -> str:
+    counts = Counter(r.outcome for r in results)
+    order = (Outcome.PASS, Outcome.FAIL, Outcome.ERROR, Outcome.INCONCLUSIVE, Outcome.SKIP)
+    parts = [f"{counts.get(o, 0)} {o.value}" for o in order]
+    return "verdict: " + ", ".join(parts)
+
+
+def write_json(results: Sequence[CaseResult], path: Path, meta: dict[str, Any]) -> None:
+    data = {"meta": meta, "summary": summary_line(results),
+            "results": [r.to_json() for r in results]}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def failure_pointers(results: Sequence[CaseResult]) -> list[str]:
+    """Where to look, for every case that did not pass."""
+    bad = (Outcome.FAIL, Outcome.ERROR, Outcome.INCONCLUSIVE)
+    return [f"{r.case.name}: {r.outcome.value}; artefacts in {r.artefacts}"
+            for r in results if r.outcome in bad and r.artefacts is not None]
