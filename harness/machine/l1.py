@@ -1,0 +1,308 @@
+"""L1Machine: one L1's whole life — launch or restore, health, SSH, shutdown, reaping."""
+
+from __future__ import annotations
+
+import enum
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from harness.errors import InfraError
+from harness.machine.console import ConsoleLog
+from harness.machine.facts import L1Facts, check_health, gather_facts
+from harness.machine.process import QemuProcess
+from harness.machine.profile import MachineProfile
+from harness.machine.qemu import (
+    READY_MARKER,
+    QemuSpec,
+    RunWiring,
+    command_line,
+    parse_hostfwd_port,
+    qemu_version,
+)
+from harness.machine.qmp import QmpChannel
+from harness.machine.snapshot import Snapshot, SnapshotInputs, SnapshotStore, wait_incoming
+from harness.machine.ssh import SshSession, SshTarget
+
+QMP_CONNECT_TIMEOUT = 30.0
+RESTORE_LOAD_TIMEOUT = 120.0
+# After the console marker, dropbear already listens; SSH gets a short deadline of its own.
+SSH_READY_TIMEOUT = 60.0
+QUIT_TIMEOUT = 10.0
+
+
+class L1Images(Protocol):
+    """What L1 needs from an image set (harness.images.ImageSet has all of it)."""
+
+    @property
+    def kernel_profile(self) -> str: ...
+    @property
+    def kernel_image(self) -> Path: ...
+    @property
+    def l1_initrd(self) -> Path: ...
+    @property
+    def ssh_client_key(self) -> Path: ...
+    @property
+    def ssh_host_public_key(self) -> str: ...
+    @property
+    def cache_key(self) -> str: ...
+
+
+class BootMode(enum.StrEnum):
+    COLD = "cold"
+    RESTORED = "restored"
+
+
+@dataclass
+class _Running:
+    """One launched QEMU and the channels to it; a machine has at most one at a time."""
+
+    process: QemuProcess
+    qmp: QmpChannel
+    console: ConsoleLog
+
+
+class L1Machine:
+    """An L1 machine used as a context manager::
+
+        with L1Machine(images, profile, run_dir) as l1:
+            l1.ssh.run("uname -r", timeout=30)
+
+    On entry it restores a saved booted state (when one matches and `snapshots` is on) or
+    boots cold (and saves one); either way L1's health is checked before it is handed out.
+    On exit — normal, error, KeyboardInterrupt (SIGINT and the CLI's SIGTERM) — QEMU gets a
+    QMP `quit`, then SIGTERM, then SIGKILL, and is reaped.
+    """
+
+    def __init__(
+        self,
+        images: L1Images,
+        profile: MachineProfile,
+        run_dir: Path,
+        *,
+        kvm_mode: str | None = None,
+        snapshots: bool = True,
+        boot_timeout: float = 300.0,
+        extra_append: tuple[str, ...] = (),
+        store: SnapshotStore | None = None,
+        check_health: bool = True,
+    ) -> None:
+        self.images = images
+        self.profile = profile
+        self.kvm_mode = profile.resolve_kvm_mode(kvm_mode)
+        self.run_dir = run_dir / "l1"
+        self.snapshots = snapshots
+        self.boot_timeout = boot_timeout
+        self.store = store if store is not None else SnapshotStore()
+        self._check_health = check_health
+        self.spec = QemuSpec(
+            profile=profile,
+            kernel=images.kernel_image,
+            initrd=images.l1_initrd,
+            kvm_mode=self.kvm_mode,
+            extra_append=extra_append,
+        )
+        self.boot_mode: BootMode | None = None
+        self.boot_seconds: float | None = None
+        self.save_seconds: float | None = None
+        # Seconds per boot phase, for reports and benchmarks.
+        self.timings: dict[str, float] = {}
+        self._running: _Running | None = None
+        self._ssh: SshSession | None = None
+        self._attempt = 0
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def __enter__(self) -> L1Machine:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    def start(self) -> None:
+        """Restore or cold-boot L1 to SSH-ready and healthy; on any failure, clean up."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            inputs = self.snapshot_inputs() if self.snapshots else None
+            snap = self.store.lookup(inputs) if inputs is not None else None
+            if snap is None or not self._try_restore(snap):
+                self._cold_boot(inputs)
+        except BaseException:
+            self.shutdown()
+            raise
+
+    def shutdown(self) -> None:
+        """Stop everything this machine started. Safe to call more than once."""
+        if self._ssh is not None:
+            self._ssh.close()
+            self._ssh = None
+        running, self._running = self._running, None
+        if running is None:
+            return
+        try:
+            running.process.stop(graceful=lambda: self._quit(running), timeout=QUIT_TIMEOUT)
+        finally:
+            running.qmp.close()
+
+    @staticmethod
+    def _quit(running: _Running) -> None:
+        running.qmp.execute("quit", QUIT_TIMEOUT)
+
+    # -- public API ----------------------------------------------------------------------------
+
+    @property
+    def ssh(self) -> SshSession:
+        if self._ssh is None:
+            raise InfraError("L1 is not running (use L1Machine as a context manager)")
+        return self._ssh
+
+    @property
+    def console_log(self) -> Path | None:
+        return self._running.console.path if self._running else None
+
+    def facts(self) -> L1Facts:
+        """Kernel, KVM mode, PMU as L1 reports them (one SSH round trip)."""
+        return gather_facts(self.ssh)
+
+    def snapshot_inputs(self) -> SnapshotInputs:
+        return SnapshotInputs(
+            images_cache_key=self.images.cache_key,
+            kernel_profile=self.images.kernel_profile,
+            machine_profile=self.profile.name,
+            machine_fingerprint=self.profile.fingerprint(),
+            kvm_mode=self.kvm_mode,
+            qemu_version=qemu_version(self.spec.binary),
+            command_line=tuple(self.spec.stable_args()),
+        )
+
+    # -- cold boot and restore -------------------------------------------------------------
+
+    def _cold_boot(self, inputs: SnapshotInputs | None) -> None:
+        started = time.monotonic()
+        deadline = started + self.boot_timeout
+        running = self._launch("cold", incoming=None)
+        self._mark("qmp", started)
+        running.console.wait_for(READY_MARKER, deadline, running.process.running)
+        self._mark("marker", started)
+        self._connect_ssh(running, min(deadline, time.monotonic() + SSH_READY_TIMEOUT))
+        self.boot_seconds = self._mark("ssh", started)
+        self.boot_mode = BootMode.COLD
+        self._verify()
+        if inputs is not None:
+            self._save(running, inputs)
+
+    def _try_restore(self, snap: Snapshot) -> bool:
+        """Restore `snap`; on failure drop it (it is rebuilt by the cold boot that follows)."""
+        started = time.monotonic()
+        try:
+            running = self._launch("restore", incoming=snap.state)
+            self._mark("qmp", started)
+            wait_incoming(running.qmp, RESTORE_LOAD_TIMEOUT)
+            self._mark("loaded", started)
+            running.qmp.execute("cont", 30)
+            self._connect_ssh(running, time.monotonic() + SSH_READY_TIMEOUT)
+            self.boot_seconds = self._mark("ssh", started)
+            self.boot_mode = BootMode.RESTORED
+            self._reset_clock()
+            self._verify()
+        except InfraError as exc:
+            print(f"pmu-harness: snapshot {snap.key} did not restore, rebuilding: "
+                  f"{str(exc).splitlines()[0]}", file=sys.stderr)
+            self.shutdown()
+            self.store.drop(snap.key)
+            return False
+        return True
+
+    def _save(self, running: _Running, inputs: SnapshotInputs) -> None:
+        # No open SSH connection goes into the snapshot: a restored L1 would hold a stale one.
+        self.ssh.close()
+        self._ssh = None
+        started = time.monotonic()
+        try:
+            self.store.save(inputs, running.qmp, {"boot_seconds": self.boot_seconds})
+            self.save_seconds = time.monotonic() - started
+        except InfraError as exc:
+            # A snapshot is an optimisation: this run goes on, the next one boots cold.
+            print(f"pmu-harness: could not save an L1 snapshot: {str(exc).splitlines()[0]}",
+                  file=sys.stderr)
+        running.qmp.execute("cont", 30)
+        self._connect_ssh(running, time.monotonic() + SSH_READY_TIMEOUT)
+        self._reset_clock()
+
+    def _mark(self, phase: str, started: float) -> float:
+        self.timings[phase] = round(time.monotonic() - started, 3)
+        return self.timings[phase]
+
+    def _launch(self, label: str, incoming: Path | None) -> _Running:
+        """Start QEMU with a fresh QMP socketpair and console log; wait for QMP."""
+        self._attempt += 1
+        stem = f"{self._attempt}-{label}"
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        console = ConsoleLog(self.run_dir / f"console-{stem}.log")
+        wiring = RunWiring(
+            qmp_fd=theirs.fileno(),
+            console_log=console.path,
+            incoming=incoming,
+            name=f"pmu-harness-l1-{self.run_dir.parent.name}",
+        )
+        argv = command_line(self.spec, wiring)
+        if incoming is not None:
+            # Stay paused after loading: the harness says `cont` when it is ready to time.
+            argv.append("-S")
+        process = QemuProcess(argv, self.run_dir / f"qemu-{stem}.log", pass_fds=[theirs.fileno()])
+        (self.run_dir / f"command-{stem}.txt").write_text(" ".join(argv) + "\n")
+        try:
+            process.start()
+        finally:
+            theirs.close()  # QEMU has its copy; ours would keep the socket open if QEMU died
+        running = _Running(process, QmpChannel(ours), console)
+        self._running = running
+        try:
+            running.qmp.connect(QMP_CONNECT_TIMEOUT)
+        except InfraError as exc:
+            process.wait(5)
+            raise process.failure("QEMU did not start (no QMP greeting)", console.path) from exc
+        return running
+
+    def _connect_ssh(self, running: _Running, deadline: float) -> None:
+        port = parse_hostfwd_port(running.qmp.hmp("info usernet", 30))
+        if port is None:
+            raise running.process.failure("no SSH port forward in QEMU", running.console.path)
+        session = SshSession(
+            SshTarget(
+                host="127.0.0.1",
+                port=port,
+                client_key=self.images.ssh_client_key,
+                host_public_key=self.images.ssh_host_public_key,
+            )
+        )
+        try:
+            session.connect(deadline)
+        except InfraError as exc:
+            running.console.poll()
+            raise InfraError(
+                str(exc), log_tail=running.console.tail(), log_path=running.console.path,
+                command=running.process.argv,
+            ) from exc
+        self._ssh = session
+
+    def _reset_clock(self) -> None:
+        # A restored (or paused-for-saving) L1 wakes up with the wall clock it was saved
+        # with; timestamps in L1 logs should match the host's.
+        self.ssh.run(f"date -s @{int(time.time())} >/dev/null", timeout=30, check=True)
+
+    def _verify(self) -> None:
+        if not self._check_health:
+            return
+        facts = self.facts()
+        check_health(facts, self.kvm_mode, self.console_log)

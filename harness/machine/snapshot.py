@@ -1,0 +1,143 @@
+"""Booted-L1 snapshots in the cache: keyed by everything that shapes the machine, saved
+with QMP `migrate` to a file, restored with `-incoming file:`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from harness.errors import InfraError
+from harness.paths import cache_dir
+
+# Bump when the way a snapshot is made changes (what runs before the save, the layout).
+SNAPSHOT_FORMAT = 1
+STATE_FILE = "l1.state"
+META_FILE = "meta.json"
+SAVE_TIMEOUT = 180.0
+
+
+class Qmp(Protocol):
+    """The one QMP call snapshots need (harness.machine.qmp.QmpChannel provides it)."""
+
+    def execute(self, command: str, timeout: float, **arguments: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SnapshotInputs:
+    """Everything a saved L1 depends on. A change in any of them gives a new key."""
+
+    images_cache_key: str
+    kernel_profile: str
+    machine_profile: str
+    machine_fingerprint: str
+    kvm_mode: str
+    qemu_version: str
+    command_line: tuple[str, ...]  # per-run parts (fds, paths, ports) left out
+
+    def key(self) -> str:
+        blob = json.dumps({"format": SNAPSHOT_FORMAT, **self.__dict__}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+    def slot(self) -> str:
+        """What a snapshot is *for*; a newer key in the same slot replaces the older."""
+        return f"{self.kernel_profile}--{self.machine_profile}--{self.kvm_mode}"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    key: str
+    state: Path
+
+
+class SnapshotStore:
+    """Snapshots under `<cache>/snapshots/<key>/`, written atomically (tmp dir + rename)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else cache_dir() / "snapshots"
+
+    def lookup(self, inputs: SnapshotInputs) -> Snapshot | None:
+        key = inputs.key()
+        state = self.root / key / STATE_FILE
+        if state.is_file() and (self.root / key / META_FILE).is_file():
+            return Snapshot(key, state)
+        return None
+
+    def drop(self, key: str) -> None:
+        """Remove a snapshot (one that failed to restore is rebuilt, never retried)."""
+        shutil.rmtree(self.root / key, ignore_errors=True)
+
+    def save(self, inputs: SnapshotInputs, qmp: Qmp, extra: dict[str, Any]) -> Snapshot:
+        """Stop the VM and write its state; the caller decides whether to `cont` after."""
+        key = inputs.key()
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / f".{key}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            started = time.monotonic()
+            migrate_to_file(qmp, tmp / STATE_FILE, SAVE_TIMEOUT)
+            meta = {"key": key, "slot": inputs.slot(), "inputs": inputs.__dict__,
+                    "save_seconds": round(time.monotonic() - started, 3), **extra}
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=list) + "\n")
+            self._install(tmp, key)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self._prune_slot(inputs.slot(), keep=key)
+        return Snapshot(key, self.root / key / STATE_FILE)
+
+    def _install(self, tmp: Path, key: str) -> None:
+        final = self.root / key
+        try:
+            tmp.rename(final)
+        except OSError:
+            # Another run saved the same key first; theirs is as good as ours.
+            if not (final / STATE_FILE).is_file():
+                raise
+
+    def _prune_slot(self, slot: str, keep: str) -> None:
+        """Drop older snapshots for the same kernel/machine/mode: their inputs changed."""
+        for meta_path in self.root.glob(f"*/{META_FILE}"):
+            if meta_path.parent.name == keep:
+                continue
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if meta.get("slot") == slot:
+                self.drop(meta_path.parent.name)
+
+
+def migrate_to_file(qmp: Qmp, path: Path, timeout: float) -> None:
+    """QMP stop + migrate to `file:` and wait for it to complete, under a deadline."""
+    qmp.execute("stop", 30)
+    qmp.execute("migrate", 30, uri=f"file:{path}")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = qmp.execute("query-migrate", 30)
+        status = info.get("status") if isinstance(info, dict) else None
+        if status == "completed":
+            return
+        if status in ("failed", "cancelled"):
+            raise InfraError(f"saving the L1 snapshot failed: {info}")
+        time.sleep(0.1)
+    qmp.execute("migrate_cancel", 30)
+    raise InfraError(f"saving the L1 snapshot took longer than {timeout:.0f} s")
+
+
+def wait_incoming(qmp: Qmp, timeout: float) -> None:
+    """Wait until an `-incoming` QEMU has loaded its state (it then sits paused)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = qmp.execute("query-status", 30).get("status")
+        if status in ("paused", "prelaunch", "postmigrate", "running"):
+            return
+        if status != "inmigrate":
+            raise InfraError(f"restoring the L1 snapshot: unexpected VM status {status!r}")
+        time.sleep(0.05)
+    raise InfraError(f"restoring the L1 snapshot took longer than {timeout:.0f} s")

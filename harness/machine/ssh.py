@@ -1,0 +1,267 @@
+"""SSH to L1 with paramiko: key-only, host key pinned, every step under a deadline."""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+
+from harness.errors import InfraError
+
+# Output beyond this is dropped (and flagged): a runaway command must not eat the host's RAM.
+MAX_OUTPUT_BYTES = 8 * 1024 * 1024
+_CONNECT_TIMEOUT = 10.0
+# Errors of the connection phase: the guest's sshd is not (yet) answering. Anything else
+# (bad host key, key refused) will not get better by retrying.
+_RETRYABLE = (
+    OSError,
+    EOFError,
+    paramiko.SSHException,
+)
+_NOT_RETRYABLE = (paramiko.AuthenticationException, paramiko.BadHostKeyException)
+_SftpAction = Callable[[paramiko.SFTPClient], object]
+
+
+@dataclass(frozen=True)
+class RemoteResult:
+    """What one remote command did."""
+
+    command: str
+    exit_status: int
+    stdout: str
+    stderr: str
+    truncated: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Where L1's sshd is and how we prove who we are and who it is."""
+
+    host: str
+    port: int
+    client_key: Path
+    host_public_key: str  # "ssh-ed25519 AAAA..."
+    user: str = "root"
+
+
+def _host_key(line: str) -> paramiko.PKey:
+    parts = line.split()
+    if len(parts) < 2:
+        raise InfraError(f"malformed SSH host public key: {line!r}")
+    return paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
+
+
+def _client_key(path: Path) -> paramiko.PKey:
+    # Loaded once, outside the retry loop: a missing or bad key will not fix itself.
+    try:
+        return paramiko.PKey.from_path(path)
+    except (OSError, paramiko.SSHException, ValueError) as exc:
+        raise InfraError(f"cannot load the SSH client key {path}: {exc!r}") from exc
+
+
+def wrap_remote(command: str, timeout: float) -> str:
+    """`command` under the remote `timeout`, so it dies in L1 too when we give up on it.
+
+    KILL after TERM's grace: a command that ignores TERM still ends.
+    """
+    seconds = max(1, int(timeout))
+    return f"timeout -s KILL {seconds} sh -c {shlex.quote(command)}"
+
+
+class _Bounded:
+    """Accumulates a stream up to MAX_OUTPUT_BYTES, remembering whether it dropped any."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+
+    def add(self, chunk: bytes) -> None:
+        room = self.limit - len(self.data)
+        if len(chunk) > room:
+            self.truncated = True
+            chunk = chunk[: max(room, 0)]
+        self.data += chunk
+
+    def text(self) -> str:
+        return self.data.decode(errors="replace")
+
+
+class SshSession:
+    """One authenticated SSH connection to L1."""
+
+    def __init__(self, target: SshTarget) -> None:
+        self.target = target
+        self._client: paramiko.SSHClient | None = None
+
+    # -- connection ------------------------------------------------------------------------
+
+    def connect(self, deadline: float) -> None:
+        """Connect and authenticate, retrying connection-phase errors until `deadline`."""
+        pkey = _client_key(self.target.client_key)
+        last: BaseException | None = None
+        while time.monotonic() < deadline:
+            try:
+                timeout = min(_CONNECT_TIMEOUT, self._left(deadline))
+                self._client = self._connect_once(pkey, timeout)
+                self._check_channel(self._left(deadline))
+                return
+            except _NOT_RETRYABLE as exc:
+                self.close()
+                raise InfraError(f"SSH to L1 refused: {exc!r}") from exc
+            except _RETRYABLE as exc:
+                self.close()
+                last = exc
+                time.sleep(min(0.2, max(self._left(deadline), 0)))
+        raise InfraError(
+            f"SSH to L1 ({self.target.host}:{self.target.port}) not answering before the "
+            f"deadline; last error: {last!r}"
+        )
+
+    @staticmethod
+    def _left(deadline: float) -> float:
+        return max(deadline - time.monotonic(), 0.1)
+
+    def _connect_once(self, pkey: paramiko.PKey, timeout: float) -> paramiko.SSHClient:
+        t = self.target
+        client = paramiko.SSHClient()
+        # Only the image's own host key is accepted; anything else is an error, not a prompt.
+        client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        key = _host_key(t.host_public_key)
+        client.get_host_keys().add(f"[{t.host}]:{t.port}", key.get_name(), key)
+        try:
+            client.connect(
+                t.host,
+                port=t.port,
+                username=t.user,
+                pkey=pkey,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
+                channel_timeout=timeout,
+                allow_agent=False,
+                look_for_keys=False,
+            )
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def _check_channel(self, timeout: float) -> None:
+        # A fresh dropbear connection sometimes closes the first channel ("Channel closed");
+        # open one here, inside the retry loop, so real commands never see that.
+        result = self._exec("true", timeout, MAX_OUTPUT_BYTES)
+        if result.exit_status != 0:
+            raise paramiko.SSHException(f"probe command failed: {result}")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _require(self) -> paramiko.SSHClient:
+        if self._client is None:
+            raise InfraError("SSH session to L1 is not connected")
+        return self._client
+
+    # -- commands --------------------------------------------------------------------------
+
+    def run(
+        self,
+        command: str,
+        timeout: float,
+        *,
+        check: bool = False,
+        max_output: int = MAX_OUTPUT_BYTES,
+    ) -> RemoteResult:
+        """Run `command` in L1 under a remote timeout and a local deadline.
+
+        `check=True` turns a non-zero exit status into an InfraError (for commands the
+        harness itself relies on, not for the system under test).
+        """
+        try:
+            result = self._exec(wrap_remote(command, timeout), timeout + 5, max_output)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise InfraError(f"SSH command failed in L1: {command!r}: {exc!r}") from exc
+        result = RemoteResult(command, result.exit_status, result.stdout, result.stderr,
+                              result.truncated, result.seconds)
+        if check and not result.ok:
+            raise InfraError(
+                f"command in L1 exited {result.exit_status}: {command!r}",
+                log_tail=(result.stdout[-2000:] + result.stderr[-2000:]),
+            )
+        return result
+
+    def _exec(self, command: str, timeout: float, max_output: int) -> RemoteResult:
+        start = time.monotonic()
+        deadline = start + timeout
+        channel = self._require().get_transport().open_session(timeout=timeout)  # type: ignore[union-attr]
+        try:
+            channel.settimeout(0.2)
+            channel.exec_command(command)
+            out, err = _Bounded(max_output), _Bounded(max_output)
+            _pump(channel, out, err, deadline, command)
+            status = channel.recv_exit_status()
+        finally:
+            channel.close()
+        return RemoteResult(
+            command, status, out.text(), err.text(), out.truncated or err.truncated,
+            time.monotonic() - start,
+        )
+
+    # -- files -----------------------------------------------------------------------------
+
+    def put(self, local: Path, remote: str, timeout: float = 300.0) -> None:
+        """Copy a local file into L1 (SFTP), keeping its mode."""
+        self._sftp(lambda s: s.put(str(local), remote), f"put {local} -> {remote}", timeout)
+        self._sftp(lambda s: s.chmod(remote, local.stat().st_mode & 0o7777),
+                   f"chmod {remote}", timeout)
+
+    def get(self, remote: str, local: Path, timeout: float = 300.0) -> None:
+        """Copy a file out of L1 (SFTP)."""
+        self._sftp(lambda s: s.get(remote, str(local)), f"get {remote} -> {local}", timeout)
+
+    def _sftp(self, action: _SftpAction, what: str, timeout: float) -> None:
+        try:
+            sftp = self._require().open_sftp()
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise InfraError(f"SFTP to L1 failed to open: {exc!r}") from exc
+        try:
+            # paramiko applies this to every read on the channel: a stalled transfer ends.
+            sftp.get_channel().settimeout(timeout)  # type: ignore[union-attr]
+            action(sftp)
+        except (OSError, EOFError, paramiko.SSHException) as exc:
+            raise InfraError(f"SFTP {what} failed: {exc!r}") from exc
+        finally:
+            sftp.close()
+
+
+def _pump(
+    channel: paramiko.Channel, out: _Bounded, err: _Bounded, deadline: float, command: str
+) -> None:
+    """Drain stdout and stderr until the command exits or the deadline passes."""
+    while True:
+        got = False
+        if channel.recv_ready():
+            out.add(channel.recv(65536))
+            got = True
+        if channel.recv_stderr_ready():
+            err.add(channel.recv_stderr(65536))
+            got = True
+        if channel.exit_status_ready() and not got and not channel.recv_ready() \
+                and not channel.recv_stderr_ready():
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no end of {command!r} before its deadline")
+        if not got:
+            time.sleep(0.01)

@@ -1,0 +1,89 @@
+"""Snapshot keys change with every input; the store saves atomically and prunes."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import InfraError
+from harness.machine.snapshot import SnapshotInputs, SnapshotStore, migrate_to_file
+
+INPUTS = SnapshotInputs(
+    images_cache_key="img1",
+    kernel_profile="debian-6.1",
+    machine_profile="max",
+    machine_fingerprint="fp",
+    kvm_mode="vhe",
+    qemu_version="QEMU emulator version 10.0.2",
+    command_line=("qemu-system-aarch64", "-cpu", "max"),
+)
+
+
+class FakeQmp:
+    """Answers like QEMU: `migrate` writes the file, `query-migrate` reports `final`."""
+
+    def __init__(self, final: str = "completed") -> None:
+        self.final = final
+        self.calls: list[str] = []
+
+    def execute(self, command: str, timeout: float, **arguments: Any) -> Any:
+        self.calls.append(command)
+        if command == "migrate":
+            Path(arguments["uri"].removeprefix("file:")).write_bytes(b"state")
+        if command == "query-migrate":
+            return {"status": self.final}
+        return {}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"images_cache_key": "img2"},
+        {"machine_fingerprint": "fp2"},
+        {"kvm_mode": "nvhe"},
+        {"qemu_version": "QEMU emulator version 10.1.0"},
+        {"command_line": ("qemu-system-aarch64", "-cpu", "cortex-a57")},
+    ],
+)
+def test_every_input_changes_the_key(change: dict[str, Any]) -> None:
+    assert dataclasses.replace(INPUTS, **change).key() != INPUTS.key()
+
+
+def test_save_lookup_drop(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    assert store.lookup(INPUTS) is None
+    qmp = FakeQmp()
+    snap = store.save(INPUTS, qmp, {"boot_seconds": 7.0})
+    assert qmp.calls[:2] == ["stop", "migrate"]
+    assert store.lookup(INPUTS) == snap
+    assert snap.state.read_bytes() == b"state"
+    assert not list(tmp_path.glob(".*tmp*"))
+    store.drop(snap.key)
+    assert store.lookup(INPUTS) is None
+
+
+def test_new_inputs_replace_the_old_snapshot_of_the_slot(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    old = store.save(INPUTS, FakeQmp(), {})
+    other_slot = store.save(dataclasses.replace(INPUTS, kvm_mode="nvhe"), FakeQmp(), {})
+    new = store.save(dataclasses.replace(INPUTS, images_cache_key="img2"), FakeQmp(), {})
+    assert not old.state.exists()
+    assert new.state.exists() and other_slot.state.exists()
+
+
+def test_failed_migration_is_infra_error_and_leaves_nothing(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    with pytest.raises(InfraError, match="saving the L1 snapshot failed"):
+        store.save(INPUTS, FakeQmp(final="failed"), {})
+    assert store.lookup(INPUTS) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_migration_deadline(tmp_path: Path) -> None:
+    qmp = FakeQmp(final="active")
+    with pytest.raises(InfraError, match="longer than"):
+        migrate_to_file(qmp, tmp_path / "s", timeout=0.3)
+    assert qmp.calls[-1] == "migrate_cancel"
