@@ -16,8 +16,10 @@ from harness.errors import EXIT_INFRA, EXIT_USAGE, HarnessError, InfraError, Usa
 # ``func`` (args -> exit code) as the parser default. Listed by module so that a command whose
 # optional dependencies are missing does not break the others.
 COMMAND_MODULES = (
+    "harness.commands.images",
     "harness.commands.boot",
     "harness.commands.scenarios",
+    "harness.commands.run",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -1,0 +1,116 @@
+"""``pmu-harness images build|list|verify|clean``: the guest image cache."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness import images
+from harness.errors import EXIT_CHECK_FAILED, EXIT_OK
+from harness.images import cache
+from harness.images.build import SECTION
+from harness.images.profiles import profile_names
+from harness.paths import cache_dir
+
+DEFAULT_PROFILE = "debian-6.1"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("images", help="build, list, verify and clean guest images")
+    actions = parser.add_subparsers(dest="images_command", metavar="ACTION", required=True)
+
+    build = actions.add_parser("build", help="build (or reuse) the image set of a kernel")
+    build.add_argument("--kernel", action="append", metavar="PROFILE",
+                       help=f"kernel profile (repeatable; default {DEFAULT_PROFILE}; "
+                            f"known: {', '.join(profile_names())}, or 'all')")
+    build.add_argument("--image", type=Path, help="arm64 Image for --kernel local")
+    build.add_argument("--modules", type=Path,
+                       help="lib/modules/<release> directory for --kernel local")
+    build.add_argument("--refresh", action="store_true",
+                       help="re-read the Debian package lists now (default: once a day)")
+    build.add_argument("--quiet", action="store_true", help="no progress output")
+    build.set_defaults(func=_build)
+
+    listing = actions.add_parser("list", help="cached image sets: versions, sizes, hashes")
+    listing.set_defaults(func=_list)
+
+    verify = actions.add_parser("verify", help="re-hash every cached file (exit 1 if damaged)")
+    verify.set_defaults(func=_verify)
+
+    clean = actions.add_parser("clean", help="delete cached image sets (and, --all, downloads)")
+    clean.add_argument("--all", action="store_true",
+                       help="also the userspace layer, tool builds and apt downloads")
+    clean.set_defaults(func=_clean)
+
+
+def _profiles(requested: list[str] | None) -> list[str]:
+    if not requested:
+        return [DEFAULT_PROFILE]
+    if "all" in requested:
+        return [name for name in profile_names() if name != "local"]
+    return requested
+
+
+def _build(args: argparse.Namespace) -> int:
+    for profile in _profiles(args.kernel):
+        image_set = images.build_image_set(profile, local_image=args.image,
+                                           local_modules=args.modules,
+                                           progress=not args.quiet, refresh=args.refresh)
+        print(image_set.summary())
+        print(f"  entry: {image_set.directory}")
+    return EXIT_OK
+
+
+def _size(image_set: images.ImageSet) -> int:
+    return sum(int(r["size"]) for r in image_set.manifest["files"].values())
+
+
+def _list(args: argparse.Namespace) -> int:
+    sets = images.list_image_sets()
+    if not sets:
+        print(f"no image sets in {cache_dir() / SECTION}")
+    for image_set in sets:
+        print(image_set.summary())
+        print(f"  entry: {image_set.directory} ({_size(image_set) / 1e6:.1f} MB, "
+              f"built {image_set.manifest.get('created', '?')})")
+        for name, record in sorted(image_set.manifest["files"].items()):
+            print(f"  {name:<20} {int(record['size']):>11}  sha256 {record['sha256']}")
+        tools = image_set.manifest.get("tools", {})
+        for name, tool in sorted(tools.items()):
+            state = "included" if tool["included"] else f"absent ({tool.get('reason', '')})"
+            print(f"  tool {name}: {state}")
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    sets = images.list_image_sets()
+    bad = 0
+    for image_set in sets:
+        problems = images.verify_image_set(image_set)
+        status = "ok" if not problems else "DAMAGED"
+        print(f"{status:8} {image_set.directory.name}: {image_set.summary()}")
+        for problem in problems:
+            print(f"         {problem}")
+        bad += bool(problems)
+    print(f"{len(sets)} image set(s), {bad} damaged"
+          + (" (the next 'images build' of a damaged set rebuilds it)" if bad else ""))
+    return EXIT_CHECK_FAILED if bad else EXIT_OK
+
+
+def _clean(args: argparse.Namespace) -> int:
+    root = cache_dir()
+    sections = ([SECTION, "keys", "userspace", "tools", "apt", "locks"] if args.all
+                else [SECTION, "keys"])
+    for name in sections:
+        path = root / name
+        if path.exists():
+            size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+            shutil.rmtree(path)
+            print(f"removed {path} ({size / 1e6:.1f} MB)")
+    for stale in cache.stale_temporaries(root / "userspace"):
+        shutil.rmtree(stale, ignore_errors=True)
+    print(f"cache: {root}", file=sys.stderr)
+    return EXIT_OK

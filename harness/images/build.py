@@ -1,0 +1,154 @@
+"""Build (or find in the cache) the image set of a kernel profile; list and verify sets."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.images import cache, tools
+from harness.images.kernel import KernelPlan, plan_kernel, unpack_kernel
+from harness.images.keys import load_or_make_keys
+from harness.images.l1 import concatenate, write_overlay
+from harness.images.locking import file_lock
+from harness.images.model import CLIENT_KEY, KERNEL_IMAGE, L1_INITRD, L2_INITRD, ImageSet
+from harness.images.profiles import load_profile
+from harness.images.recipe import L1_DIR, code_hashes, recipe_hashes
+from harness.images.userspace import CPIO, UserspacePlan, ensure_userspace, plan_userspace
+
+SECTION = "images"
+FORMAT = 1
+CODE = ("build", "l1", "kernel", "keys", "modules", "cpio", "tools")
+ENTRY_FILES = [KERNEL_IMAGE, L1_INITRD, L2_INITRD, CLIENT_KEY, f"{CLIENT_KEY}.pub",
+               "host_key.pub"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    kernel: KernelPlan
+    userspace: UserspacePlan
+    tools: list[tools.ToolPlan]
+    key: str
+
+    @property
+    def directory(self) -> Path:
+        return cache.section_dir(SECTION) / f"{self.kernel.profile.name}-{self.key[:16]}"
+
+
+def entry_key(kernel: dict[str, Any], userspace_key: str, tool_plans: list[tools.ToolPlan],
+              recipe: dict[str, str]) -> str:
+    """The cache key of an image set: recipe, resolved versions, tool sources."""
+    return cache.digest({
+        "format": FORMAT,
+        "kernel": kernel,
+        "userspace": userspace_key,
+        "tools": {p.tool.name: p.key if p.present else None for p in tool_plans},
+        "recipe": recipe,
+    })
+
+
+def plan(kernel_profile: str, *, local_image: Path | None = None,
+         local_modules: Path | None = None, refresh: bool = False) -> Plan:
+    profile = load_profile(kernel_profile)
+    kernel = plan_kernel(profile, local_image=local_image, local_modules=local_modules,
+                         refresh=refresh)
+    userspace = plan_userspace(refresh=refresh)
+    tool_plans = tools.plan_tools()
+    recipe = {**recipe_hashes(profile.path, L1_DIR / "init", L1_DIR / "modules.txt"),
+              **code_hashes(*CODE)}
+    key = entry_key({"profile": profile.name, **kernel.key}, userspace.key, tool_plans, recipe)
+    return Plan(kernel=kernel, userspace=userspace, tools=tool_plans, key=key)
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(f"pmu-harness: {message}", file=sys.stderr)
+
+
+def build_image_set(kernel_profile: str, *, local_image: Path | None = None,
+                    local_modules: Path | None = None, progress: bool = True,
+                    refresh: bool = False) -> ImageSet:
+    """The verified image set for ``kernel_profile``, from the cache when possible."""
+    the_plan = plan(kernel_profile, local_image=local_image, local_modules=local_modules,
+                    refresh=refresh)
+    final = the_plan.directory
+    with file_lock(cache.lock_path(SECTION, final.name), what=f"image set {final.name}"):
+        manifest = cache.read_manifest(final)
+        if manifest is not None:
+            problems = cache.verify_entry(final, quick=True)
+            if not problems:
+                return ImageSet.from_manifest(final, manifest)
+            _say(progress, f"cached {final.name} is damaged ({problems[0]}); rebuilding")
+        with cache.atomic_dir(final) as tmp:
+            manifest = _build(the_plan, tmp, progress=progress)
+        _say(progress, f"built {final.name} in {manifest['seconds']['total']} s")
+        return ImageSet.from_manifest(final, manifest)
+
+
+def _build(the_plan: Plan, out: Path, *, progress: bool) -> dict[str, Any]:
+    started = time.monotonic()
+    layer, layer_manifest = ensure_userspace(the_plan.userspace, progress=progress)
+    userspace_done = time.monotonic()
+    work = out / "work"
+    work.mkdir()
+    kernel = unpack_kernel(the_plan.kernel, work, progress=progress)
+    (work / "Image").rename(out / KERNEL_IMAGE)
+    kernel.image = out / KERNEL_IMAGE
+    kernel_done = time.monotonic()
+    built_tools = {p.tool.guest_path: tools.build_tool(p) for p in the_plan.tools if p.present}
+    keys = load_or_make_keys(cache.section_dir("keys") / the_plan.directory.name)
+    for name in (CLIENT_KEY, f"{CLIENT_KEY}.pub", "host_key.pub"):
+        shutil.copyfile(keys.client_private.parent / name, out / name)
+    (out / CLIENT_KEY).chmod(0o600)
+    shutil.copyfile(layer / L2_INITRD, out / L2_INITRD)
+    info = _info(the_plan, kernel.release)
+    module_paths = write_overlay(work / "overlay.cpio", kernel=kernel,
+                                 l2_initrd=out / L2_INITRD, keys=keys,
+                                 tools=built_tools, info=info)
+    concatenate([layer / CPIO, work / "overlay.cpio"], out / L1_INITRD)
+    shutil.rmtree(work, ignore_errors=True)
+    manifest = {
+        **info,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "kernel": {**info["kernel"], "modules": module_paths},
+        "userspace": {"key": the_plan.userspace.key, "directory": str(layer),
+                      "packages": layer_manifest["packages"]},
+        "tools": tools.describe(the_plan.tools),
+        "ssh_host_public_key": keys.host_public,
+        "files": cache.describe_files(out, ENTRY_FILES),
+        "seconds": {"userspace": round(userspace_done - started, 2),
+                    "kernel": round(kernel_done - userspace_done, 2),
+                    "total": round(time.monotonic() - started, 2)},
+    }
+    cache.write_manifest(out, manifest)
+    return manifest
+
+
+def _info(the_plan: Plan, release: str) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "cache_key": the_plan.key,
+        "kernel_profile": the_plan.kernel.profile.name,
+        "kernel": {"package": the_plan.kernel.package, "version": the_plan.kernel.version,
+                   "release": release},
+    }
+
+
+def list_image_sets() -> list[ImageSet]:
+    """Every complete entry in the cache (damaged ones too: ``verify_image_set`` says so)."""
+    sets = []
+    for directory in sorted(cache.section_dir(SECTION).iterdir()):
+        if directory.name.startswith(cache.TMP_PREFIX) or not directory.is_dir():
+            continue
+        manifest = cache.read_manifest(directory)
+        if manifest is not None and manifest.get("format") == FORMAT:
+            sets.append(ImageSet.from_manifest(directory, manifest))
+    return sets
+
+
+def verify_image_set(image_set: ImageSet) -> list[str]:
+    """Every problem with the set's files (hashes all of them); empty when good."""
+    return cache.verify_entry(image_set.directory)

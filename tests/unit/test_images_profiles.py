@@ -1,0 +1,75 @@
+"""Kernel profiles: every shipped profile parses; bad ones are the user's error, with the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.errors import UsageError
+from harness.images.profiles import load_profile, parse_profile, profile_names
+
+SHIPPED = ["debian-5.10", "debian-6.1", "debian-6.12", "debian-latest", "local"]
+
+
+def test_all_issue_profiles_are_shipped() -> None:
+    assert set(SHIPPED) <= set(profile_names())
+
+
+@pytest.mark.parametrize(
+    ("name", "suite"),
+    [("debian-5.10", "bullseye"), ("debian-6.1", "bookworm"), ("debian-6.12", "trixie"),
+     ("debian-latest", "trixie")],
+)
+def test_debian_profiles_use_one_release_only(name: str, suite: str) -> None:
+    profile = load_profile(name)
+    assert profile.kind == "debian" and profile.apt is not None
+    assert profile.metapackage == "linux-image-arm64"
+    suites = [s for source in profile.apt.sources for s in source.suites]
+    assert all(s == suite or s.startswith(f"{suite}-") for s in suites)
+    assert profile.apt.name.startswith(suite)
+    assert "arch=arm64" in profile.apt.sources_list()
+    assert "signed-by=/usr/share/keyrings/debian-archive-keyring.gpg" in profile.apt.sources_list()
+
+
+def test_latest_prefers_backports() -> None:
+    profile = load_profile("debian-latest")
+    assert profile.apt is not None and profile.apt.default_release == "trixie-backports"
+
+
+def test_distinct_source_sets_get_distinct_apt_dirs() -> None:
+    names = {load_profile(n).apt.name for n in SHIPPED if n != "local"}  # type: ignore[union-attr]
+    assert len(names) == 4
+
+
+def test_unknown_profile_lists_known_ones() -> None:
+    with pytest.raises(UsageError, match=r"debian-6\.1"):
+        load_profile("debian-9")
+
+
+def _parse(tmp_path: Path, text: str, name: str = "x") -> object:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return parse_profile(yaml.safe_load(text), path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: y\nkind: debian\n", "must match the file name"),
+        ("name: x\nkind: source\n", "kind must be one of"),
+        ("name: x\nkind: debian\napt: {sources: []}\nmetapackage: m\n", "apt.sources"),
+        ("name: x\nkind: debian\napt: {sources: [{uri: u, suites: [s]}]}\n", "metapackage"),
+        ("- a list\n", "mapping"),
+    ],
+)
+def test_bad_profiles_name_the_file(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message) as caught:
+        _parse(tmp_path, text)
+    assert caught.value.problems[0].path == tmp_path / "x.yaml"
+
+
+def test_local_profile_needs_no_apt(tmp_path: Path) -> None:
+    profile = _parse(tmp_path, "name: x\nkind: local\n")
+    assert profile.apt is None  # type: ignore[attr-defined]
