@@ -58,12 +58,18 @@ def _errno(entry: dict[str, Any]) -> str:
 
 def _counters(measurement: dict[str, Any]) -> dict[str, int | None]:
     name_of = default_event_table().name_of
+    # The probe reports null for a counter the guest does not have (index >= PMCR.N).
     values: dict[str, int | None] = {
-        name_of(int(c["event"])): int(c["value"]) for c in measurement.get("counters", [])
+        name_of(int(c["event"])): _optional_int(c.get("value"))
+        for c in measurement.get("counters", [])
     }
     if measurement.get("cycles_enabled"):
-        values[CYCLE_COUNTER] = int(measurement["cycle_counter"])
+        values[CYCLE_COUNTER] = _optional_int(measurement.get("cycle_counter"))
     return values
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 def parse_probe_output(text: str, *, source: str = "pmu-probe") -> Observation:

@@ -40,8 +40,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--kernel-image", type=Path, metavar="PATH",
                      help="arm64 Image for the `local` kernel profile")
     run.add_argument("--nvhe", action="store_true", help="boot L1's KVM in nVHE mode")
-    run.add_argument("--no-snapshots", action="store_true",
-                     help="always boot L1 cold (do not save or restore booted states)")
+    run.add_argument("--snapshots", action="store_true",
+                     help="restore L1 from a saved booted state instead of booting cold "
+                          "(faster; off by default: nested KVM hangs in some restored L1s)")
     run.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
     run.add_argument("--skips", action="store_true", help="show skipped cases in the table")
     run.set_defaults(func=run_command)
@@ -86,7 +87,7 @@ def run_command(args: argparse.Namespace) -> int:
           f"machine(s); artefacts in {run_dir}", file=sys.stderr)
     start = time.monotonic()
     for group in groups:
-        results += run_group(group, run_dir, snapshots=not args.no_snapshots,
+        results += run_group(group, run_dir, snapshots=args.snapshots,
                              kvm_mode="nvhe" if args.nvhe else None,
                              local_image=args.kernel_image, progress=_progress)
     print(verdict_table(results, include_skips=args.skips))

@@ -28,13 +28,25 @@ class Tool:
     source: Path
     output: str        # file name make leaves in O=
     guest_path: str    # where it goes in L1
+    shared: tuple[Path, ...] = ()  # other source directories its Makefile compiles from
 
+
+# Golden outputs, host-side tests and docs do not change the binary: keep them out of the key
+# so that adding a test file does not rebuild every image set.
+NOT_INPUTS = frozenset({"testdata", "tests", "build", "README.rst", ".gitignore"})
 
 TOOLS = (
     Tool("pmu-probe", GUEST_IMAGES_DIR / "probe", "pmu-probe", "opt/pmu-harness/bin/pmu-probe"),
+    # The preload library compiles the probe's filter-file parser (filterfile.c/.h).
     Tool("libpmufilter", GUEST_IMAGES_DIR / "preload", "libpmufilter.so",
-         "opt/pmu-harness/lib/libpmufilter.so"),
+         "opt/pmu-harness/lib/libpmufilter.so", shared=(GUEST_IMAGES_DIR / "probe",)),
 )
+
+
+def _inputs(tool: Tool) -> dict[str, str]:
+    hashes = cache.hash_paths([tool.source, *tool.shared], PROJECT_ROOT)
+    return {path: digest for path, digest in hashes.items()
+            if not NOT_INPUTS.intersection(Path(path).parts)}
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,7 @@ def plan_tools(tools: tuple[Tool, ...] = TOOLS) -> list[ToolPlan]:
     plans = []
     for tool in tools:
         present = (tool.source / "Makefile").is_file()
-        sources = cache.hash_paths([tool.source], PROJECT_ROOT) if present else {}
+        sources = _inputs(tool) if present else {}
         plans.append(ToolPlan(tool=tool, present=present, sources=sources))
     return plans
 

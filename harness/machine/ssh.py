@@ -97,6 +97,9 @@ class _Bounded:
         return self.data.decode(errors="replace")
 
 
+_START_ATTEMPTS = 5
+
+
 class SshSession:
     """One authenticated SSH connection to L1."""
 
@@ -202,13 +205,35 @@ class SshSession:
             )
         return result
 
+    def _start(self, command: str, deadline: float) -> paramiko.Channel:
+        """Open a channel and start `command` on it.
+
+        dropbear sometimes refuses a new channel or its exec request ("Channel closed"),
+        seen on fresh connections and, under load, mid-session too. A refused request never
+        started the command, so retrying it cannot run anything twice.
+        """
+        for attempt in range(_START_ATTEMPTS):
+            transport = self._require().get_transport()
+            if transport is None:
+                raise paramiko.SSHException("SSH transport is gone")
+            channel = transport.open_session(timeout=self._left(deadline))
+            try:
+                channel.settimeout(0.2)
+                channel.exec_command(command)
+            except paramiko.SSHException:
+                channel.close()
+                if attempt + 1 == _START_ATTEMPTS or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            return channel
+        raise AssertionError("unreachable")
+
     def _exec(self, command: str, timeout: float, max_output: int) -> RemoteResult:
         start = time.monotonic()
         deadline = start + timeout
-        channel = self._require().get_transport().open_session(timeout=timeout)  # type: ignore[union-attr]
+        channel = self._start(command, deadline)
         try:
-            channel.settimeout(0.2)
-            channel.exec_command(command)
             out, err = _Bounded(max_output), _Bounded(max_output)
             _pump(channel, out, err, deadline, command)
             status = channel.recv_exit_status()
@@ -231,9 +256,20 @@ class SshSession:
         """Copy a file out of L1 (SFTP)."""
         self._sftp(lambda s: s.get(remote, str(local)), f"get {remote} -> {local}", timeout)
 
+    def _open_sftp(self) -> paramiko.SFTPClient:
+        # Same dropbear refusals as for exec (see _start): opening has no side effect.
+        for attempt in range(_START_ATTEMPTS):
+            try:
+                return self._require().open_sftp()
+            except paramiko.SSHException:
+                if attempt + 1 == _START_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
     def _sftp(self, action: _SftpAction, what: str, timeout: float) -> None:
         try:
-            sftp = self._require().open_sftp()
+            sftp = self._open_sftp()
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise InfraError(f"SFTP to L1 failed to open: {exc!r}") from exc
         try:

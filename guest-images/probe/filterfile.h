@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Parser for the pmu-harness filter file (docs/filter-file.rst), shared
+ * by pmu-probe and libpmufilter.so. Also the errno-name helper both use
+ * (glibc's strerrorname_np is too new for bullseye's 2.31).
+ */
+#ifndef PMU_FILTERFILE_H
+#define PMU_FILTERFILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define FF_FORMAT_VERSION	1
+#define FF_MAX_VCPUS		8
+#define FF_MAX_EVENTS		31	/* architectural maximum of event counters */
+#define FF_MAX_STEPS		1024
+
+/* Defaults when the file has no "workload" line / omits an option. */
+#define FF_DEFAULT_LOOPS	200000UL
+
+enum ff_op {
+	FF_OP_FILTER,
+	FF_OP_INIT,
+	FF_OP_RUN,
+};
+
+struct ff_step {
+	enum ff_op op;
+	unsigned int line;	/* 1-based line number in the file */
+	unsigned int vcpu;
+	/* FF_OP_FILTER only; range-checked to the kernel struct's widths */
+	unsigned int base;
+	unsigned int nevents;
+	unsigned int action;
+};
+
+struct ff_workload {
+	unsigned int nevents;
+	unsigned int events[FF_MAX_EVENTS];
+	int cycles;
+	unsigned long loops;
+};
+
+struct ff_file {
+	unsigned int vcpus;
+	unsigned int no_pmu_mask;	/* bit n: vCPU n has no PMUv3 */
+	struct ff_step *steps;
+	size_t nsteps;
+	struct ff_workload workload;
+	int has_workload;		/* 0: defaults were filled in */
+};
+
+/*
+ * Parse a whole filter file. Returns 0, or -1 with a message of the form
+ * "line N: ..." (or "<path>: ...") in err. On success release with
+ * ff_free(). On failure nothing needs freeing.
+ */
+int ff_parse_stream(FILE *f, struct ff_file *out, char *err, size_t errlen);
+int ff_parse_path(const char *path, struct ff_file *out, char *err, size_t errlen);
+void ff_free(struct ff_file *ff);
+
+const char *ff_op_name(enum ff_op op);
+
+/* "EINVAL", "EBUSY", ...; "" for 0; "E<n>" for anything unlisted. */
+const char *ff_errno_name(int err);
+
+#endif

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host-side unit test of the filter-file parser: `make test`.
+ * Good files must parse to the expected steps; every malformed line must
+ * be rejected with its line number.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../filterfile.h"
+
+static int failures;
+
+static int parse(const char *text, struct ff_file *ff, char *err, size_t errlen)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+	int ret;
+
+	if (!f) {
+		perror("fmemopen");
+		exit(1);
+	}
+	ret = ff_parse_stream(f, ff, err, errlen);
+	fclose(f);
+	return ret;
+}
+
+#define CHECK(cond) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "%s:%d: FAIL %s\n", __FILE__, __LINE__, #cond); \
+		failures++; \
+	} \
+} while (0)
+
+static void test_full_example(void)
+{
+	const char *text =
+		"# scenario\n"
+		"pmu-harness-filter 1   # version\n"
+		"\n"
+		"vcpus 2\n"
+		"no-pmu-vcpu 1\n"
+		"filter 0 0x11 1 deny\n"
+		"filter 1 8 0xffff allow\n"
+		"filter 0 0 1 7\n"
+		"init 0\n"
+		"run 0\n"
+		"workload 0x11,0x08 cycles=1 loops=200000\n";
+	struct ff_file ff;
+	char err[256];
+
+	CHECK(parse(text, &ff, err, sizeof(err)) == 0);
+	CHECK(ff.vcpus == 2);
+	CHECK(ff.no_pmu_mask == 2);
+	CHECK(ff.nsteps == 5);
+	CHECK(ff.steps[0].op == FF_OP_FILTER && ff.steps[0].line == 6 &&
+	      ff.steps[0].base == 0x11 && ff.steps[0].nevents == 1 &&
+	      ff.steps[0].action == 1);
+	CHECK(ff.steps[1].vcpu == 1 && ff.steps[1].nevents == 0xffff &&
+	      ff.steps[1].action == 0);
+	CHECK(ff.steps[2].action == 7);
+	CHECK(ff.steps[3].op == FF_OP_INIT && ff.steps[4].op == FF_OP_RUN);
+	CHECK(ff.has_workload && ff.workload.nevents == 2 &&
+	      ff.workload.events[1] == 8 && ff.workload.cycles == 1 &&
+	      ff.workload.loops == 200000);
+	ff_free(&ff);
+}
+
+static void test_defaults(void)
+{
+	struct ff_file ff;
+	char err[256];
+
+	CHECK(parse("pmu-harness-filter 1\n", &ff, err, sizeof(err)) == 0);
+	CHECK(ff.vcpus == 1 && ff.nsteps == 0 && !ff.has_workload);
+	CHECK(ff.workload.nevents == 2 && ff.workload.cycles == 1 &&
+	      ff.workload.loops == FF_DEFAULT_LOOPS);
+	ff_free(&ff);
+
+	CHECK(parse("pmu-harness-filter 1\nworkload -\n", &ff, err, sizeof(err)) == 0);
+	CHECK(ff.workload.nevents == 0 && ff.workload.cycles == 0 &&
+	      ff.workload.loops == FF_DEFAULT_LOOPS);
+	ff_free(&ff);
+}
+
+/* Each bad file must fail and name the expected line. */
+static void test_rejects(void)
+{
+	static const struct {
+		const char *text;
+		const char *want;	/* prefix of the message */
+	} cases[] = {
+		{ "", "line 0:" },
+		{ "# only a comment\n", "line 1:" },
+		{ "vcpus 1\n", "line 1:" },
+		{ "pmu-harness-filter 2\n", "line 1:" },
+		{ "pmu-harness-filter 1\npmu-harness-filter 1\n", "line 2:" },
+		{ "pmu-harness-filter 1\nfoo 1\n", "line 2:" },
+		{ "pmu-harness-filter 1\nvcpus 0\n", "line 2:" },
+		{ "pmu-harness-filter 1\nvcpus 9\n", "line 2:" },
+		{ "pmu-harness-filter 1\nvcpus 1\nvcpus 1\n", "line 3:" },
+		{ "pmu-harness-filter 1\nfilter 0 0x11 1\n", "line 2:" },
+		{ "pmu-harness-filter 1\nfilter 0 0x11 1 deny x\n", "line 2:" },
+		{ "pmu-harness-filter 1\nfilter 0 0x10000 1 deny\n", "line 2:" },
+		{ "pmu-harness-filter 1\nfilter 0 0x11 65536 deny\n", "line 2:" },
+		{ "pmu-harness-filter 1\nfilter 0 0x11 1 dney\n", "line 2:" },
+		{ "pmu-harness-filter 1\nfilter 0 0x11 1 256\n", "line 2:" },
+		{ "pmu-harness-filter 1\nfilter 0 -1 1 deny\n", "line 2:" },
+		{ "pmu-harness-filter 1\nfilter 0 0x 1 deny\n", "line 2:" },
+		{ "pmu-harness-filter 1\nfilter 0 1e 1 deny\n", "line 2:" },
+		{ "pmu-harness-filter 1\nfilter 8 1 1 deny\n", "line 2:" },
+		{ "pmu-harness-filter 1\n\nfilter 1 1 1 deny\n", "line 3:" },
+		{ "pmu-harness-filter 1\nrun 1\nvcpus 1\n", "line 2:" },
+		{ "pmu-harness-filter 1\nno-pmu-vcpu 3\nvcpus 2\n", "line 2:" },
+		{ "pmu-harness-filter 1\ninit\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 0x11,,8\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 0x11,\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 0x10000\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 1 cycles=2\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 1 loops=0x100000000\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 1 speed=3\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 1\nworkload 1\n", "line 3:" },
+		{ "pmu-harness-filter 1\nworkload 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,"
+		  "16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n", "line 2:" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ff_file ff;
+		char err[256] = "";
+
+		if (parse(cases[i].text, &ff, err, sizeof(err)) == 0) {
+			fprintf(stderr, "case %zu: accepted: %s", i, cases[i].text);
+			failures++;
+			ff_free(&ff);
+		} else if (strncmp(err, cases[i].want, strlen(cases[i].want))) {
+			fprintf(stderr, "case %zu: message '%s', want prefix '%s'\n",
+				i, err, cases[i].want);
+			failures++;
+		}
+	}
+}
+
+static void test_errno_names(void)
+{
+	CHECK(!strcmp(ff_errno_name(0), ""));
+	CHECK(!strcmp(ff_errno_name(16), "EBUSY"));
+	CHECK(!strcmp(ff_errno_name(19), "ENODEV"));
+	CHECK(!strcmp(ff_errno_name(9999), "E9999"));
+}
+
+int main(void)
+{
+	test_full_example();
+	test_defaults();
+	test_rejects();
+	test_errno_names();
+	if (failures) {
+		fprintf(stderr, "%d failure(s)\n", failures);
+		return 1;
+	}
+	printf("filterfile: all tests passed\n");
+	return 0;
+}
