@@ -6,8 +6,19 @@ it is kept in every run's artefacts directory.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from harness.events import format_event
-from harness.scenario.model import FilterCall, InitStep, Scenario, Step, action_word
+from harness.scenario.model import (
+    Action,
+    FilterCall,
+    InitStep,
+    RunStep,
+    Scenario,
+    Step,
+    Workload,
+    action_word,
+)
 
 FORMAT_LINE = "pmu-harness-filter 1"
 
@@ -34,3 +45,51 @@ def render(scenario: Scenario, *, with_filters: bool = True) -> str:
     lines.append(f"workload {events} cycles={int(workload.cycle_counter)} "
                  f"loops={workload.loops}")
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class FilterFile:
+    """A filter file read back: what a run asked of KVM."""
+
+    vcpus: int
+    no_pmu_vcpus: tuple[int, ...]
+    steps: tuple[Step, ...]
+    workload: Workload
+
+
+def _action(word: str) -> int:
+    known = {"allow": int(Action.ALLOW), "deny": int(Action.DENY)}
+    return known[word] if word in known else int(word, 0)
+
+
+def _workload(fields: list[str]) -> Workload:
+    events = () if fields[0] == "-" else tuple(int(e, 0) for e in fields[0].split(","))
+    options = dict(f.split("=", 1) for f in fields[1:])
+    return Workload(events, options.get("cycles", "1") == "1",
+                    int(options.get("loops", "200000"), 0))
+
+
+def parse(text: str) -> FilterFile:
+    """The inverse of ``render`` (and of hand-written files in the same format)."""
+    vcpus, no_pmu, steps = 1, [], []
+    workload = Workload((0x11, 0x08), True, 200000)
+    for number, raw in enumerate(text.splitlines(), start=1):
+        fields = raw.split("#", 1)[0].split()
+        if not fields or fields[0] == "pmu-harness-filter":
+            continue
+        word, args = fields[0], fields[1:]
+        if word == "vcpus":
+            vcpus = int(args[0], 0)
+        elif word == "no-pmu-vcpu":
+            no_pmu.append(int(args[0], 0))
+        elif word == "filter":
+            steps.append(FilterCall(int(args[1], 0), int(args[2], 0), _action(args[3]),
+                                    int(args[0], 0), number))
+        elif word in ("init", "run"):
+            kind = InitStep if word == "init" else RunStep
+            steps.append(kind(int(args[0], 0), number))
+        elif word == "workload":
+            workload = _workload(args)
+        else:
+            raise ValueError(f"line {number}: unknown directive {word!r}")
+    return FilterFile(vcpus, tuple(no_pmu), tuple(steps), workload)
