@@ -24,7 +24,7 @@ CHAIN = 0x1E
 class Event:
     number: int
     name: str
-    sysfs: str
+    sysfs: str | None  # None: the Linux PMUv3 driver lists no file for it
     perf_generic: str | None
 
 
@@ -60,7 +60,7 @@ def _event_from(raw: dict[str, Any]) -> Event:
     return Event(
         number=int(raw["number"]),
         name=str(raw["name"]),
-        sysfs=str(raw["sysfs"]),
+        sysfs=str(raw["sysfs"]) if raw.get("sysfs") else None,
         perf_generic=str(raw["perf_generic"]) if raw.get("perf_generic") else None,
     )
 

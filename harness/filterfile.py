@@ -71,7 +71,7 @@ def _workload(fields: list[str]) -> Workload:
 
 def parse(text: str) -> FilterFile:
     """The inverse of ``render`` (and of hand-written files in the same format)."""
-    vcpus, no_pmu, steps = 1, [], []
+    vcpus, no_pmu, steps = 1, [], list[Step]()
     workload = Workload((0x11, 0x08), True, 200000)
     for number, raw in enumerate(text.splitlines(), start=1):
         fields = raw.split("#", 1)[0].split()
@@ -85,9 +85,10 @@ def parse(text: str) -> FilterFile:
         elif word == "filter":
             steps.append(FilterCall(int(args[1], 0), int(args[2], 0), _action(args[3]),
                                     int(args[0], 0), number))
-        elif word in ("init", "run"):
-            kind = InitStep if word == "init" else RunStep
-            steps.append(kind(int(args[0], 0), number))
+        elif word == "init":
+            steps.append(InitStep(int(args[0], 0), number))
+        elif word == "run":
+            steps.append(RunStep(int(args[0], 0), number))
         elif word == "workload":
             workload = _workload(args)
         else:

@@ -36,6 +36,7 @@ class Observation:
     measured: bool
     kernel_release: str = ""
     unobservable: frozenset[str] = frozenset()  # counter refs this mode cannot drive
+    unlisted_events: frozenset[int] = frozenset()  # events whose PMCEID bit it cannot see
 
     @property
     def filter_errnos(self) -> tuple[str, ...]:

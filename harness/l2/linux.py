@@ -101,6 +101,8 @@ def run_linux(remote: Remote, scenario: Scenario, filtered: bool, case_dir: Path
         counters=counters,
         measured=True,
         unobservable=unobservable(scenario),
+        unlisted_events=frozenset(e.number for e in default_event_table().events
+                                  if e.sysfs is None),
     )
 
 

@@ -42,5 +42,6 @@ def prepare_case(remote: Remote, filter_text: str, case_dir: Path, label: str) -
 
 
 def save_output(result: CommandResult, local_base: Path) -> None:
-    local_base.with_suffix(".stdout").write_text(result.stdout)
-    local_base.with_suffix(".stderr").write_text(result.stderr)
+    """``<base>.stdout`` and ``<base>.stderr`` beside each other in the artefacts."""
+    Path(f"{local_base}.stdout").write_text(result.stdout)
+    Path(f"{local_base}.stderr").write_text(result.stderr)

@@ -25,7 +25,14 @@ from harness.machine.qemu import (
     qemu_version,
 )
 from harness.machine.qmp import QmpChannel
-from harness.machine.snapshot import Snapshot, SnapshotInputs, SnapshotStore, wait_incoming
+from harness.machine.snapshot import (
+    Snapshot,
+    SnapshotInputs,
+    SnapshotStore,
+    rearm_timers_command,
+    snapshot_keeps_timers,
+    wait_incoming,
+)
 from harness.machine.ssh import SshSession, SshTarget
 
 QMP_CONNECT_TIMEOUT = 30.0
@@ -33,6 +40,8 @@ RESTORE_LOAD_TIMEOUT = 120.0
 # After the console marker, dropbear already listens; SSH gets a short deadline of its own.
 SSH_READY_TIMEOUT = 60.0
 QUIT_TIMEOUT = 10.0
+# Re-arming a restored L1's timers (CPU hotplug, then a sleep on each CPU): well under 1 s.
+REARM_TIMERS_TIMEOUT = 30.0
 
 
 class L1Images(Protocol):
@@ -95,7 +104,8 @@ class L1Machine:
         self.profile = profile
         self.kvm_mode = profile.resolve_kvm_mode(kvm_mode)
         self.run_dir = run_dir / "l1"
-        self.snapshots = snapshots
+        # A restored single-CPU VHE L1 would have no working timer (see snapshot.py).
+        self.snapshots = snapshots and snapshot_keeps_timers(self.kvm_mode, profile.smp)
         self.boot_timeout = boot_timeout
         self.store = store if store is not None else SnapshotStore()
         self._check_health = check_health
@@ -211,7 +221,9 @@ class L1Machine:
             self._mark("loaded", started)
             running.qmp.execute("cont", 30)
             self._connect_ssh(running, time.monotonic() + SSH_READY_TIMEOUT)
-            self.boot_seconds = self._mark("ssh", started)
+            self._mark("ssh", started)
+            self._rearm_timers()
+            self.boot_seconds = self._mark("timers", started)
             self.boot_mode = BootMode.RESTORED
             self._reset_clock()
             self._verify()
@@ -295,6 +307,11 @@ class L1Machine:
                 command=running.process.argv,
             ) from exc
         self._ssh = session
+
+    def _rearm_timers(self) -> None:
+        # QEMU does not restore the deadlines of the EL2 timers a VHE L1 ticks on: until
+        # this runs, nothing in L1 that waits for a timer (sleep, timeout, KVM_RUN) returns.
+        self.ssh.run(rearm_timers_command(), timeout=REARM_TIMERS_TIMEOUT, check=True)
 
     def _reset_clock(self) -> None:
         # A restored (or paused-for-saving) L1 wakes up with the wall clock it was saved

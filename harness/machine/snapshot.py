@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import time
 from dataclasses import dataclass
@@ -20,6 +21,52 @@ SNAPSHOT_FORMAT = 1
 STATE_FILE = "l1.state"
 META_FILE = "meta.json"
 SAVE_TIMEOUT = 180.0
+
+# Run in a restored L1 before anything else (pinned to CPU 0 by `rearm_timers_command`).
+#
+# QEMU (10.0 included) saves the deadline of only two of an Arm CPU's generic timers, EL1's
+# physical and virtual ones (target/arm/machine.c: VMSTATE_TIMER_PTR(gt_timer[GTIMER_PHYS])
+# and [GTIMER_VIRT]). The EL2 timers' registers come back, but QEMU arms their deadlines
+# only when the guest writes them. A VHE kernel runs at EL2 and its tick is the EL2
+# physical timer (PPI 26), so a restored VHE L1 gets no timer interrupt on any CPU: its
+# kernel still believes an event is programmed, never writes the timer again, and every
+# sleep, timeout and KVM_RUN that needs a tick or an hrtimer waits forever (an nVHE kernel
+# ticks on EL1's physical timer, which survives).
+#
+# CPU hotplug makes the kernel write the timers again: taking a CPU down runs
+# hrtimer_interrupt() on the CPU doing it (hrtimers_dead_cpu -> __hrtimer_peek_ahead_timers),
+# which reprograms that CPU's timer, and bringing a CPU up registers its clock event device
+# afresh. Expedited RCU keeps the hotplug's grace periods off the dead timers. Then a short
+# sleep on every CPU proves each one's timer fires again (if not, the SSH deadline ends it).
+_REARM_TIMERS_SCRIPT = """\
+cd /sys/devices/system/cpu || exit 1
+exp=/sys/kernel/rcu_expedited
+old=$(cat $exp 2>/dev/null)
+[ -w $exp ] && echo 1 > $exp
+status=0
+for d in cpu[0-9]*; do
+    [ "$d" = cpu0 ] && continue
+    [ -f "$d/online" ] && [ "$(cat "$d/online")" = 1 ] || continue
+    { echo 0 > "$d/online" && echo 1 > "$d/online"; } || status=1
+done
+[ -n "$old" ] && [ -w $exp ] && echo "$old" > $exp
+for d in cpu[0-9]*; do
+    [ "$(cat "$d/online" 2>/dev/null || echo 1)" = 1 ] || continue
+    taskset -c "${d#cpu}" sleep 0.01 || status=1
+done
+exit $status
+"""
+
+
+def rearm_timers_command() -> str:
+    """The shell command that gets a restored L1's timers firing again (see above)."""
+    return f"taskset -c 0 sh -c {shlex.quote(_REARM_TIMERS_SCRIPT)}"
+
+
+def snapshot_keeps_timers(kvm_mode: str, smp: int) -> bool:
+    """Whether a restored L1 can have working timers: a VHE kernel needs a second CPU to
+    hotplug (CPU 0 is re-armed by taking another CPU down)."""
+    return kvm_mode != "vhe" or smp >= 2
 
 
 class Qmp(Protocol):
