@@ -89,8 +89,13 @@ class _VmState:
     created: set[int] = field(default_factory=set)
     ran: bool = False
 
+    def lacks_pmu(self, vcpu: int) -> bool:
+        # With VM-wide features the odd vCPU fails KVM_ARM_VCPU_INIT, and its PMU
+        # attributes then follow the VM's features: it answers as if it had the PMU.
+        return vcpu in self.no_pmu and not self.rules.has("vcpu-features-vm-wide")
+
     def filter(self, call: FilterCall) -> tuple[str, str]:
-        if call.vcpu in self.no_pmu:
+        if self.lacks_pmu(call.vcpu):
             return "ENODEV", f"vCPU {call.vcpu} has no PMUv3 feature"
         if call.vcpu in self.created:
             return "EBUSY", f"PMU of vCPU {call.vcpu} already initialised"
@@ -101,6 +106,8 @@ class _VmState:
         if self.ran and self.rules.has("ebusy-after-first-run"):
             return "EBUSY", "a vCPU has run: " + self.rules.get("ebusy-after-first-run").cite()
         self._apply(call)
+        if call.vcpu in self.no_pmu:
+            return "OK", "applied: " + self.rules.get("vcpu-features-vm-wide").cite()
         return "OK", "applied"
 
     def _apply(self, call: FilterCall) -> None:
@@ -112,7 +119,7 @@ class _VmState:
         self.mask = self.mask | bits if call.action == Action.ALLOW else self.mask & ~bits
 
     def init(self, vcpu: int) -> tuple[str, str]:
-        if vcpu in self.no_pmu:
+        if self.lacks_pmu(vcpu):
             return "ENODEV", f"vCPU {vcpu} has no PMUv3 feature"
         if vcpu in self.created:
             return "EBUSY", f"PMU of vCPU {vcpu} already initialised"
@@ -158,14 +165,14 @@ def _guest_pmceid(pmu: PmuModel, mask: int | None, rules: KernelRules) -> tuple[
         word0, word1 = word0 & WORD, word1 & WORD
     if rules.has("chain-advertised"):
         word0 |= 1 << CHAIN
+    if rules.has("sw-incr-always-advertised"):
+        word0 |= 1 << SW_INCR
     if rules.has("stall-slot-hidden"):
         for bit in STALL_SLOT_BITS:
             word1 &= ~(1 << bit)
     if rules.has("pmceid-masked-by-filter"):
         word0 &= _filter_word(mask, pmu.nr_events, 0)
         word1 &= _filter_word(mask, pmu.nr_events, 32)
-    if rules.has("sw-incr-always-advertised"):
-        word0 |= 1 << SW_INCR
     return word0, word1
 
 

@@ -107,9 +107,18 @@ def test_nevents_zero_first_sets_default() -> None:
     assert counts(p)["CPU_CYCLES"] is False
 
 
-def test_sw_incr_advertised_always_from_6_15() -> None:
-    assert run([allow(0x08)], kernel=K615).pmceid0 & 1 == 1
-    assert run([allow(0x08)], kernel=K612).pmceid0 & 1 == 0
+def test_sw_incr_advertised_from_6_15_but_still_filtered() -> None:
+    no_swinc_host = PmuModel(16, 0x20000, 0, frozenset({0x11}))
+    assert run([], no_swinc_host, kernel=K615).pmceid0 & 1 == 1
+    assert run([], no_swinc_host, kernel=K612).pmceid0 & 1 == 0
+    assert run([allow(0x08)], kernel=K615).pmceid0 & 1 == 0  # measured on 7.3.4
+
+
+def test_vcpu_features_are_vm_wide_from_6_7() -> None:
+    steps: list[Step] = [call(Action.DENY, CPU_CYCLES, vcpu=1)]
+    new = run(steps, kernel=K612, vcpus=2, no_pmu_vcpus=[1])
+    assert new.filter_errnos == ("OK",) and counts(new)["CPU_CYCLES"] is False
+    assert "vcpu-features-vm-wide" in new.steps[0].reason
 
 
 def test_uncountable_event_is_unobservable() -> None:
@@ -195,7 +204,7 @@ def test_guest_pmceid_never_shows_what_the_host_lacks(
         spec: list[tuple[Action, tuple[int, int]]], kernel: KernelRules) -> None:
     p = run(calls_of(spec), kernel=kernel)
     extra0 = p.pmceid0 & ~MAX.host_pmceid0
-    # Only KVM's own additions may appear: CHAIN (6.2+) and SW_INCR (6.15+).
+    # Only KVM's own addition may appear: CHAIN (6.2+); SW_INCR is in the host's anyway.
     assert extra0 & ~((1 << 0x1E) | 1) == 0
     assert p.pmceid1 & ~MAX.host_pmceid1 == 0
 
