@@ -56,7 +56,8 @@ def _run_in_one_l1(cases: list[Case], images: ImageSet, profile: MachineProfile,
 
 
 def run_group(group: Group, run_dir: Path, *, snapshots: bool, kvm_mode: str | None,
-              local_image: Path | None, progress: Progress) -> list[CaseResult]:
+              local_image: Path | None, local_modules: Path | None = None,
+              progress: Progress) -> list[CaseResult]:
     group_dir = run_dir / f"{group.kernel}-{group.machine}"
     group_dir.mkdir(parents=True, exist_ok=True)
     results: list[CaseResult] = []
@@ -64,7 +65,7 @@ def run_group(group: Group, run_dir: Path, *, snapshots: bool, kvm_mode: str | N
     try:
         profile = load_machine_profile(group.machine)
         images = build_image_set(group.kernel, local_image=local_image,
-                                 progress=sys.stderr.isatty())
+                                 local_modules=local_modules, progress=sys.stderr.isatty())
         for _attempt in range(1 + L1_RESTARTS):
             done = _run_in_one_l1(pending, images, profile, group_dir, kvm_mode=kvm_mode,
                                   snapshots=snapshots, progress=progress)

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, UsageError
+from harness.formats import junit, ktap
 from harness.paths import SCENARIOS_DIR, new_run_dir
 from harness.report import failure_pointers, summary_line, verdict_table, write_json
-from harness.runner import CaseResult, plan
+from harness.runner import Case, CaseResult, Group, plan
 from harness.scenario.discover import load_scenarios, profile_names
 from harness.scenario.model import MODES
+from harness.shard import in_shard, parse_shard
+from harness.suite import SuiteRun, load_suite
 from harness.verdict import Outcome
 
 DEFAULT_KERNELS = ("debian-6.1",)
@@ -39,11 +42,21 @@ def register(subparsers: Any) -> None:
                      help="only scenarios with this tag (repeatable: all must match)")
     run.add_argument("--kernel-image", type=Path, metavar="PATH",
                      help="arm64 Image for the `local` kernel profile")
+    run.add_argument("--kernel-modules", type=Path, metavar="DIR",
+                     help="modules tree (lib/modules/<release>) for --kernel-image, when its "
+                          "virtio-net is not built in")
     run.add_argument("--nvhe", action="store_true", help="boot L1's KVM in nVHE mode")
     run.add_argument("--snapshots", action="store_true",
                      help="restore L1 from a saved booted state instead of booting cold "
                           "(faster; off by default: nested KVM hangs in some restored L1s)")
+    run.add_argument("--suite", metavar="NAME",
+                     help="run a suite from configs/suites (instead of paths/kernels/machines)")
+    run.add_argument("--shard", metavar="I/N",
+                     help="run only the I-th of N deterministic slices of the matrix")
     run.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
+    run.add_argument("--junit", type=Path, metavar="FILE", help="write results as JUnit XML")
+    run.add_argument("--ktap", action="store_true",
+                     help="print KTAP (with a `# Totals:` line) instead of the table")
     run.add_argument("--skips", action="store_true", help="show skipped cases in the table")
     run.set_defaults(func=run_command)
 
@@ -70,18 +83,46 @@ def exit_code(results: list[CaseResult]) -> int:
     return EXIT_OK
 
 
+def _selections(args: argparse.Namespace) -> list[SuiteRun]:
+    """What to run: the suite's runs, or one run from the command line."""
+    if args.suite:
+        if args.paths or args.kernel or args.machine or args.mode or args.tag:
+            raise UsageError("--suite chooses scenarios, kernels, machines and modes itself; "
+                             "drop the paths, --kernel, --machine, --mode and --tag")
+        return list(load_suite(args.suite).runs)
+    return [SuiteRun(tuple(args.paths or [SCENARIOS_DIR]), tuple(args.tag),
+                     tuple(args.kernel or DEFAULT_KERNELS),
+                     tuple(args.machine or DEFAULT_MACHINES), tuple(args.mode or ["probe"]))]
+
+
+def _plan(args: argparse.Namespace) -> tuple[list[Group], list[CaseResult]]:
+    """Every selection planned, cases of the same kernel x machine sharing one L1."""
+    cases: dict[tuple[str, str], list[Case]] = {}
+    skipped: list[CaseResult] = []
+    shard = parse_shard(args.shard) if args.shard else None
+    for selection in _selections(args):
+        _check_names("kernels", list(selection.kernels))
+        _check_names("machines", list(selection.machines))
+        scenarios = [s for s in load_scenarios(list(selection.scenarios))
+                     if set(selection.tags) <= set(s.tags)]
+        groups, skips = plan(scenarios, selection.machines, selection.kernels,
+                             selection.modes)
+        skipped += skips
+        for group in groups:
+            wanted = [c for c in group.cases
+                      if shard is None or in_shard(c.name, *shard)]
+            known = cases.setdefault((group.kernel, group.machine), [])
+            known += [c for c in wanted if c not in known]
+    groups = [Group(m, k, tuple(c)) for (k, m), c in cases.items() if c]
+    return groups, skipped
+
+
 def run_command(args: argparse.Namespace) -> int:
     from harness.session import run_group  # boots machines: imported only when running
 
-    kernels = args.kernel or list(DEFAULT_KERNELS)
-    machines = args.machine or list(DEFAULT_MACHINES)
-    _check_names("kernels", kernels)
-    _check_names("machines", machines)
-    if "local" in kernels and args.kernel_image is None:
+    groups, results = _plan(args)
+    if any(g.kernel == "local" for g in groups) and args.kernel_image is None:
         raise UsageError("--kernel local needs --kernel-image PATH")
-    scenarios = [s for s in load_scenarios(args.paths or [SCENARIOS_DIR])
-                 if set(args.tag) <= set(s.tags)]
-    groups, results = plan(scenarios, machines, kernels, args.mode or ["probe"])
     run_dir = new_run_dir("run")
     print(f"pmu-harness: {sum(len(g.cases) for g in groups)} case(s) on {len(groups)} L1 "
           f"machine(s); artefacts in {run_dir}", file=sys.stderr)
@@ -89,14 +130,24 @@ def run_command(args: argparse.Namespace) -> int:
     for group in groups:
         results += run_group(group, run_dir, snapshots=args.snapshots,
                              kvm_mode="nvhe" if args.nvhe else None,
-                             local_image=args.kernel_image, progress=_progress)
-    print(verdict_table(results, include_skips=args.skips))
-    meta = {"kernels": kernels, "machines": machines, "run_dir": str(run_dir),
+                             local_image=args.kernel_image, local_modules=args.kernel_modules,
+                             progress=_progress)
+    table = verdict_table(results, include_skips=args.skips)
+    if args.ktap:
+        print(table, file=sys.stderr)
+        print(ktap(results), end="")
+    else:
+        print(table)
+    meta = {"suite": args.suite, "shard": args.shard, "run_dir": str(run_dir),
+            "groups": [f"{g.kernel}/{g.machine}" for g in groups],
             "seconds": round(time.monotonic() - start, 1)}
     write_json(results, run_dir / "results.json", meta)
     if args.json:
         write_json(results, args.json, meta)
+    if args.junit:
+        junit(results, args.junit)
     for pointer in failure_pointers(results):
         print(pointer, file=sys.stderr)
-    print(summary_line(results) + f" ({meta['seconds']} s; {run_dir})")
+    print(summary_line(results) + f" ({meta['seconds']} s; {run_dir})",
+          file=sys.stderr if args.ktap else sys.stdout)
     return exit_code(results)

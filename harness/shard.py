@@ -1,0 +1,24 @@
+"""``--shard i/n``: a deterministic slice of the matrix, so CI can fan out over machines.
+
+Cases are dealt by a stable hash of their name, not by position, so adding a scenario moves
+few others between shards, and the n shards together are exactly the whole matrix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from harness.errors import UsageError
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
+        raise UsageError(f"--shard {text!r}: expected i/n with 1 <= i <= n, e.g. 2/3")
+    return int(match.group(1)), int(match.group(2))
+
+
+def in_shard(name: str, index: int, count: int) -> bool:
+    digest = hashlib.sha256(name.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count == index - 1
