@@ -40,14 +40,20 @@ def _kernel_version(images: ImageSet, l1: L1Machine) -> KernelVersion:
 
 def _run_in_one_l1(cases: list[Case], images: ImageSet, profile: MachineProfile,
                    group_dir: Path, *, kvm_mode: str | None, snapshots: bool,
-                   progress: Progress) -> list[CaseResult]:
-    """Run cases until one hits an infrastructure error (then L1 is suspect: stop)."""
+                   last_chance: bool, progress: Progress) -> list[CaseResult]:
+    """Run cases until one hits an infrastructure error (then L1 is suspect: stop). That
+    case is left out of the results, to run again in a fresh L1, unless this L1 was the
+    last chance. Test failures are never retried."""
     results: list[CaseResult] = []
     with L1Machine(images, profile, group_dir, kvm_mode=kvm_mode, snapshots=snapshots) as l1:
         env = Environment(l1.ssh, pmu_model(profile), _kernel_version(images, l1), group_dir)
         runner = CaseRunner()
         for case in cases:
             result = runner.run(case, env)
+            if result.outcome is Outcome.ERROR and not last_chance:
+                print(f"  RETRY        {case.name} in a fresh L1: {result.reason[:200]}",
+                      file=sys.stderr, flush=True)
+                break
             results.append(result)
             progress(result)
             if result.outcome is Outcome.ERROR:
@@ -66,9 +72,10 @@ def run_group(group: Group, run_dir: Path, *, snapshots: bool, kvm_mode: str | N
         profile = load_machine_profile(group.machine)
         images = build_image_set(group.kernel, local_image=local_image,
                                  local_modules=local_modules, progress=sys.stderr.isatty())
-        for _attempt in range(1 + L1_RESTARTS):
+        for attempt in range(1 + L1_RESTARTS):
             done = _run_in_one_l1(pending, images, profile, group_dir, kvm_mode=kvm_mode,
-                                  snapshots=snapshots, progress=progress)
+                                  snapshots=snapshots, last_chance=attempt == L1_RESTARTS,
+                                  progress=progress)
             results += done
             pending = pending[len(done):]
             if not pending:

@@ -208,26 +208,35 @@ class SshSession:
     def _start(self, command: str, deadline: float) -> paramiko.Channel:
         """Open a channel and start `command` on it.
 
-        dropbear sometimes refuses a new channel or its exec request ("Channel closed"),
-        seen on fresh connections and, under load, mid-session too. A refused request never
-        started the command, so retrying it cannot run anything twice.
+        dropbear sometimes refuses a new channel ("Unable to open channel") or its exec
+        request ("Channel closed"), on fresh connections and, under load, mid-session too.
+        A refused request never started the command, so retrying cannot run anything twice;
+        after two refusals in a row the connection itself is replaced.
         """
         for attempt in range(_START_ATTEMPTS):
-            transport = self._require().get_transport()
-            if transport is None:
-                raise paramiko.SSHException("SSH transport is gone")
-            channel = transport.open_session(timeout=self._left(deadline))
+            channel: paramiko.Channel | None = None
             try:
+                transport = self._require().get_transport()
+                if transport is None:
+                    raise paramiko.SSHException("SSH transport is gone")
+                channel = transport.open_session(timeout=self._left(deadline))
                 channel.settimeout(0.2)
                 channel.exec_command(command)
             except paramiko.SSHException:
-                channel.close()
+                if channel is not None:
+                    channel.close()
                 if attempt + 1 == _START_ATTEMPTS or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2 * (attempt + 1))
+                if attempt >= 1:
+                    self._reconnect(deadline)
                 continue
             return channel
         raise AssertionError("unreachable")
+
+    def _reconnect(self, deadline: float) -> None:
+        self.close()
+        self.connect(min(deadline, time.monotonic() + 30))
 
     def _exec(self, command: str, timeout: float, max_output: int) -> RemoteResult:
         start = time.monotonic()
