@@ -19,6 +19,7 @@ from harness.kernelrules import KernelVersion, rules_for
 from harness.l2.linux import run_linux
 from harness.l2.probe import run_probe
 from harness.l2.remote import Remote
+from harness.machine.profile import MachineProfile
 from harness.observation import Observation
 from harness.oracle import PmuModel, Prediction, predict
 from harness.scenario.model import Scenario
@@ -119,7 +120,8 @@ class Environment:
     group_dir: Path
 
 
-def pmu_model(profile: Any) -> PmuModel:
+def pmu_model(profile: MachineProfile) -> PmuModel:
+    """The oracle's view of a machine profile's PMU."""
     pmu = profile.pmu
     return PmuModel(pmu.event_bits, pmu.host_pmceid0, pmu.host_pmceid1,
                     frozenset(pmu.counting_events))
