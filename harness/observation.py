@@ -53,8 +53,12 @@ def advertised_events(pmceid0: int, pmceid1: int) -> frozenset[int]:
     return frozenset(found)
 
 
-def _errno(entry: dict[str, Any]) -> str:
-    return str(entry.get("error") or "OK") if int(entry.get("errno", 0)) else "OK"
+def errno_name(entry: dict[str, Any]) -> str:
+    """``OK`` or the errno name of one call record (probe steps, preload filter log)."""
+    number = int(entry.get("errno", 0))
+    if not number:
+        return "OK"
+    return str(entry.get("error") or f"errno {number}")
 
 
 def _counters(measurement: dict[str, Any]) -> dict[str, int | None]:
@@ -83,7 +87,7 @@ def parse_probe_output(text: str, *, source: str = "pmu-probe") -> Observation:
         raise InfraError(f"{source}: not a {PROBE_FORMAT} result", log_tail=text[-2000:])
     if data.get("fatal"):
         raise InfraError(f"{source} could not run: {data['fatal']}", log_tail=text[-2000:])
-    steps = tuple(StepResult(str(s["op"]), int(s["vcpu"]), _errno(s), bool(s.get("implicit")))
+    steps = tuple(StepResult(str(s["op"]), int(s["vcpu"]), errno_name(s), bool(s.get("implicit")))
                   for s in data.get("steps", []))
     measurement = data.get("measurement") or {}
     measured = bool(measurement) and int(measurement.get("errno", 0)) == 0
