@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InfraError, UsageError
@@ -23,9 +24,20 @@ from harness.runner import (
 from harness.verdict import Outcome
 
 Progress = Callable[[CaseResult], None]
-# A case's infrastructure error may have wedged L1 (a vCPU stuck in KVM_RUN ignores even
-# SIGKILL): the remaining cases get a fresh L1, but only this many times per group.
-L1_RESTARTS = 1
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How every L1 of a run is brought up, and how hard infrastructure errors are retried."""
+
+    snapshots: bool = False
+    kvm_mode: str | None = None
+    local_image: Path | None = None
+    local_modules: Path | None = None
+    # A case that hits an infrastructure error runs again in a fresh L1 (it may have wedged
+    # the old one: a vCPU stuck in KVM_RUN ignores even SIGKILL), up to this many times.
+    # Failed checks are never retried: a flaky kernel must show as flaky.
+    retries: int = 1
 
 
 def _kernel_version(images: ImageSet, l1: L1Machine) -> KernelVersion:
@@ -38,19 +50,34 @@ def _kernel_version(images: ImageSet, l1: L1Machine) -> KernelVersion:
     return KernelVersion.parse(l1.facts().kernel_release)
 
 
+@dataclass
+class _Attempts:
+    """Infrastructure errors seen so far, per case name."""
+
+    retries: int
+    errors: dict[str, int]
+
+    def may_retry(self, case: Case) -> bool:
+        return self.errors.get(case.name, 0) < self.retries
+
+    def record(self, case: Case) -> None:
+        self.errors[case.name] = self.errors.get(case.name, 0) + 1
+
+
 def _run_in_one_l1(cases: list[Case], images: ImageSet, profile: MachineProfile,
-                   group_dir: Path, *, kvm_mode: str | None, snapshots: bool,
-                   last_chance: bool, progress: Progress) -> list[CaseResult]:
+                   group_dir: Path, options: RunOptions, attempts: _Attempts,
+                   progress: Progress) -> list[CaseResult]:
     """Run cases until one hits an infrastructure error (then L1 is suspect: stop). That
-    case is left out of the results, to run again in a fresh L1, unless this L1 was the
-    last chance. Test failures are never retried."""
+    case is left out of the results, to run again in a fresh L1, while it has retries left."""
     results: list[CaseResult] = []
-    with L1Machine(images, profile, group_dir, kvm_mode=kvm_mode, snapshots=snapshots) as l1:
+    with L1Machine(images, profile, group_dir, kvm_mode=options.kvm_mode,
+                   snapshots=options.snapshots) as l1:
         env = Environment(l1.ssh, pmu_model(profile), _kernel_version(images, l1), group_dir)
         runner = CaseRunner()
         for case in cases:
             result = runner.run(case, env)
-            if result.outcome is Outcome.ERROR and not last_chance:
+            if result.outcome is Outcome.ERROR and attempts.may_retry(case):
+                attempts.record(case)
                 print(f"  RETRY        {case.name} in a fresh L1: {result.reason[:200]}",
                       file=sys.stderr, flush=True)
                 break
@@ -61,28 +88,37 @@ def _run_in_one_l1(cases: list[Case], images: ImageSet, profile: MachineProfile,
     return results
 
 
-def run_group(group: Group, run_dir: Path, *, snapshots: bool, kvm_mode: str | None,
-              local_image: Path | None, local_modules: Path | None = None,
+def _boot_failure(pending: list[Case], attempts: _Attempts, exc: InfraError) -> None:
+    """An L1 that would not come up counts against the first case waiting for it."""
+    if not pending or not attempts.may_retry(pending[0]):
+        raise exc
+    attempts.record(pending[0])
+    print(f"  RETRY        L1 for {pending[0].name}: {str(exc).splitlines()[0][:200]}",
+          file=sys.stderr, flush=True)
+
+
+def run_group(group: Group, run_dir: Path, options: RunOptions,
               progress: Progress) -> list[CaseResult]:
+    """Every case of the group, in one L1 while it holds up, in fresh ones when it does not."""
     group_dir = run_dir / f"{group.kernel}-{group.machine}"
     group_dir.mkdir(parents=True, exist_ok=True)
     results: list[CaseResult] = []
     pending = list(group.cases)
+    attempts = _Attempts(max(options.retries, 0), {})
     try:
         profile = load_machine_profile(group.machine)
-        images = build_image_set(group.kernel, local_image=local_image,
-                                 local_modules=local_modules, progress=sys.stderr.isatty())
-        for attempt in range(1 + L1_RESTARTS):
-            done = _run_in_one_l1(pending, images, profile, group_dir, kvm_mode=kvm_mode,
-                                  snapshots=snapshots, last_chance=attempt == L1_RESTARTS,
-                                  progress=progress)
+        images = build_image_set(group.kernel, local_image=options.local_image,
+                                 local_modules=options.local_modules,
+                                 progress=sys.stderr.isatty())
+        while pending:
+            try:
+                done = _run_in_one_l1(pending, images, profile, group_dir, options,
+                                      attempts, progress)
+            except InfraError as exc:
+                _boot_failure(pending, attempts, exc)
+                continue
             results += done
             pending = pending[len(done):]
-            if not pending:
-                break
-        if pending:
-            raise InfraError(f"L1 failed {1 + L1_RESTARTS} times; the remaining cases were "
-                             "not run", log_path=group_dir)
     except InfraError as exc:
         rest = Group(group.machine, group.kernel, tuple(pending))
         for result in group_error(rest, exc, group_dir):

@@ -53,12 +53,35 @@ def register(subparsers: Any) -> None:
                      help="run a suite from configs/suites (instead of paths/kernels/machines)")
     run.add_argument("--shard", metavar="I/N",
                      help="run only the I-th of N deterministic slices of the matrix")
+    run.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
+                     help="run up to N L1 machines at once (default: one per core, as far "
+                          "as memory allows)")
+    run.add_argument("--retries", type=_non_negative_int, default=1, metavar="N",
+                     help="re-run a case that hit an infrastructure error up to N times in a "
+                          "fresh L1 (default 1); failed checks are never re-run")
     run.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
     run.add_argument("--junit", type=Path, metavar="FILE", help="write results as JUnit XML")
     run.add_argument("--ktap", action="store_true",
                      help="print KTAP (with a `# Totals:` line) instead of the table")
     run.add_argument("--skips", action="store_true", help="show skipped cases in the table")
     run.set_defaults(func=run_command)
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number of at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("expected a number of at least 0")
+    return value
 
 
 def _check_names(kind: str, names: list[str]) -> None:
@@ -118,27 +141,29 @@ def _plan(args: argparse.Namespace) -> tuple[list[Group], list[CaseResult]]:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from harness.session import run_group  # boots machines: imported only when running
+    # These boot machines: imported only when running, so `--help` and bad input stay fast.
+    from harness.parallel import default_jobs, run_groups
+    from harness.session import RunOptions
 
     groups, results = _plan(args)
     if any(g.kernel == "local" for g in groups) and args.kernel_image is None:
         raise UsageError("--kernel local needs --kernel-image PATH")
+    options = RunOptions(snapshots=args.snapshots, kvm_mode="nvhe" if args.nvhe else None,
+                         local_image=args.kernel_image, local_modules=args.kernel_modules,
+                         retries=args.retries)
+    jobs = args.jobs or default_jobs()
     run_dir = new_run_dir("run")
     print(f"pmu-harness: {sum(len(g.cases) for g in groups)} case(s) on {len(groups)} L1 "
-          f"machine(s); artefacts in {run_dir}", file=sys.stderr)
+          f"machine(s), up to {jobs} at once; artefacts in {run_dir}", file=sys.stderr)
     start = time.monotonic()
-    for group in groups:
-        results += run_group(group, run_dir, snapshots=args.snapshots,
-                             kvm_mode="nvhe" if args.nvhe else None,
-                             local_image=args.kernel_image, local_modules=args.kernel_modules,
-                             progress=_progress)
+    results += run_groups(groups, run_dir, options, jobs, _progress)
     table = verdict_table(results, include_skips=args.skips)
     if args.ktap:
         print(table, file=sys.stderr)
         print(ktap(results), end="")
     else:
         print(table)
-    meta = {"suite": args.suite, "shard": args.shard, "run_dir": str(run_dir),
+    meta = {"suite": args.suite, "shard": args.shard, "jobs": jobs, "run_dir": str(run_dir),
             "groups": [f"{g.kernel}/{g.machine}" for g in groups],
             "seconds": round(time.monotonic() - start, 1)}
     write_json(results, run_dir / "results.json", meta)

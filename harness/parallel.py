@@ -1,0 +1,125 @@
+"""``-j N``: up to N L1 machines at once, one worker process per kernel x machine group.
+
+Processes, not threads: Ctrl-C reaches every worker through the terminal's process group and
+each unwinds its own L1 (QMP quit, reap) exactly as a sequential run does, and a worker that
+dies takes only its own group down. Every worker dies with the harness (PDEATHSIG), and its
+QEMU dies with it, so not even SIGKILL leaves a machine behind.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from types import FrameType
+
+from harness.errors import InfraError
+from harness.runner import CaseResult, Group, group_error
+from harness.session import Progress, RunOptions, run_group
+
+# One L1 runs single-vCPU work most of the time (the probe and L2 use one vCPU), and needs
+# its profile's memory plus QEMU's own: this is what a default -j budgets per machine.
+GIB_PER_L1 = 4
+_PR_SET_PDEATHSIG = 1
+# How long a stopped worker gets to shut its L1 down before it is killed.
+STOP_GRACE_SECONDS = 60.0
+POLL_SECONDS = 30.0
+
+
+def default_jobs() -> int:
+    """What this host allows: one L1 per core, as far as memory goes."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        pages = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        by_memory = max(1, pages // (GIB_PER_L1 << 30))
+    except (ValueError, OSError):
+        by_memory = 1
+    return max(1, min(cores, by_memory))
+
+
+def _stop_once(signum: int, frame: FrameType | None) -> None:
+    # Ctrl-C reaches a worker twice (terminal, then the harness passing it on): the second
+    # must not cut short the clean-up the first one started.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _worker(conn: Connection, group: Group, run_dir: Path, options: RunOptions,
+            progress: Progress) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    signal.signal(signal.SIGINT, _stop_once)
+    signal.signal(signal.SIGTERM, _stop_once)
+    try:
+        conn.send(run_group(group, run_dir, options, progress))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    finally:
+        conn.close()
+
+
+def _lost_worker(group: Group, run_dir: Path, process: BaseProcess) -> list[CaseResult]:
+    group_dir = run_dir / f"{group.kernel}-{group.machine}"
+    group_dir.mkdir(parents=True, exist_ok=True)
+    exc = InfraError(f"the worker for {group.kernel}/{group.machine} died (exit status "
+                     f"{process.exitcode}) before reporting", log_path=group_dir)
+    return group_error(group, exc, group_dir)
+
+
+def _stop_all(running: dict[Connection, tuple[int, BaseProcess]]) -> None:
+    for _, process in running.values():
+        if process.is_alive():
+            process.terminate()
+    for _, process in running.values():
+        process.join(STOP_GRACE_SECONDS)
+        if process.is_alive():
+            process.kill()
+            process.join(STOP_GRACE_SECONDS)
+
+
+def _collect(conn: Connection, group: Group, run_dir: Path,
+             process: BaseProcess) -> list[CaseResult]:
+    try:
+        results: list[CaseResult] = conn.recv()
+    except EOFError:
+        process.join(STOP_GRACE_SECONDS)
+        return _lost_worker(group, run_dir, process)
+    process.join(STOP_GRACE_SECONDS)
+    return results
+
+
+def run_groups(groups: Sequence[Group], run_dir: Path, options: RunOptions, jobs: int,
+               progress: Progress) -> list[CaseResult]:
+    """Every group's results, in the order of ``groups`` whatever order they finished in."""
+    if jobs <= 1 or len(groups) <= 1:
+        return [r for g in groups for r in run_group(g, run_dir, options, progress)]
+    context = multiprocessing.get_context("spawn")
+    waiting = list(enumerate(groups))
+    running: dict[Connection, tuple[int, BaseProcess]] = {}
+    finished: dict[int, list[CaseResult]] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                index, group = waiting.pop(0)
+                ours, theirs = context.Pipe(duplex=False)
+                process: BaseProcess = context.Process(target=_worker, name=f"pmu-harness-{index}",
+                                          args=(theirs, group, run_dir, options, progress))
+                process.start()
+                theirs.close()
+                running[ours] = (index, process)
+            for ready in wait(list(running), timeout=POLL_SECONDS):
+                assert isinstance(ready, Connection)
+                index, done = running.pop(ready)
+                finished[index] = _collect(ready, groups[index], run_dir, done)
+                ready.close()
+    except BaseException:
+        _stop_all(running)
+        raise
+    return [r for i in range(len(groups)) for r in finished[i]]
