@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "harness.commands.boot",
     "harness.commands.scenarios",
     "harness.commands.run",
+    "harness.commands.rerun",
+    "harness.commands.report",
 )
 
 Handler = Callable[[argparse.Namespace], int]

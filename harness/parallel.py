@@ -30,6 +30,9 @@ _PR_SET_PDEATHSIG = 1
 # How long a stopped worker gets to shut its L1 down before it is killed.
 STOP_GRACE_SECONDS = 60.0
 POLL_SECONDS = 30.0
+# Rough seconds per case by mode (bench/run_results.md): a linux case boots L2 twice.
+# Only the order groups start in depends on it, never a verdict or a deadline.
+SECONDS_PER_CASE = {"probe": 2.0, "linux": 60.0}
 
 
 def default_jobs() -> int:
@@ -41,6 +44,13 @@ def default_jobs() -> int:
     except (ValueError, OSError):
         by_memory = 1
     return max(1, min(cores, by_memory))
+
+
+def _start_order(groups: Sequence[Group]) -> list[tuple[int, Group]]:
+    """Longest first, so the long groups do not end up running alone at the end."""
+    def cost(item: tuple[int, Group]) -> float:
+        return sum(SECONDS_PER_CASE.get(c.mode, 2.0) for c in item[1].cases)
+    return sorted(enumerate(groups), key=cost, reverse=True)
 
 
 def _stop_once(signum: int, frame: FrameType | None) -> None:
@@ -101,7 +111,7 @@ def run_groups(groups: Sequence[Group], run_dir: Path, options: RunOptions, jobs
     if jobs <= 1 or len(groups) <= 1:
         return [r for g in groups for r in run_group(g, run_dir, options, progress)]
     context = multiprocessing.get_context("spawn")
-    waiting = list(enumerate(groups))
+    waiting = _start_order(groups)
     running: dict[Connection, tuple[int, BaseProcess]] = {}
     finished: dict[int, list[CaseResult]] = {}
     try:

@@ -51,6 +51,11 @@ class CaseResult:
     artefacts: Path | None = None
     kernel_version: str = ""
     seconds: float = 0.0
+    bundle: Path | None = None  # the reproducer of a case that did not pass
+
+    @property
+    def needs_bundle(self) -> bool:
+        return self.outcome in (Outcome.FAIL, Outcome.INCONCLUSIVE, Outcome.ERROR)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -59,11 +64,13 @@ class CaseResult:
             "machine": self.case.machine,
             "kernel": self.case.kernel,
             "mode": self.case.mode,
+            "tags": list(self.case.scenario.tags),
             "result": self.outcome.value,
             "reason": self.reason,
             "kernel_version": self.kernel_version,
             "seconds": round(self.seconds, 3),
             "artefacts": str(self.artefacts) if self.artefacts else None,
+            "bundle": str(self.bundle) if self.bundle else None,
             "checks": [
                 {"name": c.name, "expected": c.expected, "observed": c.observed,
                  "result": c.outcome.value, "source": c.source}

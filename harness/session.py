@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from harness.bundle import BundleSource, write_bundle
 from harness.errors import InfraError, UsageError
 from harness.images import ImageSet, build_image_set
 from harness.kernelrules import KernelVersion
 from harness.machine import L1Machine, load_machine_profile
-from harness.machine.profile import MachineProfile
+from harness.machine.profile import MACHINES_DIR, MachineProfile
 from harness.runner import (
     Case,
     CaseResult,
@@ -38,6 +39,10 @@ class RunOptions:
     # the old one: a vCPU stuck in KVM_RUN ignores even SIGKILL), up to this many times.
     # Failed checks are never retried: a flaky kernel must show as flaky.
     retries: int = 1
+    # Where machine profiles are read from, and images to use instead of building them from
+    # the kernel profile: `rerun` points these at a bundle's copies and cached images.
+    machines_dir: Path = MACHINES_DIR
+    image_set: ImageSet | None = None
 
 
 def _kernel_version(images: ImageSet, l1: L1Machine) -> KernelVersion:
@@ -73,6 +78,8 @@ def _run_in_one_l1(cases: list[Case], images: ImageSet, profile: MachineProfile,
     with L1Machine(images, profile, group_dir, kvm_mode=options.kvm_mode,
                    snapshots=options.snapshots) as l1:
         env = Environment(l1.ssh, pmu_model(profile), _kernel_version(images, l1), group_dir)
+        source = BundleSource(images, options.machines_dir, profile.name, l1.kvm_mode,
+                              options.local_image, options.local_modules, l1.run_dir)
         runner = CaseRunner()
         for case in cases:
             result = runner.run(case, env)
@@ -81,11 +88,23 @@ def _run_in_one_l1(cases: list[Case], images: ImageSet, profile: MachineProfile,
                 print(f"  RETRY        {case.name} in a fresh L1: {result.reason[:200]}",
                       file=sys.stderr, flush=True)
                 break
+            result = _with_bundle(result, source, group_dir.parent / "bundles")
             results.append(result)
             progress(result)
             if result.outcome is Outcome.ERROR:
                 break
     return results
+
+
+def _with_bundle(result: CaseResult, source: BundleSource, bundles_dir: Path) -> CaseResult:
+    if not result.needs_bundle:
+        return result
+    try:
+        return replace(result, bundle=write_bundle(result, source, bundles_dir))
+    except OSError as exc:
+        # The verdict stands without its reproducer; say so rather than lose the verdict.
+        print(f"  (no bundle for {result.case.name}: {exc})", file=sys.stderr, flush=True)
+        return result
 
 
 def _boot_failure(pending: list[Case], attempts: _Attempts, exc: InfraError) -> None:
@@ -106,10 +125,10 @@ def run_group(group: Group, run_dir: Path, options: RunOptions,
     pending = list(group.cases)
     attempts = _Attempts(max(options.retries, 0), {})
     try:
-        profile = load_machine_profile(group.machine)
-        images = build_image_set(group.kernel, local_image=options.local_image,
-                                 local_modules=options.local_modules,
-                                 progress=sys.stderr.isatty())
+        profile = load_machine_profile(group.machine, options.machines_dir)
+        images = options.image_set or build_image_set(
+            group.kernel, local_image=options.local_image, local_modules=options.local_modules,
+            progress=sys.stderr.isatty())
         while pending:
             try:
                 done = _run_in_one_l1(pending, images, profile, group_dir, options,

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, UsageError
+from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, InfraError, UsageError
 from harness.formats import junit, ktap
 from harness.paths import SCENARIOS_DIR, new_run_dir
 from harness.report import failure_pointers, summary_line, verdict_table, write_json
@@ -140,14 +140,24 @@ def _plan(args: argparse.Namespace) -> tuple[list[Group], list[CaseResult]]:
     return groups, skipped
 
 
+def _check_local_kernel(args: argparse.Namespace) -> None:
+    if args.kernel_image is None:
+        raise UsageError("--kernel local needs --kernel-image PATH")
+    if not args.kernel_image.is_file():
+        # In a bisect the usual reason is a commit that does not build: skip it (125),
+        # never call it bad.
+        raise InfraError(f"--kernel-image {args.kernel_image}: no such file (did the kernel "
+                         "build fail?)")
+
+
 def run_command(args: argparse.Namespace) -> int:
     # These boot machines: imported only when running, so `--help` and bad input stay fast.
     from harness.parallel import default_jobs, run_groups
     from harness.session import RunOptions
 
     groups, results = _plan(args)
-    if any(g.kernel == "local" for g in groups) and args.kernel_image is None:
-        raise UsageError("--kernel local needs --kernel-image PATH")
+    if any(g.kernel == "local" for g in groups):
+        _check_local_kernel(args)
     options = RunOptions(snapshots=args.snapshots, kvm_mode="nvhe" if args.nvhe else None,
                          local_image=args.kernel_image, local_modules=args.kernel_modules,
                          retries=args.retries)
@@ -173,6 +183,9 @@ def run_command(args: argparse.Namespace) -> int:
         junit(results, args.junit)
     for pointer in failure_pointers(results):
         print(pointer, file=sys.stderr)
+    for result in results:
+        if result.bundle is not None:
+            print(f"rerun: pmu-harness rerun {result.bundle}", file=sys.stderr)
     print(summary_line(results) + f" ({meta['seconds']} s; {run_dir})",
           file=sys.stderr if args.ktap else sys.stdout)
     return exit_code(results)

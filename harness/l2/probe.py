@@ -18,7 +18,9 @@ def run_probe(remote: Remote, scenario: Scenario, filtered: bool, case_dir: Path
     """Push one filter file, run the probe on it, and read back what KVM did."""
     label = "filtered" if filtered else "control"
     remote_file = prepare_case(remote, render(scenario, with_filters=filtered), case_dir, label)
-    result = remote.run(f"{PROBE_BINARY} {shlex.quote(remote_file)}", timeout=PROBE_TIMEOUT)
+    command = f"{PROBE_BINARY} {shlex.quote(remote_file)}"
+    (case_dir / f"{label}.l2-command.txt").write_text(command + "\n")
+    result = remote.run(command, timeout=PROBE_TIMEOUT)
     save_output(result, case_dir / f"{label}.probe")
     (case_dir / f"{label}.probe.json").write_text(result.stdout)
     if result.exit_status not in (0, 2):

@@ -1,0 +1,193 @@
+"""Reproducer bundles: everything needed to re-run one failed or inconclusive case exactly.
+
+A bundle is a directory: ``bundle.json`` (the case, its outcome, the resolved kernel with the
+hashes of the images it ran on, the run options, the QEMU and L2 command lines), copies of
+the scenario, machine profile and kernel profile, the filter files, and the logs. It holds
+no images (hundreds of MB): ``pmu-harness rerun`` finds them in the image cache by key, or
+rebuilds them and refuses to call it a reproduction if the kernel's hash differs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import __version__
+from harness.errors import UsageError
+from harness.images import ImageSet
+from harness.images.profiles import KERNELS_DIR
+from harness.paths import PROJECT_ROOT
+from harness.runner import CaseResult
+
+FORMAT = 1
+BUNDLE_FILE = "bundle.json"
+SCENARIO_FILE = "scenario.yaml"
+MACHINES_SUBDIR = "machines"
+KERNEL_PROFILE_FILE = "kernel-profile.yaml"
+# A console of a long group can be large; the tail is what explains a failure.
+CONSOLE_TAIL_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class BundleSource:
+    """What the session knows about the L1 a case ran in."""
+
+    images: ImageSet
+    machines_dir: Path
+    machine: str
+    kvm_mode: str | None
+    local_image: Path | None
+    local_modules: Path | None
+    l1_dir: Path
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_")
+
+
+def _git_commit() -> str | None:
+    try:
+        proc = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _read_lines(paths: list[Path]) -> dict[str, str]:
+    return {p.name: p.read_text(errors="replace").strip() for p in sorted(paths)}
+
+
+def _kernel(source: BundleSource) -> dict[str, Any]:
+    images = source.images
+    return {
+        "profile": images.kernel_profile,
+        "package": images.kernel_package,
+        "version": images.kernel_package_version,
+        "release": images.kernel_release,
+        "cache_key": images.cache_key,
+        "image_sha256": images.kernel_sha256,
+        "l1_initrd_sha256": images.sha256(images.l1_initrd),
+        "local_image": str(source.local_image) if source.local_image else None,
+        "local_modules": str(source.local_modules) if source.local_modules else None,
+    }
+
+
+def describe(result: CaseResult, source: BundleSource) -> dict[str, Any]:
+    """The bundle's JSON: the case, how it ended, and exactly what it ran on."""
+    case_dir = result.artefacts or source.l1_dir
+    return {
+        "format": FORMAT,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "harness": {"version": __version__, "git_commit": _git_commit()},
+        "case": {"name": result.case.name, "scenario": result.case.scenario.id,
+                 "machine": result.case.machine, "kernel": result.case.kernel,
+                 "mode": result.case.mode},
+        "result": result.to_json(),
+        "kernel": _kernel(source),
+        "options": {"kvm_mode": source.kvm_mode},
+        "commands": {"l1_qemu": _read_lines(list(source.l1_dir.glob("command-*.txt"))),
+                     "l2": _read_lines(list(case_dir.glob("*.l2-command.txt")))},
+    }
+
+
+def _copy_logs(result: CaseResult, source: BundleSource, logs: Path) -> None:
+    if result.artefacts and result.artefacts.is_dir():
+        shutil.copytree(result.artefacts, logs / "case", dirs_exist_ok=True)
+    l1_logs = logs / "l1"
+    l1_logs.mkdir(parents=True, exist_ok=True)
+    for path in sorted(source.l1_dir.glob("*")):
+        if not path.is_file():
+            continue
+        with path.open("rb") as handle:
+            size = path.stat().st_size
+            handle.seek(max(0, size - CONSOLE_TAIL_BYTES))
+            (l1_logs / path.name).write_bytes(handle.read())
+
+
+def write_bundle(result: CaseResult, source: BundleSource, bundles_dir: Path) -> Path:
+    """Write the bundle for ``result`` (atomically: a half-written bundle never shows)."""
+    final = bundles_dir / _safe(result.case.name)
+    tmp = bundles_dir / f".{final.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    shutil.copyfile(result.case.scenario.path, tmp / SCENARIO_FILE)
+    machines = tmp / MACHINES_SUBDIR
+    machines.mkdir()
+    shutil.copyfile(source.machines_dir / f"{source.machine}.yaml",
+                    machines / f"{source.machine}.yaml")
+    kernel_profile = KERNELS_DIR / f"{source.images.kernel_profile}.yaml"
+    if kernel_profile.is_file():
+        shutil.copyfile(kernel_profile, tmp / KERNEL_PROFILE_FILE)
+    _copy_logs(result, source, tmp / "logs")
+    data = describe(result, source)
+    data["rerun"] = f"pmu-harness rerun {final}"
+    (tmp / BUNDLE_FILE).write_text(json.dumps(data, indent=2) + "\n")
+    shutil.rmtree(final, ignore_errors=True)
+    tmp.rename(final)
+    return final
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A bundle read back for ``rerun``."""
+
+    directory: Path
+    data: dict[str, Any]
+
+    @property
+    def scenario_file(self) -> Path:
+        return self.directory / SCENARIO_FILE
+
+    @property
+    def machines_dir(self) -> Path:
+        return self.directory / MACHINES_SUBDIR
+
+    @property
+    def case(self) -> dict[str, str]:
+        return dict(self.data["case"])
+
+    @property
+    def kernel(self) -> dict[str, Any]:
+        return dict(self.data["kernel"])
+
+    @property
+    def outcome(self) -> str:
+        return str(self.data["result"]["result"])
+
+    @property
+    def failed_checks(self) -> list[str]:
+        return sorted(c["name"] for c in self.data["result"]["checks"]
+                      if c["result"] != "pass")
+
+
+_REQUIRED = {"case": ("name", "scenario", "machine", "kernel", "mode"),
+             "kernel": ("profile", "cache_key", "image_sha256"),
+             "result": ("result", "checks")}
+
+
+def read_bundle(path: Path) -> Bundle:
+    """Load and check a bundle directory (or its bundle.json); problems are usage errors."""
+    directory = path.parent if path.name == BUNDLE_FILE else path
+    file = directory / BUNDLE_FILE
+    try:
+        data = json.loads(file.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{directory}: not a bundle (no {BUNDLE_FILE})") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UsageError(f"{file}: unreadable bundle: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UsageError(f"{file}: expected a bundle of format {FORMAT}")
+    for section, keys in _REQUIRED.items():
+        missing = [k for k in keys if k not in data.get(section, {})]
+        if missing:
+            raise UsageError(f"{file}: {section} lacks {', '.join(missing)}")
+    if not (directory / SCENARIO_FILE).is_file():
+        raise UsageError(f"{directory}: the bundle lacks {SCENARIO_FILE}")
+    return Bundle(directory, data)

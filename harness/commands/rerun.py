@@ -1,0 +1,133 @@
+"""``pmu-harness rerun BUNDLE``: run exactly the case a reproducer bundle describes, again.
+
+Same scenario file, machine profile, KVM mode and kernel images (found in the cache by key,
+or rebuilt and checked against the bundle's hashes). Exit codes are ``run``'s, so a rerun
+can drive ``git bisect run`` too (with ``--kernel-image`` pointing at each build).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from harness.bundle import Bundle, read_bundle
+from harness.commands.run import exit_code
+from harness.errors import InfraError, UsageError
+from harness.images import ImageSet
+from harness.paths import new_run_dir
+from harness.report import summary_line, verdict_table, write_json
+from harness.runner import Case, CaseResult, Group
+from harness.scenario.discover import load_scenarios
+
+
+def register(subparsers: Any) -> None:
+    rerun = subparsers.add_parser("rerun", help="re-run the case of a reproducer bundle")
+    rerun.add_argument("bundle", type=Path, metavar="BUNDLE",
+                       help="a bundle directory (printed by `run` for every case that did "
+                            "not pass) or its bundle.json")
+    rerun.add_argument("--kernel-image", type=Path, metavar="PATH",
+                       help="run on this arm64 Image instead of the bundle's kernel "
+                            "(e.g. each step of a bisect)")
+    rerun.add_argument("--kernel-modules", type=Path, metavar="DIR",
+                       help="modules tree for --kernel-image")
+    rerun.add_argument("--retries", type=int, default=1, metavar="N",
+                       help="re-run after an infrastructure error up to N times (default 1)")
+    rerun.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
+    rerun.set_defaults(func=rerun_command)
+
+
+def _case(bundle: Bundle) -> Case:
+    wanted = bundle.case
+    scenarios = [s for s in load_scenarios([bundle.scenario_file])
+                 if s.id == wanted["scenario"]]
+    if not scenarios:
+        raise UsageError(f"{bundle.scenario_file}: no scenario {wanted['scenario']!r}")
+    return Case(scenarios[0], wanted["machine"], wanted["kernel"], wanted["mode"])
+
+
+def _cached_images(cache_key: str) -> ImageSet | None:
+    from harness.images import list_image_sets, verify_image_set
+
+    for image_set in list_image_sets():
+        if image_set.cache_key == cache_key and not verify_image_set(image_set):
+            return image_set
+    return None
+
+
+def _bundle_images(bundle: Bundle) -> ImageSet:
+    """The very images the bundle ran on: from the cache, or rebuilt with the same hash."""
+    from harness.images import build_image_set
+
+    kernel = bundle.kernel
+    cached = _cached_images(kernel["cache_key"])
+    if cached is not None:
+        return cached
+    local = kernel.get("local_image")
+    modules = kernel.get("local_modules")
+    rebuilt = build_image_set(kernel["profile"], local_image=Path(local) if local else None,
+                              local_modules=Path(modules) if modules else None,
+                              progress=sys.stderr.isatty())
+    if rebuilt.kernel_sha256 != kernel["image_sha256"]:
+        raise InfraError(
+            f"cannot re-run exactly: the bundle ran on {kernel.get('package')} "
+            f"{kernel.get('version')} (Image sha256 {kernel['image_sha256'][:16]}), but "
+            f"{kernel['profile']} now gives {rebuilt.kernel_package} "
+            f"{rebuilt.kernel_package_version} (sha256 {rebuilt.kernel_sha256[:16]}); "
+            "pass --kernel-image to run on another kernel on purpose")
+    return rebuilt
+
+
+def _images(bundle: Bundle, args: argparse.Namespace) -> ImageSet:
+    if args.kernel_image is None:
+        return _bundle_images(bundle)
+    from harness.images import build_image_set
+
+    if not args.kernel_image.is_file():
+        raise InfraError(f"--kernel-image {args.kernel_image}: no such file (a failed "
+                         "build? `git bisect run` skips this commit)")
+    print(f"pmu-harness: running on {args.kernel_image}, not on the bundle's kernel",
+          file=sys.stderr)
+    return build_image_set("local", local_image=args.kernel_image,
+                           local_modules=args.kernel_modules, progress=sys.stderr.isatty())
+
+
+def _compare(bundle: Bundle, result: CaseResult) -> str:
+    failed_now = sorted(c.name for c in result.checks if c.outcome.value != "pass")
+    if result.outcome.value != bundle.outcome:
+        return f"not reproduced: was {bundle.outcome}, now {result.outcome.value}"
+    if failed_now != bundle.failed_checks:
+        return (f"reproduced {bundle.outcome}, but other checks: was "
+                f"{', '.join(bundle.failed_checks) or 'none'}, now "
+                f"{', '.join(failed_now) or 'none'}")
+    return f"reproduced: {bundle.outcome} again ({', '.join(failed_now) or 'same reason'})"
+
+
+def rerun_command(args: argparse.Namespace) -> int:
+    from harness.session import RunOptions, run_group
+
+    bundle = read_bundle(args.bundle)
+    case = _case(bundle)
+    images = _images(bundle, args)
+    local = args.kernel_image is not None
+    options = RunOptions(kvm_mode=bundle.data.get("options", {}).get("kvm_mode"),
+                         retries=max(args.retries, 0), machines_dir=bundle.machines_dir,
+                         image_set=images, local_image=args.kernel_image if local else None,
+                         local_modules=args.kernel_modules if local else None)
+    kernel = "local" if local else case.kernel
+    group = Group(case.machine, kernel, (Case(case.scenario, case.machine, kernel, case.mode),))
+    run_dir = new_run_dir("rerun")
+    print(f"pmu-harness: re-running {case.name} from {bundle.directory} on "
+          f"{images.summary()}; artefacts in {run_dir}", file=sys.stderr)
+    results = run_group(group, run_dir, options, progress=lambda r: None)
+    print(verdict_table(results))
+    meta = {"bundle": str(bundle.directory), "run_dir": str(run_dir)}
+    write_json(results, run_dir / "results.json", meta)
+    if args.json:
+        write_json(results, args.json, meta)
+    for result in results:
+        print(("" if local else _compare(bundle, result) + "\n")
+              + (f"new bundle: {result.bundle}" if result.bundle else ""), file=sys.stderr)
+    print(summary_line(results) + f" ({run_dir})")
+    return exit_code(results)
