@@ -10,7 +10,14 @@ import traceback
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from harness.errors import EXIT_INFRA, EXIT_USAGE, HarnessError, InfraError, UsageError
+from harness.errors import (
+    EXIT_ABORT_BISECT,
+    EXIT_INFRA,
+    EXIT_USAGE,
+    HarnessError,
+    InfraError,
+    UsageError,
+)
 
 # Each command module exposes ``register(subparsers)`` which adds its sub-command(s) and sets
 # ``func`` (args -> exit code) as the parser default. Listed by module so that a command whose
@@ -45,9 +52,23 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    code = _main(words)
+    if code == EXIT_USAGE and "--bisect" in words:
+        print("pmu-harness: aborting the bisect: this usage error would be the same on every "
+              "commit", file=sys.stderr)
+        return EXIT_ABORT_BISECT
+    return code
+
+
+def _main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        # argparse exits itself on bad arguments (2) and after --help (0).
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     handler: Handler | None = getattr(args, "func", None)
     if handler is None:
         parser.print_help()

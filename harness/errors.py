@@ -15,6 +15,9 @@ EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INFRA = 125
+# `git bisect run` calls every status from 1 to 127 but 125 "bad": a usage error (the same
+# on every commit) would blame the oldest commit. With --bisect it aborts the bisect instead.
+EXIT_ABORT_BISECT = 128
 
 
 @dataclass(frozen=True)

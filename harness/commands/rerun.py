@@ -35,6 +35,9 @@ def register(subparsers: Any) -> None:
     rerun.add_argument("--retries", type=int, default=1, metavar="N",
                        help="re-run after an infrastructure error up to N times (default 1)")
     rerun.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
+    rerun.add_argument("--bisect", action="store_true",
+                       help="for `git bisect run`: exit 128 (abort the bisect) on a usage "
+                            "error instead of 2, which bisect would take for a bad commit")
     rerun.set_defaults(func=rerun_command)
 
 

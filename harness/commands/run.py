@@ -64,6 +64,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--ktap", action="store_true",
                      help="print KTAP (with a `# Totals:` line) instead of the table")
     run.add_argument("--skips", action="store_true", help="show skipped cases in the table")
+    run.add_argument("--bisect", action="store_true",
+                     help="for `git bisect run`: exit 128 (abort the bisect) on a usage "
+                          "error instead of 2, which bisect would take for a bad commit")
     run.set_defaults(func=run_command)
 
 

@@ -11,7 +11,7 @@ import pytest
 from harness.bundle import BUNDLE_FILE, BundleSource, read_bundle, write_bundle
 from harness.cli import main
 from harness.commands.rerun import _compare
-from harness.errors import EXIT_INFRA, EXIT_USAGE, UsageError
+from harness.errors import EXIT_ABORT_BISECT, EXIT_INFRA, EXIT_USAGE, UsageError
 from harness.images import ImageSet
 from harness.machine.profile import MACHINES_DIR
 from harness.parallel import _start_order, default_jobs
@@ -102,11 +102,17 @@ def test_missing_kernel_image_skips_a_bisect_step(tmp_path: Path,
 
 
 def test_jobs_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as stop:
-        main(["run", "-j", "0"])
-    assert stop.value.code == EXIT_USAGE
+    assert main(["run", "-j", "0"]) == EXIT_USAGE
     assert "at least 1" in capsys.readouterr().err
     assert default_jobs() >= 1
+
+
+def test_bisect_aborts_on_usage_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: Not-Valid\n")
+    assert main(["run", str(bad)]) == EXIT_USAGE
+    assert main(["run", "--bisect", str(bad)]) == EXIT_ABORT_BISECT
+    assert main(["run", "--bisect", "--no-such-flag"]) == EXIT_ABORT_BISECT
 
 
 def test_long_groups_start_first() -> None:
