@@ -1,4 +1,9 @@
-"""Machine-readable reports for CI: KTAP (kernel developers' format) and JUnit XML."""
+"""Machine-readable reports for CI: KTAP (kernel developers' format) and JUnit XML.
+
+Both take the results of a run that just finished (``CaseResult``) or records read back
+from ``results.json`` files (``ResultRecord``, e.g. the merged shards of ``pmu-harness
+report``); the output is the same for both.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,15 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.results import ResultRecord, as_records
 from harness.runner import CaseResult
 from harness.verdict import Outcome
 
+Results = Sequence[CaseResult | ResultRecord]
 
-def _ktap_line(number: int, result: CaseResult) -> str:
-    name = result.case.name
+
+def _ktap_line(number: int, result: ResultRecord) -> str:
+    name = result.name
     reason = " ".join(result.reason.split()).replace("#", "")
     if result.outcome is Outcome.PASS:
         return f"ok {number} {name}"
@@ -23,8 +31,9 @@ def _ktap_line(number: int, result: CaseResult) -> str:
     return f"not ok {number} {name} # {result.outcome.value}: {reason}"
 
 
-def ktap(results: Sequence[CaseResult]) -> str:
+def ktap(cases: Results) -> str:
     """KTAP v1 with one line per case and the selftests' ``# Totals:`` line."""
+    results = as_records(cases)
     lines = ["KTAP version 1", f"1..{len(results)}"]
     lines += [_ktap_line(i, r) for i, r in enumerate(results, start=1)]
     counts = Counter(r.outcome for r in results)
@@ -34,16 +43,17 @@ def ktap(results: Sequence[CaseResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def junit(results: Sequence[CaseResult], path: Path) -> None:
+def junit(cases: Results, path: Path) -> None:
     """JUnit XML; test names are ``scenario[machine,kernel,mode]``, unique per matrix."""
+    results = as_records(cases)
     counts = Counter(r.outcome for r in results)
     suite = ET.Element("testsuite", name="pmu-harness", tests=str(len(results)),
                        failures=str(counts[Outcome.FAIL]),
                        errors=str(counts[Outcome.ERROR] + counts[Outcome.INCONCLUSIVE]),
                        skipped=str(counts[Outcome.SKIP]))
     for result in results:
-        case = ET.SubElement(suite, "testcase", classname=result.case.scenario.id,
-                             name=result.case.name, time=f"{result.seconds:.3f}")
+        case = ET.SubElement(suite, "testcase", classname=result.scenario,
+                             name=result.name, time=f"{result.seconds:.3f}")
         tag = {Outcome.FAIL: "failure", Outcome.ERROR: "error",
                Outcome.INCONCLUSIVE: "error", Outcome.SKIP: "skipped"}.get(result.outcome)
         if tag:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from harness.runner import CaseResult
 from harness.verdict import Outcome
@@ -33,7 +33,15 @@ def verdict_table(results: Sequence[CaseResult], *, include_skips: bool = False)
     return "\n".join(lines)
 
 
-def summary_line(results: Sequence[CaseResult]) -> str:
+class HasOutcome(Protocol):
+    """A case result of a run (``CaseResult``) or read back from JSON (``ResultRecord``)."""
+
+    @property
+    def outcome(self) -> Outcome: ...
+
+
+def summary_line(results: Iterable[HasOutcome]) -> str:
+    """``verdict: N pass, N fail, N error, N inconclusive, N skip``."""
     counts = Counter(r.outcome for r in results)
     order = (Outcome.PASS, Outcome.FAIL, Outcome.ERROR, Outcome.INCONCLUSIVE, Outcome.SKIP)
     parts = [f"{counts.get(o, 0)} {o.value}" for o in order]

@@ -13,16 +13,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, InfraError, UsageError
+from harness.errors import InfraError, UsageError
 from harness.formats import junit, ktap
+from harness.htmlreport import write_html
 from harness.paths import SCENARIOS_DIR, new_run_dir
 from harness.report import failure_pointers, summary_line, verdict_table, write_json
+from harness.results import ResultRecord
+from harness.results import exit_code as outcome_exit_code
 from harness.runner import Case, CaseResult, Group, plan
 from harness.scenario.discover import load_scenarios, profile_names
 from harness.scenario.model import MODES
 from harness.shard import in_shard, parse_shard
 from harness.suite import SuiteRun, load_suite
-from harness.verdict import Outcome
 
 DEFAULT_KERNELS = ("debian-6.1",)
 DEFAULT_MACHINES = ("max",)
@@ -60,6 +62,9 @@ def register(subparsers: Any) -> None:
                      help="re-run a case that hit an infrastructure error up to N times in a "
                           "fresh L1 (default 1); failed checks are never re-run")
     run.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
+    run.add_argument("--html", type=Path, metavar="FILE",
+                     help="write the matrix (scenarios x machine/kernel) as one HTML page, "
+                          "each cell linked to its artefacts")
     run.add_argument("--junit", type=Path, metavar="FILE", help="write results as JUnit XML")
     run.add_argument("--ktap", action="store_true",
                      help="print KTAP (with a `# Totals:` line) instead of the table")
@@ -101,12 +106,7 @@ def _progress(result: CaseResult) -> None:
 
 
 def exit_code(results: list[CaseResult]) -> int:
-    outcomes = {r.outcome for r in results}
-    if Outcome.FAIL in outcomes:
-        return EXIT_CHECK_FAILED
-    if outcomes & {Outcome.ERROR, Outcome.INCONCLUSIVE}:
-        return EXIT_INFRA
-    return EXIT_OK
+    return outcome_exit_code(r.outcome for r in results)
 
 
 def _selections(args: argparse.Namespace) -> list[SuiteRun]:
@@ -178,12 +178,17 @@ def run_command(args: argparse.Namespace) -> int:
         print(table)
     meta = {"suite": args.suite, "shard": args.shard, "jobs": jobs, "run_dir": str(run_dir),
             "groups": [f"{g.kernel}/{g.machine}" for g in groups],
-            "seconds": round(time.monotonic() - start, 1)}
+            "seconds": round(time.monotonic() - start, 1),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     write_json(results, run_dir / "results.json", meta)
     if args.json:
         write_json(results, args.json, meta)
     if args.junit:
         junit(results, args.junit)
+    html_path = run_dir / "report.html"
+    write_html([ResultRecord.from_case_result(r) for r in results], html_path, meta)
+    if args.html:
+        write_html([ResultRecord.from_case_result(r) for r in results], args.html, meta)
     for pointer in failure_pointers(results):
         print(pointer, file=sys.stderr)
     for result in results:

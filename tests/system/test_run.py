@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,3 +73,38 @@ def test_planted_failure_and_inconclusive(tmp_path: Path) -> None:
     assert results["tcg-uncountable"]["result"] == "inconclusive"
     assert code == 1, output  # a failure outranks the inconclusive result
     assert Path(wrong["artefacts"], "filtered.probe.json").exists()
+    # Both bad cases leave a reproducer, and the run says how to use it.
+    for name in ("wrong-expectation", "tcg-uncountable"):
+        assert Path(results[name]["bundle"], "bundle.json").is_file()
+        assert f"pmu-harness rerun {results[name]['bundle']}" in output
+    rerun = subprocess.run(
+        [sys.executable, "-m", "harness.cli", "rerun", wrong["bundle"]], cwd=PROJECT_ROOT,
+        capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
+        env={**os.environ, "PMU_HARNESS_RESULTS": str(tmp_path / "rerun")})
+    assert rerun.returncode == 1, rerun.stdout + rerun.stderr
+    assert "reproduced: fail again (counter CPU_CYCLES)" in rerun.stderr
+    assert qemu_pids_mentioning(str(tmp_path / "rerun")) == []
+
+
+def test_ctrl_c_stops_every_parallel_machine(tmp_path: Path) -> None:
+    env_results = tmp_path / "results"
+    harness = subprocess.Popen(
+        [sys.executable, "-m", "harness.cli", "run", "--machine", "max", "--machine",
+         "cortex-a57", "-j", "2"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env={**os.environ, "PMU_HARNESS_RESULTS": str(env_results)},
+        start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while len(qemu_pids_mentioning(str(env_results))) < 2:
+            assert time.monotonic() < deadline and harness.poll() is None, "no 2 L1s"
+            time.sleep(0.2)
+        # Like Ctrl-C on a terminal: the whole foreground process group gets SIGINT.
+        os.killpg(harness.pid, signal.SIGINT)
+        _, stderr = harness.communicate(timeout=180)
+    finally:
+        if harness.poll() is None:
+            os.killpg(harness.pid, signal.SIGKILL)
+            harness.wait(30)
+    assert harness.returncode == 125, stderr.decode()
+    assert b"interrupted" in stderr
+    assert qemu_pids_mentioning(str(env_results)) == []

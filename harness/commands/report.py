@@ -1,0 +1,115 @@
+"""``pmu-harness report``: one report from the ``results.json`` files of one or more runs.
+
+CI fans a matrix out with ``run --shard i/n --json shard-i.json``; this merges the shards
+(which must not overlap) and writes any of the formats ``run`` writes, plus the HTML
+matrix. The exit code is ``run``'s rule applied to the merged results: 0 all passed or
+skipped, 1 a check failed, 125 an error or an inconclusive result; 2 for unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+from harness.formats import junit, ktap
+from harness.htmlreport import PROBLEMS, write_html
+from harness.report import summary_line
+from harness.results import ResultRecord, exit_code, load_results, write_results_json
+from harness.shard import parse_shard
+
+
+def register(subparsers: Any) -> None:
+    report = subparsers.add_parser(
+        "report", help="merge results.json files (e.g. shards) and write reports")
+    report.add_argument("inputs", nargs="+", type=Path, metavar="RESULTS.json",
+                        help="results files written by `run` (results.json or --json FILE)")
+    report.add_argument("--html", type=Path, metavar="FILE",
+                        help="write the HTML matrix report (scenarios x kernel x machine)")
+    report.add_argument("--json", type=Path, metavar="FILE", help="write the merged JSON")
+    report.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML")
+    report.add_argument("--ktap", action="store_true", help="print KTAP on stdout")
+    report.set_defaults(func=run_report)
+
+
+def _distinct(values: Sequence[object]) -> list[object]:
+    out: list[object] = []
+    for value in values:
+        if value not in (None, "") and value not in out:
+            out.append(value)
+    return out
+
+
+def _joined(metas: Sequence[dict[str, Any]], key: str) -> str | None:
+    values = _distinct([m.get(key) for m in metas])
+    return ", ".join(str(v) for v in values) if values else None
+
+
+def _missing_shards(shards: Sequence[object]) -> list[str]:
+    """Shards of an i/n set that none of the inputs is, when every input is a shard of the
+    same n: a CI job that lost its shard must not read as a complete matrix."""
+    if not shards or not all(isinstance(s, str) for s in shards):
+        return []
+    try:
+        parsed = {parse_shard(str(s)) for s in shards}
+    except UsageError:
+        return []
+    counts = {n for _, n in parsed}
+    if len(counts) != 1:
+        return []
+    (count,) = counts
+    have = {i for i, _ in parsed}
+    return [f"{i}/{count}" for i in range(1, count + 1) if i not in have]
+
+
+def merge_meta(metas: Sequence[dict[str, Any]], inputs: Sequence[Path]) -> dict[str, Any]:
+    """One meta for the merged report: distinct values joined, the longest wall time (the
+    shards ran side by side), the inputs, and a warning for every missing shard."""
+    seconds = [m["seconds"] for m in metas if isinstance(m.get("seconds"), int | float)]
+    dates = [str(m["date"]) for m in metas if m.get("date")]
+    newest = max(p.stat().st_mtime for p in inputs)
+    meta: dict[str, Any] = {
+        "suite": _joined(metas, "suite"), "shard": _joined(metas, "shard"),
+        "jobs": _joined(metas, "jobs"), "seconds": max(seconds) if seconds else None,
+        "date": max(dates) if dates else time.strftime("%Y-%m-%d %H:%M %Z",
+                                                       time.localtime(newest)),
+        "run_dir": _joined(metas, "run_dir"), "sources": [str(p) for p in inputs],
+        "warnings": [],
+    }
+    missing = _missing_shards([m.get("shard") for m in metas])
+    if missing:
+        meta["warnings"].append(f"incomplete matrix: shard(s) {', '.join(missing)} "
+                                "missing from the inputs")
+    return meta
+
+
+def _print_problems(records: Sequence[ResultRecord]) -> None:
+    for record in records:
+        if record.outcome in PROBLEMS:
+            where = f"; artefacts in {record.artefacts}" if record.artefacts else ""
+            print(f"{record.name}: {record.outcome.value}{where}", file=sys.stderr)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    records, metas = load_results(args.inputs)
+    meta = merge_meta(metas, args.inputs)
+    for warning in meta["warnings"]:
+        print(f"pmu-harness: warning: {warning}", file=sys.stderr)
+    if not records:
+        print("pmu-harness: warning: the inputs hold no results", file=sys.stderr)
+    if args.html:
+        write_html(records, args.html, meta)
+    if args.json:
+        write_results_json(records, args.json, meta)
+    if args.junit:
+        junit(records, args.junit)
+    if args.ktap:
+        print(ktap(records), end="")
+    _print_problems(records)
+    print(f"{summary_line(records)} ({len(args.inputs)} file(s))",
+          file=sys.stderr if args.ktap else sys.stdout)
+    return exit_code(r.outcome for r in records)
