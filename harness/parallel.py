@@ -8,7 +8,6 @@ QEMU dies with it, so not even SIGKILL leaves a machine behind.
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -20,13 +19,13 @@ from pathlib import Path
 from types import FrameType
 
 from harness.errors import InfraError
+from harness.machine.process import parent_death_signal
 from harness.runner import CaseResult, Group, group_error
 from harness.session import Progress, RunOptions, run_group
 
 # One L1 runs single-vCPU work most of the time (the probe and L2 use one vCPU), and needs
 # its profile's memory plus QEMU's own: this is what a default -j budgets per machine.
 GIB_PER_L1 = 4
-_PR_SET_PDEATHSIG = 1
 # How long a stopped worker gets to shut its L1 down before it is killed.
 STOP_GRACE_SECONDS = 60.0
 POLL_SECONDS = 30.0
@@ -63,8 +62,7 @@ def _stop_once(signum: int, frame: FrameType | None) -> None:
 
 def _worker(conn: Connection, group: Group, run_dir: Path, options: RunOptions,
             progress: Progress) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    parent_death_signal(signal.SIGTERM)
     signal.signal(signal.SIGINT, _stop_once)
     signal.signal(signal.SIGTERM, _stop_once)
     try:

@@ -15,11 +15,16 @@ from harness.errors import InfraError
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    # Runs in the child between fork and exec. If the harness itself is SIGKILLed (no
-    # finally blocks run), the kernel still kills QEMU: no orphan keeps a port and 3 GiB.
+def parent_death_signal(signum: int) -> None:
+    """Have the kernel send ``signum`` to this process when the thread that started it
+    ends, however it ends (even SIGKILL, where no finally block runs)."""
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)
+
+
+def _die_with_parent() -> None:
+    # Runs in the child between fork and exec: no orphan QEMU keeps a port and 3 GiB.
+    parent_death_signal(signal.SIGKILL)
 
 
 def tail(path: Path, lines: int = 40) -> str:

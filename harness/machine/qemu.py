@@ -79,9 +79,14 @@ class RunWiring:
     name: str = "pmu-harness-l1"
 
 
+def option_value(text: object) -> str:
+    """A value inside a QEMU ``key=value,...`` option: a comma is written as two."""
+    return str(text).replace(",", ",,")
+
+
 def command_line(spec: QemuSpec, wiring: RunWiring) -> list[str]:
     """The full argv for one run."""
-    args = [spec.binary, "-name", wiring.name, *spec.machine_args()]
+    args = [spec.binary, "-name", option_value(wiring.name), *spec.machine_args()]
     args += ["-kernel", str(spec.kernel)]
     if spec.initrd is not None:
         args += ["-initrd", str(spec.initrd)]
@@ -89,7 +94,9 @@ def command_line(spec: QemuSpec, wiring: RunWiring) -> list[str]:
     # The monitor is one end of a socketpair QEMU inherits: no path, no port, no race.
     args += ["-chardev", f"socket,id=qmp,fd={wiring.qmp_fd}", "-mon", "chardev=qmp,mode=control"]
     # The console goes straight to the per-run log; QEMU's own stderr goes elsewhere.
-    args += ["-chardev", f"file,id=console,path={wiring.console_log}", "-serial", "chardev:console"]
+    # Run directories can hold commas (avocado names them after tests: `x[max,6.1,probe]`).
+    args += ["-chardev", f"file,id=console,path={option_value(wiring.console_log)}",
+             "-serial", "chardev:console"]
     # Host port 0: the kernel picks a free port when QEMU binds, so parallel runs never
     # collide; the port is read back over QMP. 127.0.0.1 only: L1 accepts root by key.
     args += ["-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:0-{SSH_GUEST_ADDR}:22"]

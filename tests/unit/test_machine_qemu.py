@@ -63,3 +63,8 @@ def test_parse_hostfwd_port() -> None:
     )
     assert parse_hostfwd_port(info) == 42363
     assert parse_hostfwd_port("Hub -1 (net0):\r\n") is None
+
+
+def test_commas_in_run_paths_are_escaped() -> None:
+    argv = command_line(_spec(), _wiring("/r/case[max,debian-6.1,probe]"))
+    assert "file,id=console,path=/r/case[max,,debian-6.1,,probe]/console.log" in argv

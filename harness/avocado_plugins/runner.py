@@ -1,0 +1,223 @@
+"""Run one ``pmu-harness`` runnable: one case, in its own L1, as one avocado test.
+
+avocado's process spawner starts ``avocado-runner-pmu-harness task-run ...`` (or ``python -m
+harness.avocado_plugins.runner``) per test. The case runs in this process's main thread, so
+the signals that stop it reach the code that owns the machines:
+
+- the test's own deadline (``timeout``: SIGALRM) and avocado stopping the task (SIGTERM on
+  its ``task.timeout.running``, SIGKILL a second later) or Ctrl-C (SIGINT) all become one
+  KeyboardInterrupt: ``run_group`` unwinds, shutting L1 down and reaping QEMU; later signals
+  are ignored so they cannot cut that short. Should the unwind not finish (SIGKILL), QEMU
+  dies with the thread that started it (PDEATHSIG), so no machine outlives its test.
+- on the deadline the test is reported ``interrupted`` with the reason; when avocado stopped
+  it, avocado reports it (a second "finished" message from here could be counted twice).
+
+Outcomes map onto avocado results: pass, fail, skip as themselves; error and inconclusive as
+``error`` (``fail_class`` says which). The checks, expected vs observed, go to the test's log
+and the verdict (``CaseResult.to_json``) to its whiteboard; the harness artefacts (L1
+console and QEMU logs, per-case ``verdict.json``, ...) to ``<job>/pmu-harness/<test>``,
+linked from the test's directory (see ``artefacts_dir``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any, ClassVar
+
+from avocado.core.nrunner.app import BaseRunnerApp
+from avocado.core.nrunner.runner import BaseRunner
+from avocado.core.utils import messages
+
+from harness.avocado_plugins import KIND
+from harness.avocado_plugins.matrix import AVOCADO_RESULTS, DEFAULT_TIMEOUTS, load_case
+from harness.errors import UsageError
+from harness.machine.process import parent_death_signal
+from harness.paths import new_run_dir
+from harness.runner import Case, CaseResult, Group
+from harness.verdict import Outcome
+
+Message = dict[str, Any]
+_STOP_SIGNALS = (signal.SIGALRM, signal.SIGTERM, signal.SIGINT)
+
+
+class Deadline:
+    """The test's time limit and the signals that stop it, as one KeyboardInterrupt.
+
+    Only in the main thread (where Python runs signal handlers); restores the previous
+    handlers on exit. ``signum`` tells what stopped the test, if anything did.
+    """
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self.signum: int | None = None
+        self._saved: dict[int, Any] = {}
+
+    @property
+    def expired(self) -> bool:
+        return self.signum == signal.SIGALRM
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        self.signum = signum
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def __enter__(self) -> Deadline:
+        for sig in _STOP_SIGNALS:
+            self._saved[sig] = signal.signal(sig, self._stop)
+        signal.alarm(self.seconds)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        signal.alarm(0)
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+
+def _no_progress(result: CaseResult) -> None:
+    """Results are reported once the test is over (see ``_report``)."""
+
+
+def run_case(case: Case, run_dir: Path, deadline: Deadline, output: io.StringIO
+             ) -> CaseResult | None:
+    """The case's result, or None if it was stopped (``deadline.signum`` says by what)."""
+    from harness.session import RunOptions, run_group  # boots machines: only when running
+
+    group = Group(case.machine, case.kernel, (case,))
+    try:
+        with deadline, contextlib.redirect_stderr(output), contextlib.redirect_stdout(output):
+            results = run_group(group, run_dir, RunOptions(), _no_progress)
+    except KeyboardInterrupt:
+        return None
+    return results[0] if results else None
+
+
+def artefacts_dir(output_dir: str | None) -> Path:
+    """Where the harness puts a test's artefacts: in an avocado job ``<job>/pmu-harness/<test>``,
+    linked from the test's directory as ``artefacts``.
+
+    Not the test's directory itself: avocado names it after the test, ``N-scenario[machine,
+    kernel,mode]``, and QEMU reads the paths it is given inside comma-separated options.
+    """
+    if not output_dir:
+        return new_run_dir("avocado")
+    test_dir = Path(output_dir)
+    if "," not in test_dir.name:
+        return test_dir
+    if test_dir.parent.name != "test-results":  # not in a job: the harness's own results
+        return new_run_dir("avocado")
+    target = test_dir.parent.parent / KIND / test_dir.name.replace(",", "_")
+    target.mkdir(parents=True, exist_ok=True)
+    link = test_dir / "artefacts"
+    if not link.is_symlink():
+        link.symlink_to(os.path.relpath(target, test_dir), target_is_directory=True)
+    return target
+
+
+def _log(text: str) -> Message:
+    message: Message = messages.LogMessage.get(text.rstrip("\n") + "\n")
+    return message
+
+
+def _report(result: CaseResult) -> Iterator[Message]:
+    data = result.to_json()
+    yield _log(f"{result.case.name}: {result.outcome.value.upper()}: {result.reason}")
+    yield _log(f"kernel {data['kernel_version'] or '?'}, {result.seconds:.1f} s; artefacts "
+               f"in {result.artefacts}")
+    for check in result.checks:
+        yield _log(check.message())
+    if data.get("bundle"):
+        yield _log(f"reproducer bundle: {data['bundle']}")
+    yield messages.WhiteboardMessage.get(json.dumps(data, indent=2) + "\n")
+    passed = result.outcome in (Outcome.PASS, Outcome.SKIP)
+    yield messages.FinishedMessage.get(
+        AVOCADO_RESULTS[result.outcome], fail_reason=None if passed else result.reason,
+        fail_class=None if passed else f"pmu-harness {result.outcome.value}",
+        class_name=result.case.scenario.id)  # xUnit's classname, as `pmu-harness run --junit`
+
+
+def _case(runnable: Any) -> Case:
+    kwargs = runnable.kwargs
+    return load_case(Path(runnable.uri), str(kwargs.get("scenario")), str(kwargs.get("machine")),
+                     str(kwargs.get("kernel")), str(kwargs.get("mode")))
+
+
+class PmuHarnessRunner(BaseRunner):  # type: ignore[misc]  # avocado is untyped
+    """Runnable attributes: ``uri`` the scenario file; kwargs ``scenario`` (its id),
+    ``machine``, ``kernel``, ``mode`` and ``timeout`` (seconds)."""
+
+    name = KIND
+    description = "Runs one pmu-harness case (scenario x machine x kernel x mode) in its own L1"
+    CONFIGURATION_USED: ClassVar[list[str]] = []
+
+    def run(self, runnable: Any) -> Iterator[Message]:
+        yield messages.StartedMessage.get()
+        try:
+            yield from self._run(runnable)
+        except Exception as exc:  # noqa: BLE001 - avocado waits forever for a silent test
+            yield messages.FinishedMessage.get(
+                "error", fail_reason=f"pmu-harness internal error (a harness bug, not a kernel "
+                f"verdict): {type(exc).__name__}: {exc}", fail_class=type(exc).__name__,
+                traceback=traceback.format_exc())
+
+    @staticmethod
+    def _run(runnable: Any) -> Iterator[Message]:
+        try:
+            case = _case(runnable)
+        except UsageError as exc:
+            yield messages.FinishedMessage.get("error", fail_reason=str(exc),
+                                               fail_class="pmu-harness usage")
+            return
+        run_dir = artefacts_dir(runnable.output_dir)
+        if "," in str(run_dir):
+            yield messages.FinishedMessage.get(
+                "error", fail_reason=f"{run_dir}: QEMU's options cannot take a path with a "
+                "comma; use a --job-results-dir without one", fail_class="pmu-harness usage")
+            return
+        seconds = int(runnable.kwargs.get("timeout") or DEFAULT_TIMEOUTS[case.mode])
+        yield _log(f"{case.name}: one L1 ({case.kernel} on {case.machine}), time limit "
+                   f"{seconds} s; harness artefacts in {run_dir}")
+        deadline, output = Deadline(seconds), io.StringIO()
+        result = run_case(case, run_dir, deadline, output)
+        if output.getvalue():
+            yield messages.StderrMessage.get(output.getvalue())
+        if result is not None:
+            yield from _report(result)
+        elif deadline.expired:
+            yield _log(f"time limit of {seconds} s reached: L1 was shut down")
+            yield messages.FinishedMessage.get(
+                "interrupted", fail_reason=f"Timeout reached: {case.name} took longer than "
+                f"{seconds} s (pmu_harness.timeout); artefacts in {run_dir}",
+                fail_class="pmu-harness timeout", class_name=case.scenario.id)
+        # else: stopped by avocado (its task timeout, Ctrl-C), which reports the test itself.
+
+
+class RunnerApp(BaseRunnerApp):  # type: ignore[misc]  # avocado is untyped
+    PROG_NAME = f"avocado-runner-{KIND}"
+    PROG_DESCRIPTION = "nrunner application for pmu-harness scenario cases"
+    RUNNABLE_KINDS_CAPABLE: ClassVar[list[str]] = [KIND]
+
+
+def _stop_with_parent() -> None:
+    # Should avocado itself be SIGKILLed, this runner gets SIGTERM and shuts its L1 down
+    # instead of running on unwatched (as `pmu-harness run -j`'s workers do).
+    parent_death_signal(signal.SIGTERM)
+
+
+def main() -> None:
+    """``avocado-runner-pmu-harness``: the command avocado's process spawner starts."""
+    _stop_with_parent()
+    RunnerApp(print).run()
+
+
+if __name__ == "__main__":
+    main()
