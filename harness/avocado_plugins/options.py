@@ -14,7 +14,6 @@ e.g. ``kernels = ['debian-6.1', 'debian-6.12']``):
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +22,7 @@ from avocado.core.settings import settings
 
 from harness.avocado_plugins import KIND
 from harness.avocado_plugins.matrix import DEFAULT_MODES, DEFAULT_TIMEOUTS, Matrix
+from harness.cliargs import whole_number
 from harness.commands.run import DEFAULT_KERNELS, DEFAULT_MACHINES
 from harness.scenario.model import MODES
 
@@ -81,14 +81,7 @@ class PmuHarnessCLI(CLI):  # type: ignore[misc]  # avocado is untyped
         return None
 
 
-def _seconds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole seconds, not {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("expected at least 1 second")
-    return value
+_seconds = whole_number(1, "seconds")
 
 
 def _names(value: Any, default: tuple[str, ...]) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.bundle import Bundle, read_bundle
+from harness.cliargs import whole_number
 from harness.commands.run import exit_code
 from harness.errors import InfraError, UsageError
 from harness.images import ImageSet
@@ -32,7 +33,7 @@ def register(subparsers: Any) -> None:
                             "(e.g. each step of a bisect)")
     rerun.add_argument("--kernel-modules", type=Path, metavar="DIR",
                        help="modules tree for --kernel-image")
-    rerun.add_argument("--retries", type=int, default=1, metavar="N",
+    rerun.add_argument("--retries", type=whole_number(0), default=1, metavar="N",
                        help="re-run after an infrastructure error up to N times (default 1)")
     rerun.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
     rerun.add_argument("--bisect", action="store_true",
@@ -115,7 +116,7 @@ def rerun_command(args: argparse.Namespace) -> int:
     images = _images(bundle, args)
     local = args.kernel_image is not None
     options = RunOptions(kvm_mode=bundle.data.get("options", {}).get("kvm_mode"),
-                         retries=max(args.retries, 0), machines_dir=bundle.machines_dir,
+                         retries=args.retries, machines_dir=bundle.machines_dir,
                          image_set=images, local_image=args.kernel_image if local else None,
                          local_modules=args.kernel_modules if local else None)
     kernel = "local" if local else case.kernel

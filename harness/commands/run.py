@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from harness.cliargs import whole_number
 from harness.errors import InfraError, UsageError
 from harness.formats import junit, ktap
 from harness.htmlreport import write_html
@@ -55,10 +56,10 @@ def register(subparsers: Any) -> None:
                      help="run a suite from configs/suites (instead of paths/kernels/machines)")
     run.add_argument("--shard", metavar="I/N",
                      help="run only the I-th of N deterministic slices of the matrix")
-    run.add_argument("-j", "--jobs", type=_positive_int, metavar="N",
+    run.add_argument("-j", "--jobs", type=whole_number(1), metavar="N",
                      help="run up to N L1 machines at once (default: one per core, as far "
                           "as memory allows)")
-    run.add_argument("--retries", type=_non_negative_int, default=1, metavar="N",
+    run.add_argument("--retries", type=whole_number(0), default=1, metavar="N",
                      help="re-run a case that hit an infrastructure error up to N times in a "
                           "fresh L1 (default 1); failed checks are never re-run")
     run.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
@@ -73,23 +74,6 @@ def register(subparsers: Any) -> None:
                      help="for `git bisect run`: exit 128 (abort the bisect) on a usage "
                           "error instead of 2, which bisect would take for a bad commit")
     run.set_defaults(func=run_command)
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected a number of at least 1")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("expected a number of at least 0")
-    return value
 
 
 def _check_names(kind: str, names: list[str]) -> None:
