@@ -12,8 +12,11 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
@@ -32,6 +35,10 @@ POLL_SECONDS = 30.0
 # Rough seconds per case by mode (bench/run_results.md): a linux case boots L2 twice.
 # Only the order groups start in depends on it, never a verdict or a deadline.
 SECONDS_PER_CASE = {"probe": 2.0, "linux": 60.0}
+# A worker's deadline: image checks and L1 boots (with retries), plus per case far more than
+# it ever took (probe ~1-7 s, linux ~60-200 s with both cores shared).
+GROUP_SETUP_SECONDS = 900.0
+CASE_DEADLINE_SECONDS = {"probe": 300.0, "linux": 1200.0}
 
 
 def default_jobs() -> int:
@@ -73,34 +80,78 @@ def _worker(conn: Connection, group: Group, run_dir: Path, options: RunOptions,
         conn.close()
 
 
-def _lost_worker(group: Group, run_dir: Path, process: BaseProcess) -> list[CaseResult]:
+@dataclass
+class _Running:
+    """One worker at work on one group, and when it must have finished."""
+
+    index: int
+    group: Group
+    process: BaseProcess
+    conn: Connection
+    deadline: float
+
+
+def group_deadline_seconds(group: Group) -> float:
+    """Generous, but finite: a worker past it is stuck, not slow."""
+    return GROUP_SETUP_SECONDS + sum(CASE_DEADLINE_SECONDS.get(c.mode, 600.0)
+                                     for c in group.cases)
+
+
+def _start(context: SpawnContext, index: int, group: Group, run_dir: Path,
+           options: RunOptions, progress: Progress) -> _Running:
+    ours, theirs = context.Pipe(duplex=False)
+    process: BaseProcess = context.Process(target=_worker, name=f"pmu-harness-{index}",
+                                           args=(theirs, group, run_dir, options, progress))
+    process.start()
+    theirs.close()
+    return _Running(index, group, process, ours,
+                    time.monotonic() + group_deadline_seconds(group))
+
+
+def _lost(worker: _Running, run_dir: Path, why: str) -> list[CaseResult]:
+    group = worker.group
     group_dir = run_dir / f"{group.kernel}-{group.machine}"
     group_dir.mkdir(parents=True, exist_ok=True)
-    exc = InfraError(f"the worker for {group.kernel}/{group.machine} died (exit status "
-                     f"{process.exitcode}) before reporting", log_path=group_dir)
+    exc = InfraError(f"the worker for {group.kernel}/{group.machine} {why}",
+                     log_path=group_dir)
     return group_error(group, exc, group_dir)
 
 
-def _stop_all(running: dict[Connection, tuple[int, BaseProcess]]) -> None:
-    for _, process in running.values():
-        if process.is_alive():
-            process.terminate()
-    for _, process in running.values():
-        process.join(STOP_GRACE_SECONDS)
-        if process.is_alive():
-            process.kill()
-            process.join(STOP_GRACE_SECONDS)
+def _stop(workers: Iterable[_Running]) -> None:
+    workers = list(workers)
+    for worker in workers:
+        if worker.process.is_alive():
+            worker.process.terminate()
+    for worker in workers:
+        worker.process.join(STOP_GRACE_SECONDS)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join(STOP_GRACE_SECONDS)
+        worker.conn.close()
 
 
-def _collect(conn: Connection, group: Group, run_dir: Path,
-             process: BaseProcess) -> list[CaseResult]:
+def _collect(worker: _Running, run_dir: Path) -> list[CaseResult]:
     try:
-        results: list[CaseResult] = conn.recv()
+        results: list[CaseResult] = worker.conn.recv()
     except EOFError:
-        process.join(STOP_GRACE_SECONDS)
-        return _lost_worker(group, run_dir, process)
-    process.join(STOP_GRACE_SECONDS)
+        worker.process.join(STOP_GRACE_SECONDS)
+        return _lost(worker, run_dir,
+                     f"died (exit status {worker.process.exitcode}) before reporting")
+    finally:
+        worker.conn.close()
+    worker.process.join(STOP_GRACE_SECONDS)
     return results
+
+
+def _overdue(running: dict[Connection, _Running], run_dir: Path
+             ) -> dict[int, list[CaseResult]]:
+    late = [w for w in running.values() if time.monotonic() > w.deadline]
+    _stop(late)
+    for worker in late:
+        del running[worker.conn]
+    return {w.index: _lost(w, run_dir, f"passed its deadline of "
+                                        f"{group_deadline_seconds(w.group):.0f} s and was stopped")
+            for w in late}
 
 
 def run_groups(groups: Sequence[Group], run_dir: Path, options: RunOptions, jobs: int,
@@ -110,24 +161,19 @@ def run_groups(groups: Sequence[Group], run_dir: Path, options: RunOptions, jobs
         return [r for g in groups for r in run_group(g, run_dir, options, progress)]
     context = multiprocessing.get_context("spawn")
     waiting = _start_order(groups)
-    running: dict[Connection, tuple[int, BaseProcess]] = {}
+    running: dict[Connection, _Running] = {}
     finished: dict[int, list[CaseResult]] = {}
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
-                index, group = waiting.pop(0)
-                ours, theirs = context.Pipe(duplex=False)
-                process: BaseProcess = context.Process(target=_worker, name=f"pmu-harness-{index}",
-                                          args=(theirs, group, run_dir, options, progress))
-                process.start()
-                theirs.close()
-                running[ours] = (index, process)
+                worker = _start(context, *waiting.pop(0), run_dir, options, progress)
+                running[worker.conn] = worker
             for ready in wait(list(running), timeout=POLL_SECONDS):
                 assert isinstance(ready, Connection)
-                index, done = running.pop(ready)
-                finished[index] = _collect(ready, groups[index], run_dir, done)
-                ready.close()
+                worker = running.pop(ready)
+                finished[worker.index] = _collect(worker, run_dir)
+            finished.update(_overdue(running, run_dir))
     except BaseException:
-        _stop_all(running)
+        _stop(running.values())
         raise
     return [r for i in range(len(groups)) for r in finished[i]]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import pickle
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,13 @@ from harness.commands.rerun import _compare
 from harness.errors import EXIT_ABORT_BISECT, EXIT_INFRA, EXIT_USAGE, UsageError
 from harness.images import ImageSet
 from harness.machine.profile import MACHINES_DIR
-from harness.parallel import _start_order, default_jobs
+from harness.parallel import (
+    _overdue,
+    _Running,
+    _start_order,
+    default_jobs,
+    group_deadline_seconds,
+)
 from harness.paths import SCENARIOS_DIR
 from harness.runner import Case, CaseResult, Group
 from harness.scenario.discover import load_scenarios
@@ -144,3 +152,20 @@ def test_work_crosses_the_process_boundary() -> None:
     assert round_trip(options) == options
     result = CaseResult(case(), Outcome.PASS, "ok", bundle=Path("/b"))
     assert round_trip(result) == result
+
+
+def test_a_worker_past_its_deadline_is_stopped_and_its_cases_are_errors(
+        tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe(duplex=False)
+    stuck = context.Process(target=time.sleep, args=(120,))
+    stuck.start()
+    group = Group("max", "debian-6.1", (case("no-filter"), case("member-deny")))
+    worker = _Running(0, group, stuck, ours, deadline=time.monotonic() - 1)
+    running = {ours: worker}
+    results = _overdue(running, tmp_path)
+    assert not running and not stuck.is_alive()
+    assert [r.outcome for r in results[0]] == [Outcome.ERROR, Outcome.ERROR]
+    assert "passed its deadline" in results[0][0].reason
+    theirs.close()
+    assert group_deadline_seconds(group) > 600
