@@ -53,7 +53,12 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
-    code = _main(words)
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        code = _main(words)
+    finally:
+        # Called in-process (tests, other tools), the caller's handler comes back.
+        signal.signal(signal.SIGTERM, previous)
     if code == EXIT_USAGE and "--bisect" in words:
         print("pmu-harness: aborting the bisect: this usage error would be the same on every "
               "commit", file=sys.stderr)
@@ -62,7 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
