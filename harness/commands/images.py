@@ -1,4 +1,4 @@
-"""``pmu-harness images build|list|verify|clean``: the guest image cache."""
+"""``pmu-harness images build|list|verify|prune|clean``: the guest image cache."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from harness import images
+from harness.cliargs import whole_number
 from harness.errors import EXIT_CHECK_FAILED, EXIT_OK
 from harness.images import cache
 from harness.images.build import SECTION
+from harness.images.locking import file_lock
 from harness.images.profiles import profile_names
+from harness.images.prune import stale_image_sets
 from harness.paths import cache_dir
 
 DEFAULT_PROFILE = "debian-6.1"
@@ -39,6 +42,14 @@ def register(subparsers: Any) -> None:
 
     verify = actions.add_parser("verify", help="re-hash every cached file (exit 1 if damaged)")
     verify.set_defaults(func=_verify)
+
+    prune = actions.add_parser("prune", help="delete all but the newest image sets of each "
+                                             "kernel profile (for long-lived CI hosts)")
+    prune.add_argument("--keep", type=whole_number(1), default=2, metavar="N",
+                       help="image sets to keep per kernel profile (default 2: the current "
+                            "one and the one before)")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would go")
+    prune.set_defaults(func=_prune)
 
     clean = actions.add_parser("clean", help="delete cached image sets (and, --all, downloads)")
     clean.add_argument("--all", action="store_true",
@@ -98,6 +109,24 @@ def _verify(args: argparse.Namespace) -> int:
     print(f"{len(sets)} image set(s), {bad} damaged"
           + (" (the next 'images build' of a damaged set rebuilds it)" if bad else ""))
     return EXIT_CHECK_FAILED if bad else EXIT_OK
+
+
+def _prune(args: argparse.Namespace) -> int:
+    stale = stale_image_sets(images.list_image_sets(), args.keep)
+    freed = 0
+    for image_set in stale:
+        size = _size(image_set)
+        if not args.dry_run:
+            # Under the entry's lock: a build of the same entry waits rather than races.
+            with file_lock(cache.lock_path(SECTION, image_set.directory.name)):
+                shutil.rmtree(image_set.directory)
+        freed += size
+        print(f"{'would remove' if args.dry_run else 'removed'} {image_set.directory.name} "
+              f"({image_set.kernel_package} {image_set.kernel_package_version}, "
+              f"built {image_set.manifest.get('created', '?')}, {size / 1e6:.0f} MB)")
+    print(f"{len(stale)} image set(s), {freed / 1e6:.0f} MB"
+          + (" would be freed" if args.dry_run else " freed"))
+    return EXIT_OK
 
 
 def _clean(args: argparse.Namespace) -> int:

@@ -1,0 +1,29 @@
+"""`images prune` keeps the newest image sets of each kernel profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.images import ImageSet
+from harness.images.prune import stale_image_sets
+
+
+def image_set(profile: str, created: str | None) -> ImageSet:
+    manifest = {"kernel_profile": profile, "cache_key": f"{profile}-{created}",
+                "kernel": {"package": "p", "version": "v", "release": "r"},
+                "ssh_host_public_key": "k", "files": {}}
+    if created is not None:
+        manifest["created"] = created
+    return ImageSet.from_manifest(Path(f"/cache/{profile}-{created}"), manifest)
+
+
+def test_keeps_the_newest_of_each_profile() -> None:
+    sets = [image_set("debian-6.1", "2026-11-01T00:00:00Z"),
+            image_set("debian-6.1", "2026-11-03T00:00:00Z"),
+            image_set("debian-6.1", "2026-11-02T00:00:00Z"),
+            image_set("debian-5.10", "2026-10-01T00:00:00Z"),
+            image_set("debian-6.1", None)]
+    stale = stale_image_sets(sets, keep=2)
+    assert [s.cache_key for s in stale] == ["debian-6.1-None", "debian-6.1-2026-11-01T00:00:00Z"]
+    assert stale_image_sets(sets, keep=5) == []
+    assert len(stale_image_sets(sets, keep=1)) == 3
