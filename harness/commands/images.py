@@ -16,6 +16,7 @@ from harness.images.build import SECTION
 from harness.images.locking import file_lock
 from harness.images.profiles import profile_names
 from harness.images.prune import stale_image_sets
+from harness.machine.snapshot import SnapshotStore
 from harness.paths import cache_dir
 
 DEFAULT_PROFILE = "debian-6.1"
@@ -124,6 +125,16 @@ def _prune(args: argparse.Namespace) -> int:
         print(f"{'would remove' if args.dry_run else 'removed'} {image_set.directory.name} "
               f"({image_set.kernel_package} {image_set.kernel_package_version}, "
               f"built {image_set.manifest.get('created', '?')}, {size / 1e6:.0f} MB)")
+    gone = {s.cache_key for s in stale}
+    kept = {s.cache_key for s in images.list_image_sets()} - gone
+    snapshots = SnapshotStore()
+    for orphan in snapshots.orphans(kept):
+        size = sum(p.stat().st_size for p in orphan.rglob("*") if p.is_file())
+        if not args.dry_run:
+            snapshots.drop(orphan.name)
+        freed += size
+        print(f"{'would remove' if args.dry_run else 'removed'} snapshot {orphan.name} "
+              f"(its image set is gone, {size / 1e6:.0f} MB)")
     print(f"{len(stale)} image set(s), {freed / 1e6:.0f} MB"
           + (" would be freed" if args.dry_run else " freed"))
     return EXIT_OK

@@ -147,6 +147,18 @@ class SnapshotStore:
             if not (final / STATE_FILE).is_file():
                 raise
 
+    def orphans(self, image_keys: set[str]) -> list[Path]:
+        """Snapshots of image sets that are gone: no lookup can ever match them again."""
+        found = []
+        for meta_path in sorted(self.root.glob(f"*/{META_FILE}")):
+            try:
+                meta = json.loads(meta_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if meta.get("inputs", {}).get("images_cache_key") not in image_keys:
+                found.append(meta_path.parent)
+        return found
+
     def _prune_slot(self, slot: str, keep: str) -> None:
         """Drop older snapshots for the same kernel/machine/mode: their inputs changed."""
         for meta_path in self.root.glob(f"*/{META_FILE}"):

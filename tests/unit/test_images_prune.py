@@ -1,11 +1,14 @@
-"""`images prune` keeps the newest image sets of each kernel profile."""
+"""`images prune` keeps the newest image sets of each kernel profile, and drops the
+snapshots of the ones it removed."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from harness.images import ImageSet
 from harness.images.prune import stale_image_sets
+from harness.machine.snapshot import META_FILE, SnapshotStore
 
 
 def image_set(profile: str, created: str | None) -> ImageSet:
@@ -27,3 +30,11 @@ def test_keeps_the_newest_of_each_profile() -> None:
     assert [s.cache_key for s in stale] == ["debian-6.1-None", "debian-6.1-2026-11-01T00:00:00Z"]
     assert stale_image_sets(sets, keep=5) == []
     assert len(stale_image_sets(sets, keep=1)) == 3
+
+
+def test_snapshots_of_removed_image_sets_are_orphans(tmp_path: Path) -> None:
+    for key, images_key in (("a", "kept"), ("b", "gone")):
+        (tmp_path / key).mkdir()
+        (tmp_path / key / META_FILE).write_text(
+            json.dumps({"inputs": {"images_cache_key": images_key}}))
+    assert SnapshotStore(tmp_path).orphans({"kept"}) == [tmp_path / "b"]
