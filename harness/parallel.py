@@ -34,9 +34,9 @@ STOP_GRACE_SECONDS = 60.0
 POLL_SECONDS = 30.0
 # Rough seconds per case by mode (bench/run_results.md): a linux case boots L2 twice.
 # Only the order groups start in depends on it, never a verdict or a deadline.
-SECONDS_PER_CASE = {"probe": 2.0, "linux": 60.0}
+SECONDS_PER_CASE = {"probe": 2.0, "linux": 20.0}
 # A worker's deadline: image checks and L1 boots (with retries), plus per case far more than
-# it ever took (probe ~1-7 s, linux ~60-200 s with both cores shared).
+# it ever took (probe ~1-7 s, linux ~15-40 s with both cores shared).
 GROUP_SETUP_SECONDS = 900.0
 CASE_DEADLINE_SECONDS = {"probe": 300.0, "linux": 1200.0}
 
