@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness.atomicfile import write_atomically
 from harness.results import ResultRecord, as_records
 from harness.runner import CaseResult
 from harness.verdict import Outcome
@@ -61,7 +62,4 @@ def junit(cases: Results, path: Path) -> None:
             element.text = "\n".join(c.message() for c in result.checks) or result.reason
         if result.artefacts:
             ET.SubElement(case, "system-out").text = f"artefacts: {result.artefacts}"
-    tree = ET.ElementTree(suite)
-    tmp = path.with_name(path.name + ".tmp")
-    tree.write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    write_atomically(path, ET.tostring(suite, encoding="utf-8", xml_declaration=True))

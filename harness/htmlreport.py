@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from harness.atomicfile import write_atomically
 from harness.report import summary_line
 from harness.results import ResultRecord, exit_code
 from harness.scenario.model import MODES
-from harness.verdict import Outcome
+from harness.verdict import NEEDS_A_LOOK, Outcome
 
-PROBLEMS = (Outcome.FAIL, Outcome.ERROR, Outcome.INCONCLUSIVE)
 WORST_FIRST = (Outcome.ERROR, Outcome.FAIL, Outcome.INCONCLUSIVE, Outcome.PASS, Outcome.SKIP)
 SYMBOLS = {Outcome.PASS: "\u2713", Outcome.FAIL: "\u2717", Outcome.ERROR: "!",
            Outcome.INCONCLUSIVE: "?", Outcome.SKIP: "\u2013"}
@@ -361,7 +361,7 @@ def render_html(records: Sequence[ResultRecord], meta: Mapping[str, Any] | None 
     order = {s: i for i, s in enumerate(matrix.scenarios)}
     columns = {c: i for i, c in enumerate(matrix.columns)}
     modes = {m: i for i, m in enumerate(matrix.modes)}
-    problems = sorted((r for r in records if r.outcome in PROBLEMS),
+    problems = sorted((r for r in records if r.outcome in NEEDS_A_LOOK),
                       key=lambda r: (order[r.scenario], columns[(r.kernel, r.machine)],
                                      modes[r.mode]))
     anchors = _Anchors(problems)
@@ -381,7 +381,4 @@ def render_html(records: Sequence[ResultRecord], meta: Mapping[str, Any] | None 
 def write_html(records: Sequence[ResultRecord], path: Path,
                meta: Mapping[str, Any] | None = None) -> None:
     """``render_html`` into ``path`` (written to a temporary file, then renamed)."""
-    text = render_html(records, meta, base=path.absolute().parent)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, render_html(records, meta, base=path.absolute().parent))

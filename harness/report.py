@@ -1,12 +1,10 @@
-"""Human and machine readable results: the verdict table, the JSON file, the summary line."""
+"""Human readable results: the verdict table and the summary line (results.json: results.py)."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from harness.runner import CaseResult
 from harness.verdict import Outcome
@@ -47,17 +45,3 @@ def summary_line(results: Iterable[HasOutcome]) -> str:
     parts = [f"{counts.get(o, 0)} {o.value}" for o in order]
     return "verdict: " + ", ".join(parts)
 
-
-def write_json(results: Sequence[CaseResult], path: Path, meta: dict[str, Any]) -> None:
-    data = {"meta": meta, "summary": summary_line(results),
-            "results": [r.to_json() for r in results]}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
-
-
-def failure_pointers(results: Sequence[CaseResult]) -> list[str]:
-    """Where to look, for every case that did not pass."""
-    bad = (Outcome.FAIL, Outcome.ERROR, Outcome.INCONCLUSIVE)
-    return [f"{r.case.name}: {r.outcome.value}; artefacts in {r.artefacts}"
-            for r in results if r.outcome in bad and r.artefacts is not None]

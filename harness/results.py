@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.atomicfile import write_atomically
 from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, Located, UsageError
 from harness.report import summary_line
-from harness.verdict import Check, Outcome
+from harness.verdict import NEEDS_A_LOOK, Check, Outcome
 
 if TYPE_CHECKING:
     from harness.runner import CaseResult
@@ -240,11 +241,17 @@ def load_results(paths: Sequence[Path]) -> tuple[list[ResultRecord], list[dict[s
     return [record for record, _ in merged.values()], metas
 
 
-def write_results_json(records: Sequence[ResultRecord], path: Path,
+def write_results_json(results: Sequence[CaseResult | ResultRecord], path: Path,
                        meta: Mapping[str, Any]) -> None:
-    """The ``results.json`` layout (meta, summary line, results), written atomically."""
-    data = {"meta": dict(meta), "summary": summary_line(records),
-            "results": [r.to_json() for r in records]}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
+    """The ``results.json`` layout (meta, summary line, results), written atomically; the
+    same from a run that just finished and from records read back (merged shards)."""
+    data = {"meta": dict(meta), "summary": summary_line(results),
+            "results": [r.to_json() for r in results]}
+    write_atomically(path, json.dumps(data, indent=2) + "\n")
+
+
+def failure_pointers(records: Iterable[ResultRecord]) -> list[str]:
+    """Where to look, for every case that needs a look."""
+    return [f"{r.name}: {r.outcome.value}"
+            + (f"; artefacts in {r.artefacts}" if r.artefacts else "")
+            for r in records if r.outcome in NEEDS_A_LOOK]

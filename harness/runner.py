@@ -23,7 +23,7 @@ from harness.machine.profile import MachineProfile
 from harness.observation import Observation
 from harness.oracle import PmuModel, Prediction, predict
 from harness.scenario.model import Scenario
-from harness.verdict import Check, Outcome, Verdict, judge
+from harness.verdict import NEEDS_A_LOOK, Check, Outcome, Verdict, judge
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class CaseResult:
 
     @property
     def needs_bundle(self) -> bool:
-        return self.outcome in (Outcome.FAIL, Outcome.INCONCLUSIVE, Outcome.ERROR)
+        return self.outcome in NEEDS_A_LOOK
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -24,6 +24,11 @@ class Outcome(Enum):
     SKIP = "skip"
 
 
+# What a person has to look at: it gets a reproducer bundle, a pointer at the end of a run
+# and a place in the HTML report's details.
+NEEDS_A_LOOK = frozenset({Outcome.FAIL, Outcome.ERROR, Outcome.INCONCLUSIVE})
+
+
 @dataclass(frozen=True)
 class Check:
     name: str

@@ -17,9 +17,14 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.formats import junit, ktap
-from harness.htmlreport import PROBLEMS, write_html
+from harness.htmlreport import write_html
 from harness.report import summary_line
-from harness.results import ResultRecord, exit_code, load_results, write_results_json
+from harness.results import (
+    exit_code,
+    failure_pointers,
+    load_results,
+    write_results_json,
+)
 from harness.shard import parse_shard
 
 
@@ -87,13 +92,6 @@ def merge_meta(metas: Sequence[dict[str, Any]], inputs: Sequence[Path]) -> dict[
     return meta
 
 
-def _print_problems(records: Sequence[ResultRecord]) -> None:
-    for record in records:
-        if record.outcome in PROBLEMS:
-            where = f"; artefacts in {record.artefacts}" if record.artefacts else ""
-            print(f"{record.name}: {record.outcome.value}{where}", file=sys.stderr)
-
-
 def run_report(args: argparse.Namespace) -> int:
     records, metas = load_results(args.inputs)
     meta = merge_meta(metas, args.inputs)
@@ -109,7 +107,8 @@ def run_report(args: argparse.Namespace) -> int:
         junit(records, args.junit)
     if args.ktap:
         print(ktap(records), end="")
-    _print_problems(records)
+    for pointer in failure_pointers(records):
+        print(pointer, file=sys.stderr)
     print(f"{summary_line(records)} ({len(args.inputs)} file(s))",
           file=sys.stderr if args.ktap else sys.stdout)
     return exit_code(r.outcome for r in records)

@@ -18,7 +18,8 @@ from harness.commands.run import exit_code
 from harness.errors import InfraError, UsageError
 from harness.images import ImageSet
 from harness.paths import new_run_dir
-from harness.report import summary_line, verdict_table, write_json
+from harness.report import summary_line, verdict_table
+from harness.results import write_results_json
 from harness.runner import Case, CaseResult, Group
 from harness.scenario.discover import load_scenarios
 
@@ -127,9 +128,9 @@ def rerun_command(args: argparse.Namespace) -> int:
     results = run_group(group, run_dir, options, progress=lambda r: None)
     print(verdict_table(results))
     meta = {"bundle": str(bundle.directory), "run_dir": str(run_dir)}
-    write_json(results, run_dir / "results.json", meta)
+    write_results_json(results, run_dir / "results.json", meta)
     if args.json:
-        write_json(results, args.json, meta)
+        write_results_json(results, args.json, meta)
     for result in results:
         print(("" if local else _compare(bundle, result) + "\n")
               + (f"new bundle: {result.bundle}" if result.bundle else ""), file=sys.stderr)

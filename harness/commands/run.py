@@ -18,8 +18,8 @@ from harness.errors import InfraError, UsageError
 from harness.formats import junit, ktap
 from harness.htmlreport import write_html
 from harness.paths import SCENARIOS_DIR, new_run_dir
-from harness.report import failure_pointers, summary_line, verdict_table, write_json
-from harness.results import ResultRecord
+from harness.report import summary_line, verdict_table
+from harness.results import as_records, failure_pointers, write_results_json
 from harness.results import exit_code as outcome_exit_code
 from harness.runner import Case, CaseResult, Group, plan
 from harness.scenario.discover import load_scenarios, profile_names
@@ -164,16 +164,16 @@ def run_command(args: argparse.Namespace) -> int:
             "groups": [f"{g.kernel}/{g.machine}" for g in groups],
             "seconds": round(time.monotonic() - start, 1),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    write_json(results, run_dir / "results.json", meta)
+    records = as_records(results)
+    write_results_json(records, run_dir / "results.json", meta)
     if args.json:
-        write_json(results, args.json, meta)
+        write_results_json(records, args.json, meta)
     if args.junit:
-        junit(results, args.junit)
-    html_path = run_dir / "report.html"
-    write_html([ResultRecord.from_case_result(r) for r in results], html_path, meta)
+        junit(records, args.junit)
+    write_html(records, run_dir / "report.html", meta)
     if args.html:
-        write_html([ResultRecord.from_case_result(r) for r in results], args.html, meta)
-    for pointer in failure_pointers(results):
+        write_html(records, args.html, meta)
+    for pointer in failure_pointers(records):
         print(pointer, file=sys.stderr)
     for result in results:
         if result.bundle is not None:

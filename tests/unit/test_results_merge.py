@@ -13,8 +13,8 @@ from harness.cli import main
 from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, UsageError
 from harness.formats import junit, ktap
 from harness.paths import SCENARIOS_DIR
-from harness.report import summary_line, write_json
-from harness.results import ResultRecord, as_records, exit_code, load_results
+from harness.report import summary_line
+from harness.results import ResultRecord, as_records, exit_code, load_results, write_results_json
 from harness.runner import CaseResult, plan
 from harness.scenario.discover import load_scenarios
 from harness.shard import in_shard
@@ -41,7 +41,7 @@ def case_results(outcomes: list[Outcome] | None = None) -> list[CaseResult]:
 
 
 def write_results(path: Path, results: list[CaseResult], **meta: Any) -> Path:
-    write_json(results, path, {"suite": "nightly", "seconds": 10.0, **meta})
+    write_results_json(results, path, {"suite": "nightly", "seconds": 10.0, **meta})
     return path
 
 
