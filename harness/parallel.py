@@ -110,7 +110,7 @@ def _start(context: SpawnContext, index: int, group: Group, run_dir: Path,
 
 def _lost(worker: _Running, run_dir: Path, why: str) -> list[CaseResult]:
     group = worker.group
-    group_dir = run_dir / f"{group.kernel}-{group.machine}"
+    group_dir = group.directory(run_dir)
     group_dir.mkdir(parents=True, exist_ok=True)
     exc = InfraError(f"the worker for {group.kernel}/{group.machine} {why}",
                      log_path=group_dir)

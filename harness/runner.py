@@ -87,6 +87,10 @@ class Group:
     kernel: str
     cases: tuple[Case, ...]
 
+    def directory(self, run_dir: Path) -> Path:
+        """Where its L1's logs and its cases' artefacts go in a run."""
+        return run_dir / f"{self.kernel}-{self.machine}"
+
 
 def plan(scenarios: Iterable[Scenario], machines: Sequence[str], kernels: Sequence[str],
          modes: Sequence[str]) -> tuple[list[Group], list[CaseResult]]:

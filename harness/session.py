@@ -119,7 +119,7 @@ def _boot_failure(pending: list[Case], attempts: _Attempts, exc: InfraError) -> 
 def run_group(group: Group, run_dir: Path, options: RunOptions,
               progress: Progress) -> list[CaseResult]:
     """Every case of the group, in one L1 while it holds up, in fresh ones when it does not."""
-    group_dir = run_dir / f"{group.kernel}-{group.machine}"
+    group_dir = group.directory(run_dir)
     group_dir.mkdir(parents=True, exist_ok=True)
     results: list[CaseResult] = []
     pending = list(group.cases)

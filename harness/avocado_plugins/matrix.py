@@ -10,14 +10,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.commands.run import DEFAULT_KERNELS, DEFAULT_MACHINES
+from harness.commands.run import DEFAULT_KERNELS, DEFAULT_MACHINES, DEFAULT_MODES
 from harness.errors import UsageError
 from harness.runner import Case, plan
-from harness.scenario.discover import SUFFIXES, load_scenarios, profile_names
+from harness.scenario.discover import SUFFIXES, load_scenario, profile_names
 from harness.scenario.model import MODES, Scenario
 from harness.verdict import Outcome
 
-DEFAULT_MODES = ("probe",)
 #: Seconds a test may take, per mode, unless the ``pmu_harness.timeout`` setting says
 #: otherwise: an L1 boot is 5-10 s, a probe case 1-4 s, a linux case about a minute; the
 #: margin is for a loaded host, a cold image build (about 20 s) and one retry in a fresh L1.
@@ -103,12 +102,9 @@ def tags(case: Case) -> Tags:
 def load_case(path: Path, scenario_id: str, machine: str, kernel: str, mode: str) -> Case:
     """The case a runnable names, read again from its scenario file (``UsageError`` if the
     file changed so that it no longer holds that scenario, or the case does not apply)."""
-    for scenario in load_scenarios([path]):
-        if scenario.id != scenario_id:
-            continue
-        case = Case(scenario, machine, kernel, mode)
-        if case not in cases([scenario], Matrix((kernel,), (machine,), (mode,))):
-            raise UsageError(f"{path}: scenario {scenario_id!r} does not apply to "
-                             f"{machine}/{kernel}/{mode}")
-        return case
-    raise UsageError(f"{path}: no scenario with id {scenario_id!r}")
+    scenario = load_scenario(path, scenario_id)
+    case = Case(scenario, machine, kernel, mode)
+    if case not in cases([scenario], Matrix((kernel,), (machine,), (mode,))):
+        raise UsageError(f"{path}: scenario {scenario_id!r} does not apply to "
+                         f"{machine}/{kernel}/{mode}")
+    return case

@@ -21,9 +21,9 @@ from avocado.core.plugin_interfaces import CLI, Init
 from avocado.core.settings import settings
 
 from harness.avocado_plugins import KIND
-from harness.avocado_plugins.matrix import DEFAULT_MODES, DEFAULT_TIMEOUTS, Matrix
+from harness.avocado_plugins.matrix import DEFAULT_TIMEOUTS, Matrix
 from harness.cliargs import whole_number
-from harness.commands.run import DEFAULT_KERNELS, DEFAULT_MACHINES
+from harness.commands.run import DEFAULT_KERNELS, DEFAULT_MACHINES, DEFAULT_MODES
 from harness.scenario.model import MODES
 
 SECTION = "pmu_harness"

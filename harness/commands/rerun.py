@@ -14,14 +14,14 @@ from typing import Any
 
 from harness.bundle import Bundle, read_bundle
 from harness.cliargs import whole_number
-from harness.commands.run import exit_code
-from harness.errors import InfraError, UsageError
+from harness.commands.run import check_local_kernel, exit_code
+from harness.errors import InfraError
 from harness.images import ImageSet
 from harness.paths import new_run_dir
 from harness.report import summary_line, verdict_table
 from harness.results import write_results_json
 from harness.runner import Case, CaseResult, Group
-from harness.scenario.discover import load_scenarios
+from harness.scenario.discover import load_scenario
 
 
 def register(subparsers: Any) -> None:
@@ -45,11 +45,8 @@ def register(subparsers: Any) -> None:
 
 def _case(bundle: Bundle) -> Case:
     wanted = bundle.case
-    scenarios = [s for s in load_scenarios([bundle.scenario_file])
-                 if s.id == wanted["scenario"]]
-    if not scenarios:
-        raise UsageError(f"{bundle.scenario_file}: no scenario {wanted['scenario']!r}")
-    return Case(scenarios[0], wanted["machine"], wanted["kernel"], wanted["mode"])
+    scenario = load_scenario(bundle.scenario_file, wanted["scenario"])
+    return Case(scenario, wanted["machine"], wanted["kernel"], wanted["mode"])
 
 
 def _cached_images(cache_key: str) -> ImageSet | None:
@@ -89,9 +86,7 @@ def _images(bundle: Bundle, args: argparse.Namespace) -> ImageSet:
         return _bundle_images(bundle)
     from harness.images import build_image_set
 
-    if not args.kernel_image.is_file():
-        raise InfraError(f"--kernel-image {args.kernel_image}: no such file (a failed "
-                         "build? `git bisect run` skips this commit)")
+    check_local_kernel(args)
     print(f"pmu-harness: running on {args.kernel_image}, not on the bundle's kernel",
           file=sys.stderr)
     return build_image_set("local", local_image=args.kernel_image,

@@ -29,6 +29,7 @@ from harness.suite import SuiteRun, load_suite
 
 DEFAULT_KERNELS = ("debian-6.1",)
 DEFAULT_MACHINES = ("max",)
+DEFAULT_MODES = ("probe",)
 
 
 def register(subparsers: Any) -> None:
@@ -102,7 +103,8 @@ def _selections(args: argparse.Namespace) -> list[SuiteRun]:
         return list(load_suite(args.suite).runs)
     return [SuiteRun(tuple(args.paths or [SCENARIOS_DIR]), tuple(args.tag),
                      tuple(args.kernel or DEFAULT_KERNELS),
-                     tuple(args.machine or DEFAULT_MACHINES), tuple(args.mode or ["probe"]))]
+                     tuple(args.machine or DEFAULT_MACHINES),
+                     tuple(args.mode or DEFAULT_MODES))]
 
 
 def _plan(args: argparse.Namespace) -> tuple[list[Group], list[CaseResult]]:
@@ -127,7 +129,8 @@ def _plan(args: argparse.Namespace) -> tuple[list[Group], list[CaseResult]]:
     return groups, skipped
 
 
-def _check_local_kernel(args: argparse.Namespace) -> None:
+def check_local_kernel(args: argparse.Namespace) -> None:
+    """``--kernel-image`` given and present (``rerun`` checks it the same way)."""
     if args.kernel_image is None:
         raise UsageError("--kernel local needs --kernel-image PATH")
     if not args.kernel_image.is_file():
@@ -144,7 +147,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     groups, results = _plan(args)
     if any(g.kernel == "local" for g in groups):
-        _check_local_kernel(args)
+        check_local_kernel(args)
     options = RunOptions(snapshots=args.snapshots, kvm_mode="nvhe" if args.nvhe else None,
                          local_image=args.kernel_image, local_modules=args.kernel_modules,
                          retries=args.retries)

@@ -48,6 +48,14 @@ def load_scenarios(paths: Iterable[Path]) -> list[Scenario]:
     return scenarios
 
 
+def load_scenario(path: Path, scenario_id: str) -> Scenario:
+    """The scenario ``scenario_id`` of one file (a bundle's copy, a test's file)."""
+    for scenario in load_scenarios([path]):
+        if scenario.id == scenario_id:
+            return scenario
+    raise UsageError(f"{path}: no scenario with id {scenario_id!r}")
+
+
 def _duplicate_ids(scenarios: list[Scenario]) -> list[Located]:
     first: dict[str, Path] = {}
     problems = []
