@@ -113,7 +113,7 @@ def rerun_command(args: argparse.Namespace) -> int:
     local = args.kernel_image is not None
     options = RunOptions(kvm_mode=bundle.data.get("options", {}).get("kvm_mode"),
                          retries=args.retries, machines_dir=bundle.machines_dir,
-                         image_set=images, local_image=args.kernel_image if local else None,
+                         image_set=images, local_image=args.kernel_image,
                          local_modules=args.kernel_modules if local else None)
     kernel = "local" if local else case.kernel
     group = Group(case.machine, kernel, (Case(case.scenario, case.machine, kernel, case.mode),))
@@ -127,7 +127,9 @@ def rerun_command(args: argparse.Namespace) -> int:
     if args.json:
         write_results_json(results, args.json, meta)
     for result in results:
-        print(("" if local else _compare(bundle, result) + "\n")
-              + (f"new bundle: {result.bundle}" if result.bundle else ""), file=sys.stderr)
+        if not local:
+            print(_compare(bundle, result), file=sys.stderr)
+        if result.bundle:
+            print(f"new bundle: {result.bundle}", file=sys.stderr)
     print(summary_line(results) + f" ({run_dir})")
     return exit_code(results)
