@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -12,7 +14,9 @@ from types import FrameType
 
 from harness.errors import (
     EXIT_ABORT_BISECT,
+    EXIT_CHECK_FAILED,
     EXIT_INFRA,
+    EXIT_OK,
     EXIT_USAGE,
     HarnessError,
     InfraError,
@@ -32,6 +36,8 @@ COMMAND_MODULES = (
 )
 
 Handler = Callable[[argparse.Namespace], int]
+# Every status `pmu-harness` may end with (plus 128 under --bisect, for a usage error).
+EXIT_CODES = frozenset({EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_INFRA})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,17 +57,58 @@ def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _say(text: str) -> None:
+    """A last word on stderr that needs no memory to speak of and cannot raise: it is used
+    when printing itself may be what failed (out of memory, a closed pipe)."""
+    with contextlib.suppress(OSError, ValueError):
+        os.write(2, text.encode(errors="replace") + b"\n")
+
+
+def _detach_stdout() -> None:
+    # The reader of stdout went away (`list | head`): later writes, and the interpreter's
+    # own flush at exit, must go nowhere instead of failing with a status of their own.
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _last_resort(words: list[str]) -> int:
+    """``_main``, and whatever escapes it (even from its own error handlers) mapped to an
+    exit code CI and ``git bisect run`` understand: never Python's own 1 or 120."""
+    try:
+        code = _main(words)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _detach_stdout()
+        _say("pmu-harness: the output was closed before everything was written")
+        return EXIT_INFRA
+    except MemoryError:
+        _say("pmu-harness: out of memory (an infrastructure error, not a kernel verdict)")
+        return EXIT_INFRA
+    except KeyboardInterrupt:
+        _say("pmu-harness: interrupted")
+        return EXIT_INFRA
+    except SystemExit as exc:
+        return exc.code if exc.code in EXIT_CODES else EXIT_INFRA
+    except BaseException as exc:  # noqa: BLE001 - the exit code must stay meaningful
+        _say(f"pmu-harness: internal error while handling an error: {type(exc).__name__}")
+        return EXIT_INFRA
+    return code if code in EXIT_CODES else EXIT_INFRA
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     try:
-        code = _main(words)
+        code = _last_resort(words)
     finally:
         # Called in-process (tests, other tools), the caller's handler comes back.
         signal.signal(signal.SIGTERM, previous)
     if code == EXIT_USAGE and "--bisect" in words:
-        print("pmu-harness: aborting the bisect: this usage error would be the same on every "
-              "commit", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError):
+            print("pmu-harness: aborting the bisect: this usage error would be the same on "
+                  "every commit", file=sys.stderr)
         return EXIT_ABORT_BISECT
     return code
 
@@ -95,6 +142,8 @@ def _main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         print("pmu-harness: interrupted; everything started was stopped", file=sys.stderr)
         return EXIT_INFRA
+    except (BrokenPipeError, MemoryError):
+        raise  # not a harness bug: _last_resort says what happened
     except Exception:  # noqa: BLE001 - last resort: a harness bug must not read as "bad kernel"
         traceback.print_exc()
         print("pmu-harness: internal error (a harness bug, not a kernel verdict)",

@@ -6,9 +6,13 @@ it is kept in every run's artefacts directory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from harness.errors import Located, UsageError
 from harness.events import format_event
+from harness.printable import printable
 from harness.scenario.model import (
     Action,
     FilterCall,
@@ -35,7 +39,8 @@ def _step_line(step: Step) -> str:
 
 def render(scenario: Scenario, *, with_filters: bool = True) -> str:
     """The file for one run; ``with_filters=False`` gives the unfiltered control."""
-    lines = [FORMAT_LINE, f"# scenario {scenario.id}: {scenario.path.name}",
+    # The file name is anyone's text: a newline in it would start a live directive.
+    lines = [FORMAT_LINE, f"# scenario {scenario.id}: {printable(scenario.path.name)}",
              f"vcpus {scenario.vcpus}"]
     lines += [f"no-pmu-vcpu {v}" for v in scenario.no_pmu_vcpus]
     if with_filters:
@@ -57,40 +62,161 @@ class FilterFile:
     workload: Workload
 
 
+# The C reader's limits (guest-images/probe/filterfile.h), so that both refuse alike.
+MAX_VCPUS = 8
+MAX_WORKLOAD_EVENTS = 31
+MAX_STEPS = 1024
+MAX_LOOPS = 0xFFFFFFFF
+DEFAULT_WORKLOAD = Workload((0x11, 0x08), True, 200000)
+DEFAULT_LOOPS = 200000
+_HEX = re.compile(r"0[xX][0-9a-fA-F]+")
+_DECIMAL = re.compile(r"[0-9]+")
+# Significant decimal digits of a number (20 hold any 64-bit value; 16 hex digits do):
+# Python would convert thousands of digits, the C reader stops at its maximum.
+MAX_NUMBER_CHARS = 20
+MAX_TOKENS = 16
+# What separates tokens for the C reader (strtok_r " \t\r\n"): not every Unicode space.
+_SEPARATORS = re.compile(r"[ \t\r]+")
+
+
+class _Bad(Exception):
+    """Internal: the message for the line being read."""
+
+
+def _number(token: str, what: str, maximum: int) -> int:
+    """Decimal or 0x hex, as the C reader takes it: no sign, no octal, no spaces, leading
+    zeros allowed; digits past any 64-bit value are refused without being converted."""
+    value = None
+    if _HEX.fullmatch(token) and len(token[2:].lstrip("0")) <= 16:
+        value = int(token[2:], 16)
+    elif _DECIMAL.fullmatch(token) and len(token.lstrip("0")) <= MAX_NUMBER_CHARS:
+        value = int(token, 10)
+    if value is None or value > maximum:
+        raise _Bad(f"{what} {printable(token[:40])!r} is not a number in 0..{maximum}")
+    return value
+
+
+def _arguments(args: list[str], count: int, word: str) -> list[str]:
+    if len(args) != count:
+        raise _Bad(f"{word!r} takes {count} argument(s), got {len(args)}")
+    return args
+
+
 def _action(word: str) -> int:
     known = {"allow": int(Action.ALLOW), "deny": int(Action.DENY)}
-    return known[word] if word in known else int(word, 0)
+    return known[word] if word in known else _number(word, "action", 0xFF)
 
 
 def _workload(fields: list[str]) -> Workload:
-    events = () if fields[0] == "-" else tuple(int(e, 0) for e in fields[0].split(","))
-    options = dict(f.split("=", 1) for f in fields[1:])
-    return Workload(events, options.get("cycles", "1") == "1",
-                    int(options.get("loops", "200000"), 0))
-
-
-def parse(text: str) -> FilterFile:
-    """The inverse of ``render`` (and of hand-written files in the same format)."""
-    vcpus, no_pmu, steps = 1, [], list[Step]()
-    workload = Workload((0x11, 0x08), True, 200000)
-    for number, raw in enumerate(text.splitlines(), start=1):
-        fields = raw.split("#", 1)[0].split()
-        if not fields or fields[0] == "pmu-harness-filter":
-            continue
-        word, args = fields[0], fields[1:]
-        if word == "vcpus":
-            vcpus = int(args[0], 0)
-        elif word == "no-pmu-vcpu":
-            no_pmu.append(int(args[0], 0))
-        elif word == "filter":
-            steps.append(FilterCall(int(args[1], 0), int(args[2], 0), _action(args[3]),
-                                    int(args[0], 0), number))
-        elif word == "init":
-            steps.append(InitStep(int(args[0], 0), number))
-        elif word == "run":
-            steps.append(RunStep(int(args[0], 0), number))
-        elif word == "workload":
-            workload = _workload(args)
+    if not fields:
+        raise _Bad("'workload' needs an event list (or '-')")
+    listed = [] if fields[0] == "-" else fields[0].split(",")
+    if len(listed) > MAX_WORKLOAD_EVENTS:
+        raise _Bad(f"more than {MAX_WORKLOAD_EVENTS} workload events")
+    events = tuple(_number(e, "event", 0xFFFF) for e in listed)
+    cycles, loops = 0, DEFAULT_LOOPS
+    for option in fields[1:]:
+        name, _, value = option.partition("=")
+        if name == "cycles":
+            cycles = _number(value, "cycles", 1)
+        elif name == "loops":
+            loops = _number(value, "loops", MAX_LOOPS)
         else:
-            raise ValueError(f"line {number}: unknown directive {word!r}")
-    return FilterFile(vcpus, tuple(no_pmu), tuple(steps), workload)
+            raise _Bad(f"unknown workload option {printable(option[:40])!r}")
+    return Workload(events, cycles == 1, loops)
+
+
+@dataclass
+class _File:
+    """What has been read so far."""
+
+    vcpus: int = 1
+    no_pmu: list[tuple[int, int]] = field(default_factory=list)  # vCPU, line
+    steps: list[Step] = field(default_factory=list)
+    workload: Workload | None = None
+    seen: set[str] = field(default_factory=set)  # directives that may appear once
+
+
+def _once(state: _File, word: str) -> None:
+    if word in state.seen:
+        raise _Bad(f"duplicate {word!r} line")
+    state.seen.add(word)
+
+
+def _directive(state: _File, word: str, args: list[str], line: int) -> None:
+    if word in ("pmu-harness-filter", "vcpus", "workload"):
+        _once(state, word)
+    if word == "pmu-harness-filter":
+        version = _number(_arguments(args, 1, word)[0], "format version", 0xFFFF)
+        if version != 1:
+            raise _Bad(f"unsupported format version {version} (want 1)")
+    elif word == "vcpus":
+        state.vcpus = _number(_arguments(args, 1, word)[0], "vcpus", MAX_VCPUS)
+        if state.vcpus < 1:
+            raise _Bad(f"vcpus must be 1..{MAX_VCPUS}")
+    elif word == "no-pmu-vcpu":
+        state.no_pmu.append((_number(_arguments(args, 1, word)[0], "vcpu", MAX_VCPUS - 1),
+                             line))
+    elif word == "workload":
+        state.workload = _workload(args)
+    else:
+        _step(state, word, args, line)
+
+
+def _step(state: _File, word: str, args: list[str], line: int) -> None:
+    if word not in ("filter", "init", "run"):
+        raise _Bad(f"unknown directive {printable(word[:40])!r}")
+    if len(state.steps) == MAX_STEPS:
+        raise _Bad(f"more than {MAX_STEPS} steps")
+    if word == "filter":
+        vcpu, base, count, action = _arguments(args, 4, word)
+        state.steps.append(FilterCall(_number(base, "base event", 0xFFFF),
+                                      _number(count, "nevents", 0xFFFF), _action(action),
+                                      _number(vcpu, "vcpu", MAX_VCPUS - 1), line))
+        return
+    vcpu_index = _number(_arguments(args, 1, word)[0], "vcpu", MAX_VCPUS - 1)
+    state.steps.append(InitStep(vcpu_index, line) if word == "init" else RunStep(vcpu_index, line))
+
+
+def _problem(source: Path, line: int | None, message: str) -> UsageError:
+    problem = Located(source, line, message)
+    return UsageError(str(problem), (problem,))
+
+
+def _check_vcpus(state: _File, source: Path) -> None:
+    """vCPU indices against the final `vcpus`, as the C reader checks them."""
+    for step in state.steps:
+        if step.vcpu >= state.vcpus:
+            raise _problem(source, step.line, f"vcpu {step.vcpu} out of range "
+                           f"(vcpus {state.vcpus})")
+    # In vCPU order, each at its last line: the C reader keeps a bit mask.
+    for vcpu, line in sorted(dict(state.no_pmu).items()):
+        if vcpu >= state.vcpus:
+            raise _problem(source, line, f"no-pmu-vcpu {vcpu} out of range "
+                           f"(vcpus {state.vcpus})")
+
+
+def parse(text: str, source: Path = Path("<filter file>")) -> FilterFile:
+    """The inverse of ``render``, as strict as the C reader (guest-images/probe/filterfile.c):
+    lines end at "\\n" only, ``#`` starts a comment, and anything it refuses is a
+    ``UsageError`` naming the line."""
+    state = _File()
+    for number, raw in enumerate(text.split("\n"), start=1):
+        if "\0" in raw:
+            raise _problem(source, number, "NUL byte in line")
+        fields = [f for f in _SEPARATORS.split(raw.split("#", 1)[0]) if f]
+        if not fields:
+            continue
+        if len(fields) > MAX_TOKENS:
+            raise _problem(source, number, "too many tokens")
+        if "pmu-harness-filter" not in state.seen and fields[0] != "pmu-harness-filter":
+            raise _problem(source, number, "first directive must be 'pmu-harness-filter 1'")
+        try:
+            _directive(state, fields[0], fields[1:], number)
+        except _Bad as exc:
+            raise _problem(source, number, str(exc)) from None
+    if "pmu-harness-filter" not in state.seen:
+        raise _problem(source, None, "end of file before the 'pmu-harness-filter 1' line")
+    _check_vcpus(state, source)
+    return FilterFile(state.vcpus, tuple(v for v, _ in state.no_pmu), tuple(state.steps),
+                      state.workload or DEFAULT_WORKLOAD)

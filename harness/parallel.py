@@ -156,9 +156,11 @@ def _overdue(running: dict[Connection, _Running], run_dir: Path
 
 def run_groups(groups: Sequence[Group], run_dir: Path, options: RunOptions, jobs: int,
                progress: Progress) -> list[CaseResult]:
-    """Every group's results, in the order of ``groups`` whatever order they finished in."""
-    if jobs <= 1 or len(groups) <= 1:
-        return [r for g in groups for r in run_group(g, run_dir, options, progress)]
+    """Every group's results, in the order of ``groups`` whatever order they finished in.
+
+    Even one group runs in a worker: only a process can be stopped wherever it is stuck
+    (a wait with no timeout, a vCPU wedged in KVM_RUN), so only a worker gives the run an
+    overall deadline."""
     context = multiprocessing.get_context("spawn")
     waiting = _start_order(groups)
     running: dict[Connection, _Running] = {}

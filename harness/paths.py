@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+from harness.errors import InfraError
+
 # The package is used from a checkout (pip install -e .): configs/ and guest-images/ sit
 # beside it. PMU_HARNESS_ROOT lets an installed copy point at a checkout.
 PROJECT_ROOT = Path(os.environ.get("PMU_HARNESS_ROOT", Path(__file__).resolve().parent.parent))
@@ -30,13 +32,17 @@ def results_root() -> Path:
 def new_run_dir(label: str) -> Path:
     """A fresh directory for one run; unique even when two runs start in the same second."""
     root = results_root()
-    root.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1000):
-        candidate = root / f"{stamp}-{label}-{os.getpid()}-{attempt}"
-        try:
-            candidate.mkdir()
-        except FileExistsError:
-            continue
-        return candidate
-    raise RuntimeError(f"could not create a run directory under {root}")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1000):
+            candidate = root / f"{stamp}-{label}-{os.getpid()}-{attempt}"
+            try:
+                candidate.mkdir()
+            except FileExistsError:
+                continue
+            return candidate
+    except OSError as exc:
+        # A full or read-only results filesystem: nothing was run, nothing about the kernel.
+        raise InfraError(f"cannot create a run directory under {root}: {exc}") from exc
+    raise InfraError(f"could not create a run directory under {root}")

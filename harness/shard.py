@@ -10,12 +10,18 @@ import hashlib
 import re
 
 from harness.errors import UsageError
+from harness.printable import printable
+
+# CI fans a matrix out over a handful of machines; a shard count past this is a typo (and
+# `report` lists the missing shards of a set, so n also bounds that list).
+MAX_SHARDS = 1000
 
 
 def parse_shard(text: str) -> tuple[int, int]:
-    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
-    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)):
-        raise UsageError(f"--shard {text!r}: expected i/n with 1 <= i <= n, e.g. 2/3")
+    match = re.fullmatch(r"([0-9]{1,4})/([0-9]{1,4})", text.strip())
+    if not match or not 1 <= int(match.group(1)) <= int(match.group(2)) <= MAX_SHARDS:
+        raise UsageError(f"--shard {printable(text[:40])!r}: expected i/n with "
+                         f"1 <= i <= n <= {MAX_SHARDS}, e.g. 2/3")
     return int(match.group(1)), int(match.group(2))
 
 

@@ -10,6 +10,7 @@ import yaml
 
 from harness.errors import UsageError
 from harness.paths import CONFIGS_DIR, PROJECT_ROOT
+from harness.printable import printable
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,11 @@ def _run(raw: Any, where: str) -> SuiteRun:
 
 
 def load_suite(name: str) -> Suite:
+    # A name, never a path: `--suite ../../x` must not read any YAML file on the host.
+    if name not in suite_names():
+        raise UsageError(f"unknown suite {printable(name)!r}; known: "
+                         f"{', '.join(suite_names())}")
     path = CONFIGS_DIR / "suites" / f"{name}.yaml"
-    if not path.is_file():
-        raise UsageError(f"unknown suite {name!r}; known: {', '.join(suite_names())}")
     data = yaml.safe_load(path.read_text())
     runs = data.get("runs") if isinstance(data, dict) else None
     if not isinstance(runs, list) or not runs:

@@ -15,12 +15,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.atomicfile import check_output_paths, write_each
 from harness.errors import UsageError
 from harness.formats import junit, ktap
 from harness.htmlreport import write_html
 from harness.report import summary_line
 from harness.results import (
+    ResultRecord,
     exit_code,
+    exit_code_without_reports,
     failure_pointers,
     load_results,
     write_results_json,
@@ -92,23 +95,32 @@ def merge_meta(metas: Sequence[dict[str, Any]], inputs: Sequence[Path]) -> dict[
     return meta
 
 
+def _write_reports(args: argparse.Namespace, records: list[ResultRecord],
+                   meta: dict[str, Any]) -> list[str]:
+    return write_each([
+        (args.html, lambda path: write_html(records, path, meta)),
+        (args.json, lambda path: write_results_json(records, path, meta)),
+        (args.junit, lambda path: junit(records, path)),
+    ])
+
+
 def run_report(args: argparse.Namespace) -> int:
+    check_output_paths([args.html, args.json, args.junit])
     records, metas = load_results(args.inputs)
     meta = merge_meta(metas, args.inputs)
     for warning in meta["warnings"]:
         print(f"pmu-harness: warning: {warning}", file=sys.stderr)
     if not records:
         print("pmu-harness: warning: the inputs hold no results", file=sys.stderr)
-    if args.html:
-        write_html(records, args.html, meta)
-    if args.json:
-        write_results_json(records, args.json, meta)
-    if args.junit:
-        junit(records, args.junit)
+    code = exit_code(r.outcome for r in records)
+    for failure in _write_reports(args, records, meta):
+        print(f"pmu-harness: infrastructure error: a report could not be written: {failure}",
+              file=sys.stderr)
+        code = exit_code_without_reports(code)
     if args.ktap:
         print(ktap(records), end="")
     for pointer in failure_pointers(records):
         print(pointer, file=sys.stderr)
     print(f"{summary_line(records)} ({len(args.inputs)} file(s))",
           file=sys.stderr if args.ktap else sys.stdout)
-    return exit_code(r.outcome for r in records)
+    return code

@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.errors import EXIT_OK
 from harness.paths import SCENARIOS_DIR
+from harness.printable import printable
 from harness.scenario.discover import load_scenarios
 
 
@@ -39,6 +40,7 @@ def run_list(args: argparse.Namespace) -> int:
     rows = [s for s in scenarios if wanted <= set(s.tags)]
     width = max((len(s.id) for s in rows), default=2)
     for s in sorted(rows, key=lambda s: s.id):
-        tags = ",".join(s.tags)
-        print(f"{s.id:<{width}}  [{tags}]  {s.description}", file=sys.stdout)
+        # A description may hold escape sequences (YAML's "\e"): shown, never obeyed.
+        tags = printable(",".join(s.tags))
+        print(f"{s.id:<{width}}  [{tags}]  {printable(s.description)}", file=sys.stdout)
     return EXIT_OK

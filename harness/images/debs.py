@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,8 @@ from harness.errors import InfraError
 from harness.images.run import tail
 
 EXTRACT_TIMEOUT = 300
+# After SIGKILL a process is gone as soon as the kernel has torn it down: seconds at most.
+REAP_TIMEOUT = 30
 MERGED_USR = ("bin", "sbin", "lib")
 
 
@@ -36,11 +39,19 @@ def extract(deb: Path, root: Path, members: Sequence[str] = ()) -> None:
         reader.wait(timeout=EXTRACT_TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         reader.kill()
+        # Killed is not gone: reap it, or every timed-out unpack leaves a zombie behind.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            reader.wait(timeout=REAP_TIMEOUT)
+        if reader.stderr:
+            reader.stderr.close()
         raise InfraError(f"unpacking {deb.name} timed out after {EXTRACT_TIMEOUT} s") from exc
     finally:
         if reader.stdout:
             reader.stdout.close()
-    reader_err = reader.stderr.read().decode(errors="replace") if reader.stderr else ""
+    reader_err = ""
+    if reader.stderr:
+        with reader.stderr:
+            reader_err = reader.stderr.read().decode(errors="replace")
     if reader.returncode != 0 or (done.returncode != 0 and not members):
         raise InfraError(f"unpacking {deb.name} failed (is the cached .deb damaged?)",
                          log_tail=tail(reader_err + done.stderr), command=tuple(tar))

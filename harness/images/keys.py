@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.images.model import CLIENT_KEY
 from harness.images.run import run
 
 KEY_TIMEOUT = 60
@@ -36,6 +39,20 @@ def load_or_make_keys(directory: Path) -> SshKeys:
     keys = make_keys(directory)
     (directory / "host_key.pub").write_text(keys.host_public + "\n")
     return keys
+
+
+def install_key_files(keys: SshKeys, out: Path) -> None:
+    """Copy the client key pair and L1's public host key into an image set ``out``. The
+    private key's copy is created 0600 (``os.open`` with the mode), never chmod-ed later:
+    between a copy with the default mode and a chmod anyone could read it."""
+    source = keys.client_private.parent
+    for name in (f"{CLIENT_KEY}.pub", "host_key.pub"):
+        shutil.copyfile(source / name, out / name)
+    target = out / CLIENT_KEY
+    target.unlink(missing_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(keys.client_private.read_bytes())
 
 
 def make_keys(directory: Path) -> SshKeys:

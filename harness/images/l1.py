@@ -9,9 +9,10 @@ under TCG the kernel unpacks a plain cpio faster than it decompresses one.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from harness.images.cpio import CpioWriter
 from harness.images.kernel import KernelFiles
@@ -34,7 +35,7 @@ def write_overlay(out: Path, *, kernel: KernelFiles, l2_initrd: Path, keys: SshK
                   tools: dict[str, Path], info: dict[str, Any]) -> list[str]:
     """The per-set cpio. Returns the guest paths of the modules, in load order."""
     made: set[str] = set()
-    with out.open("wb") as raw:
+    with open_private(out) as raw:
         writer = CpioWriter(raw)
         _parents(writer, made, "etc/pmu-harness/x")
         writer.add_file("init", L1_DIR / "init", mode=0o755)
@@ -69,8 +70,17 @@ def _add_modules(writer: CpioWriter, made: set[str], kernel: KernelFiles) -> lis
     return paths
 
 
+def open_private(path: Path) -> BinaryIO:
+    """``path`` created afresh for writing, readable by its owner only from the first byte:
+    L1's initramfs holds the dropbear host private key. (A chmod after writing would leave
+    a window, and a file left over from an older build keeps its mode: it is replaced.)"""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    return os.fdopen(fd, "wb")
+
+
 def concatenate(parts: list[Path], out: Path) -> None:
-    with out.open("wb") as target:
+    with open_private(out) as target:
         for part in parts:
             with part.open("rb") as source:
                 shutil.copyfileobj(source, target, 1 << 22)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 import socket
 import sys
 import time
@@ -42,6 +43,16 @@ SSH_READY_TIMEOUT = 60.0
 QUIT_TIMEOUT = 10.0
 # Re-arming a restored L1's timers (CPU hotplug, then a sleep on each CPU): well under 1 s.
 REARM_TIMERS_TIMEOUT = 30.0
+
+
+_ATTEMPT_LOG = re.compile(r"(?:command|console|qemu)-([0-9]+)-")
+
+
+def last_attempt(directory: Path) -> int:
+    """The highest attempt number among the L1 logs in ``directory`` (0: none yet)."""
+    numbers = [int(match.group(1)) for path in directory.glob("*")
+               if (match := _ATTEMPT_LOG.match(path.name))]
+    return max(numbers, default=0)
 
 
 class L1Images(Protocol):
@@ -147,6 +158,10 @@ class L1Machine:
             snap = self.store.lookup(inputs) if inputs is not None else None
             if snap is None or not self._try_restore(snap):
                 self._cold_boot(inputs)
+        except OSError as exc:
+            # The run directory's disk is full (or gone): the machinery failed, not L1.
+            self.shutdown()
+            raise InfraError(f"L1 could not be started: {exc}", log_path=self.run_dir) from exc
         except BaseException:
             self.shutdown()
             raise
@@ -257,7 +272,9 @@ class L1Machine:
 
     def _launch(self, label: str, incoming: Path | None) -> _Running:
         """Start QEMU with a fresh QMP socketpair and console log; wait for QMP."""
-        self._attempt += 1
+        # Numbered on from the logs already there: a retry in a fresh L1 (a new L1Machine
+        # on the same directory) must not overwrite the failed attempt's console log.
+        self._attempt = max(self._attempt, last_attempt(self.run_dir)) + 1
         stem = f"{self._attempt}-{label}"
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         console = ConsoleLog(self.run_dir / f"console-{stem}.log")
@@ -275,6 +292,9 @@ class L1Machine:
         (self.run_dir / f"command-{stem}.txt").write_text(" ".join(argv) + "\n")
         try:
             process.start()
+        except BaseException:
+            ours.close()
+            raise
         finally:
             theirs.close()  # QEMU has its copy; ours would keep the socket open if QEMU died
         running = _Running(process, QmpChannel(ours), console)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import signal
 import subprocess
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from harness.errors import InfraError
 
+log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -98,8 +100,12 @@ class QemuProcess:
                 step()
             if self.wait(timeout) is not None:
                 return
-        # SIGKILL cannot be ignored; this only waits out the kernel tearing QEMU down.
-        self._proc.wait(timeout=timeout)
+        # SIGKILL cannot be ignored; this only waits out the kernel tearing QEMU down. A
+        # process stuck in the kernel (uninterruptible sleep) can outlast even that: say so
+        # and go on, rather than turn clean-up into a new error that hides the first.
+        if self.wait(timeout) is None:
+            log.warning("QEMU (pid %s) still not reaped %.0f s after SIGKILL", self.pid,
+                        timeout)
 
     def failure(self, message: str, console: Path) -> InfraError:
         """An InfraError that explains itself: command, exit status, console and QEMU log."""

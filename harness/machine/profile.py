@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.errors import Located, UsageError
 from harness.paths import CONFIGS_DIR
+from harness.yamlsource import load_located
 
 MACHINES_DIR = CONFIGS_DIR / "machines"
 KVM_MODES = ("vhe", "nvhe")
+# `qemu.machine` and `qemu.cpu` go into QEMU's command line as option values, and a profile
+# can come from a bundle (someone else's file): `virt,dumpdtb=PATH` would have QEMU write a
+# file. The board is `virt` with the properties an L1 needs; a CPU is a model name with
+# on/off or numeric properties.
+QEMU_MACHINE = re.compile(r"virt(,(virtualization|gic-version|its|secure|mte|highmem|ras)"
+                          r"=[a-z0-9]{1,8})*")
+QEMU_CPU = re.compile(r"[a-z0-9][a-z0-9.-]{0,31}(,[a-z0-9-]{1,32}=(on|off|[0-9]{1,8}))*")
 
 
 @dataclass(frozen=True)
@@ -140,6 +147,11 @@ def parse_machine_profile(path: Path, data: object) -> MachineProfile:
         default_kvm_mode=default,
     )
     _check_modes(reader, modes, default)
+    for key, value, form in (("machine", profile.machine, QEMU_MACHINE),
+                             ("cpu", profile.cpu, QEMU_CPU)):
+        if value and not form.fullmatch(value):
+            reader.problems.append(Located(path, None, f"qemu.{key} {value[:80]!r} is not "
+                                           f"allowed (expected {form.pattern})"))
     if profile.name and profile.name != path.stem:
         reader.problems.append(
             Located(path, None, f"name {profile.name!r} differs from the file name")
@@ -160,12 +172,5 @@ def load_machine_profile(name: str, directory: Path = MACHINES_DIR) -> MachinePr
     if not path.is_file():
         known = ", ".join(machine_profile_names(directory))
         raise UsageError(f"unknown machine profile {name!r} (known: {known})")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        line = None
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            line = mark.line + 1
-        raise UsageError("bad machine profile", (Located(path, line, str(exc)),)) from exc
-    return parse_machine_profile(path, data)
+    # Bounded and located like a scenario: `rerun` reads a bundle's copy of the profile.
+    return parse_machine_profile(path, load_located(path))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import shlex
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import paramiko
 
@@ -98,6 +101,32 @@ class _Bounded:
 
 
 _START_ATTEMPTS = 5
+# What paramiko reports as the exit status of a command whose channel closed without one:
+# on a dead connection (dropbear killed) it means the command's end was never seen.
+_NO_EXIT_STATUS = -1
+# Opening an SFTP session is three round trips; a healthy L1 answers in well under a second.
+SFTP_OPEN_TIMEOUT = 60.0
+
+
+class _Closer(Protocol):
+    def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def closed_at(deadline: float, channel: _Closer) -> Iterator[None]:
+    """Close ``channel`` if the block is still running at ``deadline`` (monotonic).
+
+    paramiko waits for the server's reply to an exec or subsystem request on an event with
+    no timeout: a wedged L1 (QEMU stopped, dropbear gone) would hold the run forever.
+    Closing the channel wakes that wait with an ``SSHException``.
+    """
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), channel.close)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 class SshSession:
@@ -172,6 +201,10 @@ class SshSession:
             self._client.close()
             self._client = None
 
+    def _connected(self) -> bool:
+        transport = self._client.get_transport() if self._client is not None else None
+        return transport is not None and transport.is_active()
+
     def _require(self) -> paramiko.SSHClient:
         if self._client is None:
             raise InfraError("SSH session to L1 is not connected")
@@ -221,7 +254,8 @@ class SshSession:
                     raise paramiko.SSHException("SSH transport is gone")
                 channel = transport.open_session(timeout=self._left(deadline))
                 channel.settimeout(0.2)
-                channel.exec_command(command)
+                with closed_at(deadline, channel):
+                    channel.exec_command(command)
             except paramiko.SSHException:
                 if channel is not None:
                     channel.close()
@@ -246,6 +280,8 @@ class SshSession:
             out, err = _Bounded(max_output), _Bounded(max_output)
             _pump(channel, out, err, deadline, command)
             status = channel.recv_exit_status()
+            if status == _NO_EXIT_STATUS and not self._connected():
+                raise EOFError("the SSH connection to L1 was lost before the command ended")
         finally:
             channel.close()
         return RemoteResult(
@@ -265,20 +301,37 @@ class SshSession:
         """Copy a file out of L1 (SFTP)."""
         self._sftp(lambda s: s.get(remote, str(local)), f"get {remote} -> {local}", timeout)
 
-    def _open_sftp(self) -> paramiko.SFTPClient:
+    def _open_sftp_once(self, deadline: float) -> paramiko.SFTPClient:
+        """``SSHClient.open_sftp`` with a deadline on each step: opening the channel,
+        starting the subsystem (paramiko waits for that reply with no timeout) and the
+        version exchange (a read on the channel, bounded by its timeout)."""
+        transport = self._require().get_transport()
+        if transport is None:
+            raise paramiko.SSHException("SSH transport is gone")
+        channel = transport.open_session(timeout=self._left(deadline))
+        try:
+            channel.settimeout(self._left(deadline))
+            with closed_at(deadline, channel):
+                channel.invoke_subsystem("sftp")
+                return paramiko.SFTPClient(channel)
+        except BaseException:
+            channel.close()
+            raise
+
+    def _open_sftp(self, deadline: float) -> paramiko.SFTPClient:
         # Same dropbear refusals as for exec (see _start): opening has no side effect.
         for attempt in range(_START_ATTEMPTS):
             try:
-                return self._require().open_sftp()
+                return self._open_sftp_once(deadline)
             except paramiko.SSHException:
-                if attempt + 1 == _START_ATTEMPTS:
+                if attempt + 1 == _START_ATTEMPTS or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2 * (attempt + 1))
         raise AssertionError("unreachable")
 
     def _sftp(self, action: _SftpAction, what: str, timeout: float) -> None:
         try:
-            sftp = self._open_sftp()
+            sftp = self._open_sftp(time.monotonic() + min(timeout, SFTP_OPEN_TIMEOUT))
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise InfraError(f"SFTP to L1 failed to open: {exc!r}") from exc
         try:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 from harness.errors import Located, UsageError
+from harness.inputfile import why_unreadable
 from harness.paths import CONFIGS_DIR
 from harness.scenario.model import Scenario
 from harness.scenario.parse import parse_scenario
@@ -19,15 +21,30 @@ def profile_names(kind: str) -> frozenset[str]:
     return frozenset(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else frozenset()
 
 
+def _files_of(path: Path, problems: list[Located]) -> list[Path]:
+    """The scenario files ``path`` names: itself, or the *.yaml/*.yml files under it."""
+    try:
+        is_dir = stat.S_ISDIR(path.stat().st_mode)
+    except OSError as exc:
+        # A symlink loop is not "no such file": say which it is.
+        problems.append(Located(path, None, why_unreadable(exc)))
+        return []
+    if not is_dir:
+        return [path]  # whatever it is, reading it says what is wrong with it
+    found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES)
+    if not found:
+        problems.append(Located(path, None, "no scenario files (*.yaml, *.yml) in this "
+                                "directory"))
+    return found
+
+
 def scenario_files(paths: Iterable[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES))
-        elif path.exists():
-            files.append(path)
-        else:
-            raise UsageError("", (Located(path, None, "no such file or directory"),))
+    """Every scenario file under ``paths``; a path that gives none is a ``UsageError``
+    (all of them listed): a run or a validation of nothing must not look like success."""
+    problems: list[Located] = []
+    files = [file for path in paths for file in _files_of(path, problems)]
+    if problems:
+        raise UsageError(f"{len(problems)} problem(s)", tuple(problems))
     return files
 
 
@@ -36,7 +53,7 @@ def load_scenarios(paths: Iterable[Path]) -> list[Scenario]:
     machines, kernels = profile_names("machines"), profile_names("kernels")
     scenarios: list[Scenario] = []
     problems: list[Located] = []
-    for file in scenario_files(paths):
+    for file in [file for path in paths for file in _files_of(path, problems)]:
         try:
             scenarios.append(parse_scenario(file, known_machines=machines,
                                             known_kernels=kernels))
@@ -61,8 +78,9 @@ def _duplicate_ids(scenarios: list[Scenario]) -> list[Located]:
     problems = []
     for scenario in scenarios:
         if scenario.id in first:
-            problems.append(Located(scenario.path, None, f"id {scenario.id!r} is already used "
-                                    f"by {first[scenario.id]}"))
+            problems.append(Located(scenario.path, scenario.id_line or None,
+                                    f"id {scenario.id!r} is already used by "
+                                    f"{first[scenario.id]}"))
         else:
             first.setdefault(scenario.id, scenario.path)
     return problems

@@ -102,6 +102,7 @@ class Scenario:
     workload: Workload
     expect: Expectations
     path: Path
+    id_line: int = 0  # where `id:` is in the file (0: not from a file)
 
     @property
     def filter_calls(self) -> tuple[FilterCall, ...]:

@@ -24,7 +24,7 @@ from harness.scenario.model import (
     Step,
     Workload,
 )
-from harness.yamlsource import LocatedDict, LocatedList, load_located
+from harness.yamlsource import MAX_NUMBER_CHARS, LocatedDict, LocatedList, load_located, shown
 
 TOP_KEYS = {
     "id": "a short name: lowercase letters, digits and dashes",
@@ -44,7 +44,14 @@ REQUIRED_KEYS = ("id", "description", "filters", "workload")
 WORKLOAD_KEYS = ("events", "cycle_counter", "loops")
 EXPECT_KEYS = ("errnos", "pmceid_present", "pmceid_absent", "counting", "not_counting")
 STEP_KEYS = ("allow", "deny", "raw", "init", "run")
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
+# An id names directories and files of every run (`<id>-<mode>/`, bundles): 64 characters
+# keep those well inside the 255 bytes a file name may have. The longest shipped id has 26.
+MAX_ID_CHARS = 64
+# A number written as text: decimal without a leading zero, or 0x hex. "010" is refused
+# rather than guessed at: YAML reads an unquoted 010 as octal 8, the filter file as 10.
+NUMBER_TEXT = re.compile(r"\s*(0[xX][0-9a-fA-F]+|0|[1-9][0-9]*)\s*")
+LEADING_ZERO = re.compile(r"\s*0[0-9]+\s*")
 RANGE_PATTERN = re.compile(r"^\s*([^\s-]+)\s*-\s*([^\s-]+)\s*$")
 # Each SW_INCR iteration writes PMSWINC_EL0, which traps to L1 KVM; under TCG 200k loops took
 # 8.5 s (max) to 17 s (cortex-a57) per probe run, 20k keeps counts in the tens of thousands.
@@ -54,6 +61,9 @@ DERIVE = "derive"
 
 class _Invalid(Exception):
     """Internal: one value was wrong; already recorded, stop reading this value."""
+
+
+_BAD = object()  # an item of a list that was reported as wrong
 
 
 @dataclass
@@ -74,45 +84,70 @@ class _Reader:
 
     def integer(self, value: Any, line: int, what: str, lo: int, hi: int,
                 *, hexadecimal: bool = True) -> int:
-        if isinstance(value, str) and re.fullmatch(r"\s*0[xX][0-9a-fA-F]+\s*|\s*\d+\s*", value):
-            value = int(value, 0)
+        if isinstance(value, str):
+            value = self.number_text(value, line, what)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(line, f"{what}: expected an integer, got {value!r}")
+            raise self.fail(line, f"{what}: expected an integer, got {shown(value)}")
         if not lo <= value <= hi:
-            shown = f"{value:#x} is outside {lo:#x}..{hi:#x}" if hexadecimal else (
+            outside = f"{value:#x} is outside {lo:#x}..{hi:#x}" if hexadecimal else (
                 f"{value} is outside {lo}..{hi}")
-            raise self.fail(line, f"{what}: {shown}")
+            raise self.fail(line, f"{what}: {outside}")
         return value
+
+    def number_text(self, text: str, line: int, what: str) -> int | str:
+        """The number a string spells, or the string itself when it spells none."""
+        if len(text) > MAX_NUMBER_CHARS:
+            raise self.fail(line, f"{what}: a value of {len(text)} characters; a number has "
+                            f"at most {MAX_NUMBER_CHARS}")
+        if LEADING_ZERO.fullmatch(text):
+            raise self.fail(line, f"{what}: {shown(text)} has a leading zero; write the "
+                            "number without it (decimal) or as 0x... (hexadecimal)")
+        if NUMBER_TEXT.fullmatch(text):
+            digits = text.strip()
+            return int(digits[2:], 16) if digits[:2] in ("0x", "0X") else int(digits, 10)
+        return text
 
     def event(self, value: Any, line: int, what: str) -> int:
         """An event given by name or number."""
-        if isinstance(value, str) and not re.fullmatch(r"\s*(0[xX][0-9a-fA-F]+|\d+)\s*", value):
+        if isinstance(value, str) and not (NUMBER_TEXT.fullmatch(value)
+                                           or LEADING_ZERO.fullmatch(value)):
             found = self.events.by_name(value.strip())
             if found is not None:
                 return found.number
-            close = self.events.suggest(value.strip())
+            close = self.events.suggest(value.strip()[:MAX_NUMBER_CHARS])
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise self.fail(line, f"{what}: unknown event name {value!r}{hint}")
+            raise self.fail(line, f"{what}: unknown event name {shown(value)}{hint}")
         return self.integer(value, line, f"{what}: event number", 0, EVENT_SPACE - 1)
 
     def string(self, value: Any, line: int, what: str) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(line, f"{what}: expected a non-empty string, got {value!r}")
+            raise self.fail(line, f"{what}: expected a non-empty string, got {shown(value)}")
         return value.strip()
 
     def boolean(self, value: Any, line: int, what: str) -> bool:
         if not isinstance(value, bool):
-            raise self.fail(line, f"{what}: expected true or false, got {value!r}")
+            raise self.fail(line, f"{what}: expected true or false, got {shown(value)}")
         return value
 
     def string_list(self, value: Any, line: int, what: str) -> tuple[str, ...]:
+        """Every string of the list; each bad item is reported, the rest still read."""
         items = self.sequence(value, line, what)
-        return tuple(self.string(v, ln, what) for v, ln in items)
+        read = [self.guarded(None, self.string, v, ln, what) for v, ln in items]
+        return tuple(s for s in read if s is not None)
 
     def sequence(self, value: Any, line: int, what: str) -> list[tuple[Any, int]]:
         if not isinstance(value, LocatedList):
-            raise self.fail(line, f"{what}: expected a list, got {value!r}")
+            raise self.fail(line, f"{what}: expected a list, got {shown(value)}")
         return list(zip(value, value.item_lines, strict=True))
+
+    def each(self, value: Any, line: int, what: str, read: Callable[[Any, int], Any]
+             ) -> list[Any]:
+        """``read`` applied to every item of a list: a bad item is reported and left out,
+        and the items after it are still read (so every problem shows at once)."""
+        found = [self.guarded(_BAD, read, v, ln) for v, ln in self.sequence(value, line, what)]
+        if any(item is _BAD for item in found):
+            raise _Invalid()
+        return found
 
     def mapping(self, value: Any, line: int, what: str, keys: Iterable[str]) -> LocatedDict:
         if not isinstance(value, LocatedDict):
@@ -124,7 +159,7 @@ class _Reader:
         allowed = list(keys)
         for key, key_line in value.key_lines.items():
             if key not in allowed:
-                self.fail(key_line, f"{what}: unknown key {key!r}; expected one of "
+                self.fail(key_line, f"{what}: unknown key {shown(key)}; expected one of "
                           f"{', '.join(allowed)}")
 
     def guarded(self, default: Any, read: Callable[..., Any], *args: Any) -> Any:
@@ -142,22 +177,36 @@ def _line_of(doc: LocatedDict, key: str) -> int:
 # -- filter entries ---------------------------------------------------------------------
 
 
+def _fields(r: _Reader, spec: LocatedDict, line: int, what: str,
+            readers: dict[str, Callable[[Any, int], int]]) -> list[int]:
+    """Every field of a ``{key: value}`` form, each read on its own so that a missing key
+    and a bad value elsewhere are both reported."""
+    missing = [key for key in readers if key not in spec]
+    if missing:
+        r.fail(line, f"{what}: missing {', '.join(missing)}")
+    values = [r.guarded(_BAD, read, spec[key], spec.key_lines[key])
+              for key, read in readers.items() if key in spec]
+    if missing or any(v is _BAD for v in values):
+        raise _Invalid()
+    return values
+
+
 def _event_range(r: _Reader, spec: Any, line: int, what: str) -> tuple[int, int]:
     """(base, nevents) from a number, a name, ``A-B`` (inclusive) or {base, nevents}."""
     if isinstance(spec, LocatedDict):
         r.mapping(spec, line, what, ("base", "nevents"))
-        if "base" not in spec or "nevents" not in spec:
-            raise r.fail(line, f"{what}: base + count form needs both `base` and `nevents`")
-        base = r.event(spec["base"], spec.key_lines["base"], f"{what} base")
-        count = r.integer(spec["nevents"], spec.key_lines["nevents"], f"{what} nevents",
-                          0, 0xFFFF)
+        base, count = _fields(r, spec, line, f"{what} (base + count form)", {
+            "base": lambda v, ln: r.event(v, ln, f"{what} base"),
+            "nevents": lambda v, ln: r.integer(v, ln, f"{what} nevents", 0, 0xFFFF)})
         return base, count
     match = RANGE_PATTERN.match(spec) if isinstance(spec, str) else None
     if match:
-        first = r.event(match.group(1), line, f"{what} range start")
-        last = r.event(match.group(2), line, f"{what} range end")
+        first = r.guarded(None, r.event, match.group(1), line, f"{what} range start")
+        last = r.guarded(None, r.event, match.group(2), line, f"{what} range end")
+        if first is None or last is None:
+            raise _Invalid()
         if last < first:
-            raise r.fail(line, f"{what}: range {spec!r} ends before it starts")
+            raise r.fail(line, f"{what}: range {shown(spec)} ends before it starts")
         return first, last - first + 1
     return r.event(spec, line, what), 1
 
@@ -168,22 +217,30 @@ def _check_space(r: _Reader, base: int, count: int, line: int, what: str) -> Non
                      "the end of the 16-bit event space")
 
 
-def _raw_call(r: _Reader, spec: Any, line: int, vcpu: int) -> FilterCall:
+def _raw_call(r: _Reader, spec: Any, line: int, vcpu: int | None) -> FilterCall:
     raw = r.mapping(spec, line, "raw filter", ("base", "nevents", "action"))
-    missing = [k for k in ("base", "nevents", "action") if k not in raw]
-    if missing:
-        raise r.fail(line, f"raw filter: missing {', '.join(missing)}")
-    base = r.integer(raw["base"], raw.key_lines["base"], "raw filter base", 0, 0xFFFF)
-    count = r.integer(raw["nevents"], raw.key_lines["nevents"], "raw filter nevents", 0, 0xFFFF)
-    action = r.integer(raw["action"], raw.key_lines["action"], "raw filter action", 0, 0xFF)
+    base, count, action = _fields(r, raw, line, "raw filter", {
+        "base": lambda v, ln: r.integer(v, ln, "raw filter base", 0, 0xFFFF),
+        "nevents": lambda v, ln: r.integer(v, ln, "raw filter nevents", 0, 0xFFFF),
+        "action": lambda v, ln: r.integer(v, ln, "raw filter action", 0, 0xFF)})
     _check_space(r, base, count, line, "raw filter")
+    if vcpu is None:
+        raise _Invalid()
     return FilterCall(base, count, action, vcpu, line)
+
+
+def _ordering_step(r: _Reader, entry: LocatedDict, kind: str, line: int, vcpus: int) -> Step:
+    if "vcpu" in entry:
+        raise r.fail(line, f"{kind}: give the vCPU as the value (`{kind}: 1`), not `vcpu:`")
+    value = 0 if entry[kind] is None else entry[kind]
+    vcpu = r.integer(value, line, f"{kind} vCPU", 0, vcpus - 1)
+    return InitStep(vcpu, line) if kind == "init" else RunStep(vcpu, line)
 
 
 def _step(r: _Reader, entry: Any, line: int, vcpus: int) -> Step:
     if not isinstance(entry, LocatedDict):
         raise r.fail(line, f"filters: expected an entry such as `- deny: CPU_CYCLES`, got "
-                     f"{entry!r}")
+                     f"{shown(entry)}")
     r.unknown_keys(entry, "filter entry", (*STEP_KEYS, "vcpu"))
     kinds = [k for k in STEP_KEYS if k in entry]
     if len(kinds) != 1:
@@ -191,16 +248,16 @@ def _step(r: _Reader, entry: Any, line: int, vcpus: int) -> Step:
                      f"got {', '.join(kinds) or 'none'}")
     kind = kinds[0]
     if kind in ("init", "run"):
-        if "vcpu" in entry:
-            raise r.fail(line, f"{kind}: give the vCPU as the value (`{kind}: 1`), not `vcpu:`")
-        value = 0 if entry[kind] is None else entry[kind]
-        vcpu = r.integer(value, line, f"{kind} vCPU", 0, vcpus - 1)
-        return InitStep(vcpu, line) if kind == "init" else RunStep(vcpu, line)
-    vcpu = r.integer(entry.get("vcpu", 0), _line_of(entry, "vcpu"), "filter vCPU", 0, vcpus - 1)
+        return _ordering_step(r, entry, kind, line, vcpus)
+    # The vCPU and the range are independent: a bad one must not hide the other.
+    vcpu = r.guarded(None, r.integer, entry.get("vcpu", 0), _line_of(entry, "vcpu"),
+                     "filter vCPU", 0, vcpus - 1)
     if kind == "raw":
         return _raw_call(r, entry[kind], line, vcpu)
     base, count = _event_range(r, entry[kind], line, kind)
     _check_space(r, base, count, line, kind)
+    if vcpu is None:
+        raise _Invalid()
     action = Action.ALLOW if kind == "allow" else Action.DENY
     return FilterCall(base, count, int(action), vcpu, line)
 
@@ -222,12 +279,8 @@ def _steps(r: _Reader, doc: LocatedDict, vcpus: int) -> tuple[Step, ...]:
 
 def _workload(r: _Reader, doc: LocatedDict) -> Workload:
     spec = r.mapping(doc.get("workload"), _line_of(doc, "workload"), "workload", WORKLOAD_KEYS)
-    events_line = _line_of(spec, "events")
-    events = tuple(
-        r.guarded(-1, r.event, v, ln, "workload events")
-        for v, ln in r.guarded([], lambda: r.sequence(spec.get("events", LocatedList()),
-                                                       events_line, "workload events"))
-    )
+    events = r.guarded(None, r.each, spec.get("events", LocatedList()), _line_of(spec, "events"),
+                       "workload events", lambda v, ln: r.event(v, ln, "workload events"))
     cycles = r.guarded(False, lambda: r.boolean(spec.get("cycle_counter", False),
                                                 _line_of(spec, "cycle_counter"),
                                                 "workload cycle_counter"))
@@ -235,34 +288,35 @@ def _workload(r: _Reader, doc: LocatedDict) -> Workload:
                                                        _line_of(spec, "loops"),
                                                        "workload loops", 1, 1 << 30,
                                                        hexadecimal=False))
-    if not events and not cycles:
+    if events == [] and not cycles:  # None: the list was wrong, and that is reported
         r.fail(spec.line, "workload: program at least one event or the cycle counter")
-    return Workload(tuple(e for e in events if e >= 0), cycles, loops)
+    return Workload(tuple(events or ()), cycles, loops)
+
+
+def _errno_name(r: _Reader, item: Any, line: int) -> str:
+    name = "OK" if item == 0 and not isinstance(item, bool) else str(item).upper()
+    if isinstance(item, bool) or name not in ERRNO_NAMES:
+        raise r.fail(line, f"expect errnos: unknown errno {shown(item)}; expected one of "
+                     f"{', '.join(ERRNO_NAMES)}")
+    return name
 
 
 def _errno_list(r: _Reader, value: Any, line: int) -> tuple[str, ...]:
-    names = []
-    for item, item_line in r.sequence(value, line, "expect errnos"):
-        name = "OK" if item == 0 else str(item).upper()
-        if name not in ERRNO_NAMES:
-            r.fail(item_line, f"expect errnos: unknown errno {item!r}; expected one of "
-                   f"{', '.join(ERRNO_NAMES)}")
-        names.append(name)
-    return tuple(names)
+    return tuple(r.each(value, line, "expect errnos", lambda v, ln: _errno_name(r, v, ln)))
+
+
+def _counter_ref(r: _Reader, item: Any, line: int, what: str) -> str:
+    if item == COUNTER_REF_CYCLES:
+        return COUNTER_REF_CYCLES
+    return r.events.name_of(r.event(item, line, what))
 
 
 def _counter_refs(r: _Reader, value: Any, line: int, what: str) -> tuple[str, ...]:
-    refs = []
-    for item, item_line in r.sequence(value, line, what):
-        if item == COUNTER_REF_CYCLES:
-            refs.append(COUNTER_REF_CYCLES)
-        else:
-            refs.append(r.events.name_of(r.event(item, item_line, what)))
-    return tuple(refs)
+    return tuple(r.each(value, line, what, lambda v, ln: _counter_ref(r, v, ln, what)))
 
 
 def _event_list(r: _Reader, value: Any, line: int, what: str) -> tuple[int, ...]:
-    return tuple(r.event(v, ln, what) for v, ln in r.sequence(value, line, what))
+    return tuple(r.each(value, line, what, lambda v, ln: r.event(v, ln, what)))
 
 
 def _expectations(r: _Reader, doc: LocatedDict) -> Expectations:
@@ -295,14 +349,19 @@ def _names(r: _Reader, doc: LocatedDict, key: str, known: frozenset[str]) -> tup
     names = r.string_list(doc[key], line, key)
     for name in names:
         if known and name not in known:
-            r.fail(line, f"{key}: unknown profile {name!r}; known: {', '.join(sorted(known))}")
+            r.fail(line, f"{key}: unknown profile {shown(name)}; known: "
+                   f"{', '.join(sorted(known))}")
     return names
 
 
 def _identity(r: _Reader, doc: LocatedDict) -> tuple[str, str, tuple[str, ...]]:
     ident = r.guarded("?", lambda: r.string(doc.get("id"), _line_of(doc, "id"), "id"))
-    if ident != "?" and not ID_PATTERN.match(ident):
-        r.fail(_line_of(doc, "id"), f"id: {ident!r} must be lowercase letters, digits, dashes")
+    if ident != "?" and not ID_PATTERN.fullmatch(ident):
+        r.fail(_line_of(doc, "id"), f"id: {shown(ident)} must be lowercase letters, digits, "
+               "dashes")
+    elif len(ident) > MAX_ID_CHARS:
+        r.fail(_line_of(doc, "id"), f"id: {len(ident)} characters; at most {MAX_ID_CHARS} "
+               "(it names the directories of every run)")
     description = r.guarded("", lambda: r.string(doc.get("description"),
                                                   _line_of(doc, "description"), "description"))
     tags = r.guarded((), lambda: r.string_list(doc.get("tags", LocatedList()),
@@ -316,20 +375,22 @@ def _modes(r: _Reader, doc: LocatedDict) -> tuple[str, ...]:
     modes = r.string_list(doc["modes"], _line_of(doc, "modes"), "modes")
     for mode in modes:
         if mode not in MODES:
-            r.fail(_line_of(doc, "modes"), f"modes: unknown mode {mode!r}; expected "
+            r.fail(_line_of(doc, "modes"), f"modes: unknown mode {shown(mode)}; expected "
                    f"{' or '.join(MODES)}")
     return modes
 
 
-def _vcpu_layout(r: _Reader, doc: LocatedDict) -> tuple[int, tuple[int, ...]]:
-    vcpus = r.guarded(1, lambda: r.integer(doc.get("vcpus", 1), _line_of(doc, "vcpus"),
-                                           "vcpus", 1, MAX_VCPUS, hexadecimal=False))
-    line = _line_of(doc, "no_pmu_vcpus")
-    raw = r.guarded([], lambda: r.sequence(doc.get("no_pmu_vcpus", LocatedList()), line,
-                                           "no_pmu_vcpus"))
-    no_pmu = tuple(r.guarded(0, r.integer, v, ln, "no_pmu_vcpus", 0, vcpus - 1)
-                   for v, ln in raw)
-    return vcpus, no_pmu
+def _vcpu_layout(r: _Reader, doc: LocatedDict) -> tuple[int, int, tuple[int, ...]]:
+    """vcpus, how many vCPU indices to accept, and no_pmu_vcpus. When `vcpus` itself is
+    wrong (and reported), every index a scenario may use is accepted: `vcpus: 0` must not
+    also make every `vcpu: 1` elsewhere an error."""
+    vcpus = r.guarded(None, lambda: r.integer(doc.get("vcpus", 1), _line_of(doc, "vcpus"),
+                                              "vcpus", 1, MAX_VCPUS, hexadecimal=False))
+    indices = vcpus or MAX_VCPUS
+    no_pmu = r.guarded((), r.each, doc.get("no_pmu_vcpus", LocatedList()),
+                       _line_of(doc, "no_pmu_vcpus"), "no_pmu_vcpus",
+                       lambda v, ln: r.integer(v, ln, "no_pmu_vcpus", 0, indices - 1))
+    return vcpus or 1, indices, tuple(no_pmu)
 
 
 def _check_consistency(r: _Reader, scenario: Scenario, doc: LocatedDict,
@@ -341,8 +402,9 @@ def _check_consistency(r: _Reader, scenario: Scenario, doc: LocatedDict,
     if 0 in scenario.no_pmu_vcpus:
         r.fail(_line_of(doc, "no_pmu_vcpus"), "no_pmu_vcpus: vCPU 0 runs the measurement and "
                "needs the PMU; use vCPU 1 or higher")
+    # With a step left out (already reported), the order of the rest proves nothing.
     initialised: set[int] = set(scenario.no_pmu_vcpus)
-    for step in scenario.steps:
+    for step in scenario.steps if steps_complete else ():
         if isinstance(step, InitStep):
             initialised.add(step.vcpu)
         elif isinstance(step, RunStep) and step.vcpu not in initialised:
@@ -360,9 +422,9 @@ def _scenario(r: _Reader, doc: LocatedDict) -> Scenario:
         if key not in doc:
             r.fail(doc.line, f"missing required key {key!r} ({TOP_KEYS[key]})")
     ident, description, tags = _identity(r, doc)
-    vcpus, no_pmu = _vcpu_layout(r, doc)
+    vcpus, indices, no_pmu = _vcpu_layout(r, doc)
     problems_before_steps = len(r.problems)
-    steps = r.guarded((), lambda: _steps(r, doc, vcpus)) if "filters" in doc else ()
+    steps = r.guarded((), lambda: _steps(r, doc, indices)) if "filters" in doc else ()
     steps_complete = len(r.problems) == problems_before_steps
     scenario = Scenario(
         id=ident,
@@ -380,6 +442,7 @@ def _scenario(r: _Reader, doc: LocatedDict) -> Scenario:
         if "workload" in doc else Workload((), True, DEFAULT_LOOPS),
         expect=r.guarded(Expectations(), lambda: _expectations(r, doc)),
         path=r.path,
+        id_line=_line_of(doc, "id"),
     )
     _check_consistency(r, scenario, doc, steps_complete)
     return scenario

@@ -143,6 +143,103 @@ static void test_rejects(void)
 	}
 }
 
+/*
+ * Only "\n" ends a line: a comment (the scenario's file name is written into
+ * one) runs on past \r, \v, \f and the bytes of NEL and U+2028, so none of
+ * them can start a directive.
+ */
+static void test_comment_runs_to_newline(void)
+{
+	const char *text =
+		"pmu-harness-filter 1\n"
+		"# scenario a\rfilter 0 0x11 1 deny\vrun 0\f"
+		"\xc2\x85" "init 0\xe2\x80\xa8" "filter 0 1 1 deny\n";
+	struct ff_file ff;
+	char err[256];
+
+	CHECK(parse(text, &ff, err, sizeof(err)) == 0);
+	CHECK(ff.nsteps == 0);
+	ff_free(&ff);
+}
+
+/* A fixed-seed generator, so that a failure names an input that comes back. */
+static unsigned long long rng_state = 20261201ULL;
+
+static unsigned int rng(unsigned int below)
+{
+	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (unsigned int)(rng_state >> 33) % below;
+}
+
+static const char *const fuzz_tokens[] = {
+	"\n", " ", "\t", "\r", "#", ",", "-", "0x", "0x10000", "4294967296",
+	"99999999999999999999999", "filter ", "init ", "run ", "vcpus ", "no-pmu-vcpu ",
+	"workload ", "cycles=", "loops=", "allow", "deny", "7", "8", "\xff", "\xc2\x85",
+};
+
+/*
+ * Mutants of a good file: the parser must accept or refuse each one with
+ * "line N: ...", never crash, and leave nothing to free after a refusal.
+ */
+static void test_random_inputs(void)
+{
+	static const char base[] =
+		"pmu-harness-filter 1\nvcpus 2\nno-pmu-vcpu 1\nfilter 0 0x11 1 deny\n"
+		"filter 1 8 0xffff allow\ninit 0\nrun 0\nworkload 0x11,0x08 cycles=1 loops=9\n";
+	char text[4096];
+	int i, rounds;
+
+	for (i = 0; i < 20000; i++) {
+		size_t len = sizeof(base) - 1;
+		struct ff_file ff;
+		char err[256] = "";
+
+		memcpy(text, base, len + 1);
+		for (rounds = 1 + rng(4); rounds; rounds--) {
+			size_t at = rng(len + 1);
+			const char *tok = fuzz_tokens[rng(sizeof(fuzz_tokens) /
+							  sizeof(fuzz_tokens[0]))];
+			size_t n = strlen(tok);
+
+			if (rng(2) && len + n < sizeof(text)) {
+				memmove(text + at + n, text + at, len - at + 1);
+				memcpy(text + at, tok, n);
+				len += n;
+			} else if (at < len) {
+				text[at] = (char)(rng(255) + 1);
+			}
+		}
+		if (parse(text, &ff, err, sizeof(err)) == 0)
+			ff_free(&ff);
+		else if (strncmp(err, "line ", 5)) {
+			fprintf(stderr, "mutant %d: message '%s'\n", i, err);
+			failures++;
+		}
+	}
+}
+
+/*
+ * With file arguments: parse each and print "ok <steps>" or "error <message>",
+ * one line per file, so that the Python reader can be compared with this one.
+ */
+static int parse_files(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		struct ff_file ff;
+		char err[256] = "";
+
+		if (ff_parse_path(argv[i], &ff, err, sizeof(err)) == 0) {
+			printf("ok %zu\n", ff.nsteps);
+			ff_free(&ff);
+		} else {
+			printf("error %s\n", err);
+		}
+	}
+	return 0;
+}
+
 static void test_errno_names(void)
 {
 	CHECK(!strcmp(ff_errno_name(0), ""));
@@ -151,11 +248,15 @@ static void test_errno_names(void)
 	CHECK(!strcmp(ff_errno_name(9999), "E9999"));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 1)
+		return parse_files(argc, argv);
 	test_full_example();
 	test_defaults();
 	test_rejects();
+	test_comment_runs_to_newline();
+	test_random_inputs();
 	test_errno_names();
 	if (failures) {
 		fprintf(stderr, "%d failure(s)\n", failures);
