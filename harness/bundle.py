@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.errors import UsageError
+from harness.errors import Located, UsageError
 from harness.images import ImageSet
 from harness.images.profiles import KERNELS_DIR
+from harness.inputfile import read_json
 from harness.paths import PROJECT_ROOT
+from harness.printable import printable
 from harness.runner import CaseResult
 
 FORMAT = 1
@@ -30,6 +32,11 @@ BUNDLE_FILE = "bundle.json"
 SCENARIO_FILE = "scenario.yaml"
 MACHINES_SUBDIR = "machines"
 KERNEL_PROFILE_FILE = "kernel-profile.yaml"
+# A source kernel's inputs, copied into the bundle (kernel/series/<name>, kernel/kconfig/)
+BUILD_DIR = "kernel"
+BUILD_SERIES_DIR = "series"
+BUILD_KCONFIG_DIR = "kconfig"
+COPIED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # A console of a long group can be large; the tail is what explains a failure.
 CONSOLE_TAIL_BYTES = 256 * 1024
 
@@ -76,7 +83,28 @@ def _kernel(source: BundleSource) -> dict[str, Any]:
         "l1_initrd_sha256": images.sha256(images.l1_initrd),
         "local_image": str(source.local_image) if source.local_image else None,
         "local_modules": str(source.local_modules) if source.local_modules else None,
+        **({"revision": images.kernel_revision} if images.kernel_revision else {}),
+        **({"build": images.build} if images.build is not None else {}),
     }
+
+
+def _copy_build_inputs(build: dict[str, Any], out: Path) -> None:
+    """A source kernel's series and Kconfig fragments, so `rerun` can rebuild the very
+    kernel from the bundle alone (the key and the Image's SHA-256 say whether it did)."""
+    for series in build.get("series", []):
+        origin = Path(series["source"])
+        target = out / BUILD_SERIES_DIR / origin.name
+        if origin.is_dir():
+            shutil.copytree(origin, target)
+        elif origin.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(origin, target)
+    for index, fragment in enumerate(build.get("fragments", [])):
+        origin = Path(fragment["path"])
+        if origin.is_file():
+            target = out / BUILD_KCONFIG_DIR / f"{index:02d}-{origin.name}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(origin, target)
 
 
 def describe(result: CaseResult, source: BundleSource) -> dict[str, Any]:
@@ -125,6 +153,8 @@ def write_bundle(result: CaseResult, source: BundleSource, bundles_dir: Path) ->
     kernel_profile = KERNELS_DIR / f"{source.images.kernel_profile}.yaml"
     if kernel_profile.is_file():
         shutil.copyfile(kernel_profile, tmp / KERNEL_PROFILE_FILE)
+    if source.images.build is not None:
+        _copy_build_inputs(source.images.build, tmp / BUILD_DIR)
     _copy_logs(result, source, tmp / "logs")
     data = describe(result, source)
     data["rerun"] = f"pmu-harness rerun {final}"
@@ -157,6 +187,24 @@ class Bundle:
     def kernel(self) -> dict[str, Any]:
         return dict(self.data["kernel"])
 
+    def build_inputs(self) -> tuple[tuple[Path, ...], tuple[Path, ...]] | None:
+        """A source kernel's series and fragments as copied into the bundle, in build
+        order; None when the kernel was not built from source or the copies are missing."""
+        build = self.kernel.get("build")
+        if not isinstance(build, dict):
+            return None
+        root = self.directory / BUILD_DIR
+        # Only a plain name is taken from bundle.json: the copy must be in the bundle.
+        names = [Path(str(s.get("source", ""))).name for s in build.get("series", [])
+                 if isinstance(s, dict)]
+        if not all(COPIED_NAME.fullmatch(name) for name in names):
+            return None
+        series = tuple(root / BUILD_SERIES_DIR / name for name in names)
+        fragments = tuple(sorted((root / BUILD_KCONFIG_DIR).glob("*")))
+        if not fragments or not all(p.exists() for p in series):
+            return None
+        return series, fragments
+
     @property
     def outcome(self) -> str:
         return str(self.data["result"]["result"])
@@ -172,22 +220,65 @@ _REQUIRED = {"case": ("name", "scenario", "machine", "kernel", "mode"),
              "result": ("result", "checks")}
 
 
+# A bundle is someone else's file (a CI artefact): what `rerun` takes from bundle.json
+# becomes paths (machines/<machine>.yaml, <kernel>-<machine>/), profile look-ups and image
+# cache keys. Each such string must have the form the harness itself writes.
+PROFILE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{16,128}")
+_BUNDLE_FIELDS: dict[tuple[str, str], re.Pattern[str]] = {
+    ("case", "scenario"): re.compile(r"[a-z0-9][a-z0-9-]{0,63}"),
+    ("case", "machine"): PROFILE_NAME,
+    ("case", "kernel"): PROFILE_NAME,
+    ("case", "mode"): re.compile(r"probe|linux"),
+    ("kernel", "profile"): PROFILE_NAME,
+    ("kernel", "cache_key"): re.compile(r"[A-Za-z0-9._-]{1,128}"),
+    ("kernel", "image_sha256"): _HEX_DIGEST,
+    ("result", "result"): re.compile(r"pass|fail|inconclusive|error|skip"),
+}
+# bundle.json is a page of JSON; the logs live beside it, not in it.
+MAX_BUNDLE_BYTES = 16 << 20
+
+
+def check_bundle_fields(data: dict[str, Any], file: Path, directory: Path) -> None:
+    """Refuse a bundle.json whose names could leave the bundle or the results directory,
+    name a profile that is not one, or break `rerun` later: every problem at once."""
+    problems = []
+    for (section, key), form in _BUNDLE_FIELDS.items():
+        value = data[section][key]
+        if not isinstance(value, str) or not form.fullmatch(value):
+            problems.append(f"{section}.{key} {printable(repr(value)[:80])} is not a valid "
+                            f"{key} name (expected {form.pattern})")
+    machine = data["case"]["machine"]
+    if not problems and not (directory / MACHINES_SUBDIR / f"{machine}.yaml").is_file():
+        problems.append(f"no machine profile {MACHINES_SUBDIR}/{machine}.yaml in the bundle")
+    checks = data["result"]["checks"]
+    if not isinstance(checks, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("name"), str)
+            and isinstance(c.get("result"), str) for c in checks):
+        problems.append("result.checks must be a list of {name, result} objects")
+    options = data.get("options", {})
+    if not isinstance(options, dict) or options.get("kvm_mode") not in (None, "vhe", "nvhe"):
+        problems.append("options.kvm_mode must be vhe, nvhe or null")
+    if problems:
+        located = tuple(Located(file, None, p) for p in problems)
+        raise UsageError(f"{file}: not a bundle rerun can trust", located)
+
+
 def read_bundle(path: Path) -> Bundle:
     """Load and check a bundle directory (or its bundle.json); problems are usage errors."""
     directory = path.parent if path.name == BUNDLE_FILE else path
     file = directory / BUNDLE_FILE
-    try:
-        data = json.loads(file.read_text())
-    except FileNotFoundError:
-        raise UsageError(f"{directory}: not a bundle (no {BUNDLE_FILE})") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{file}: unreadable bundle: {exc}") from None
+    if not file.exists() and not file.is_symlink():
+        raise UsageError(f"{directory}: not a bundle (no {BUNDLE_FILE})")
+    data = read_json(file, MAX_BUNDLE_BYTES, "bundle.json")
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{file}: expected a bundle of format {FORMAT}")
     for section, keys in _REQUIRED.items():
-        missing = [k for k in keys if k not in data.get(section, {})]
+        fields = data.get(section)
+        missing = [k for k in keys if not isinstance(fields, dict) or k not in fields]
         if missing:
             raise UsageError(f"{file}: {section} lacks {', '.join(missing)}")
+    check_bundle_fields(data, file, directory)
     if not (directory / SCENARIO_FILE).is_file():
         raise UsageError(f"{directory}: the bundle lacks {SCENARIO_FILE}")
     return Bundle(directory, data)

@@ -72,6 +72,8 @@ h3 { font-size: 14.5px; margin: 0 0 6px; }
   font-size: 11.5px; font-weight: 600; line-height: 17px; text-align: center;
   text-decoration: none; color: #fff; white-space: nowrap; }
 a.badge:hover { outline: 2px solid #1d2329; outline-offset: 1px; }
+.differs { display: inline-block; margin-left: 2px; padding: 0 3px; border-radius: 3px;
+  border: 1px dashed #8a5a00; color: #8a5a00; font-size: 85%; }
 .badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); }
 .badge.error { background: var(--error); } .badge.skip { background: var(--skip); }
 .badge.inconclusive { background: var(--inconclusive); color: #1d2329; }
@@ -131,9 +133,10 @@ footer.error { border-color: var(--error); }
 
 
 def _natural(text: str) -> list[tuple[int, int | str]]:
-    """Sort key: debian-6.9 before debian-6.12."""
-    return [(0, int(part)) if part.isdigit() else (1, part)
-            for part in re.split(r"(\d+)", text) if part]
+    """Sort key: debian-6.9 before debian-6.12. (Names come from results files: a run of
+    digits too long for a version number is compared as text, never converted.)"""
+    return [(0, int(part)) if part.isdigit() and len(part) < 19 else (1, part)
+            for part in re.split(r"([0-9]+)", text) if part]
 
 
 def _e(value: object) -> str:
@@ -201,9 +204,23 @@ class _Matrix:
         self.tags = {s: sorted(t) for s, t in tags.items()}
 
 
+def differs_from_final(record: ResultRecord) -> bool:
+    """Passed against its own revision's prediction, but not against the final API's."""
+    return (record.final_api is not None and record.outcome is Outcome.PASS
+            and record.final_api.outcome is not Outcome.PASS)
+
+
+def _differs_mark(record: ResultRecord) -> str:
+    if record.final_api is None or not differs_from_final(record):
+        return ""
+    title = _e(f"against {record.final_api.revision}: {record.final_api.outcome.value} "
+               f"\u2014 {record.final_api.reason}")
+    return f'<span class="differs" title="{title}">\u2260{_e(record.final_api.revision)}</span>'
+
+
 def _badge(record: ResultRecord, base: Path | None) -> str:
     outcome = record.outcome
-    label = f"{_e(record.mode)} {SYMBOLS[outcome]}"
+    label = f"{_e(record.mode)} {SYMBOLS[outcome]}{_differs_mark(record)}"
     title = _e(f"{record.name}: {outcome.value} \u2014 {record.reason}")
     classes = f"badge {outcome.value}"
     if record.artefacts:
@@ -310,6 +327,25 @@ def _details(problems: Sequence[ResultRecord], anchors: _Anchors,
     return lines
 
 
+def _revision_differences(records: Sequence[ResultRecord]) -> list[str]:
+    """Where a revision of the series (built from source) behaves otherwise than the final
+    API predicts, as its own prediction says it should: the reviewer's list."""
+    differing = [r for r in records if differs_from_final(r)]
+    if not differing:
+        return []
+    lines = ['<section id="revisions">',
+             f"<h2>Where revisions differ from the final API ({len(differing)})</h2>",
+             "<p>Each case passed against its own revision's prediction; the final API's "
+             "prediction fails these of its checks.</p>", "<ul>"]
+    for record in differing:
+        assert record.final_api is not None
+        where = "; ".join(record.final_api.differs) or record.final_api.reason
+        lines.append(f"<li><code>{_e(record.name)}</code> "
+                     f"(revision {_e(record.kernel_revision or '?')}): {_e(where)}</li>")
+    lines += ["</ul>", "</section>"]
+    return lines
+
+
 def _meta_value(value: object) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
@@ -369,7 +405,7 @@ def render_html(records: Sequence[ResultRecord], meta: Mapping[str, Any] | None 
     state = _state(records)
     body = [*_header(records, meta, len(problems)), "<main>",
             *_matrix_table(matrix, anchors, problems, base), *_legend(),
-            *_details(problems, anchors, base), "</main>",
+            *_revision_differences(records), *_details(problems, anchors, base), "</main>",
             f'<footer class="{state}"><p class="verdict" id="verdict">{_e(verdict)}</p>'
             "</footer>"]
     head = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',

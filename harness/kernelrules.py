@@ -47,11 +47,13 @@ class KernelVersion:
 @dataclass(frozen=True)
 class Rule:
     id: str
-    since: KernelVersion
+    since: KernelVersion | None  # None: only a revision of the series has it
     backports: tuple[KernelVersion, ...]
     description: str
 
     def applies_to(self, version: KernelVersion) -> bool:
+        if self.since is None:
+            return False
         if version >= self.since:
             return True
         return any(
@@ -60,15 +62,29 @@ class Rule:
         )
 
     def cite(self) -> str:
+        if self.since is None:
+            return f"rule {self.id} (a revision of the series)"
         return f"rule {self.id} (since {self.since.major}.{self.since.minor})"
 
 
 @dataclass(frozen=True)
+class Revision:
+    """A posted revision of the filter series: its tree's rules, minus and plus some."""
+
+    id: str
+    description: str
+    without: tuple[str, ...]
+    with_: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class KernelRules:
-    """The rules a given kernel version has: the oracle's notion of 'kernel generation'."""
+    """The rules a given kernel has: the oracle's notion of 'kernel generation' (a version,
+    and for a kernel built with a revision of the series, that revision)."""
 
     version: KernelVersion
     active: tuple[Rule, ...]
+    revision: str | None = None
 
     def has(self, rule_id: str) -> bool:
         return any(rule.id == rule_id for rule in self.active)
@@ -81,19 +97,36 @@ class KernelRules:
 
     def describe(self) -> str:
         names = ", ".join(rule.id for rule in self.active)
-        return f"kernel {self.version}: {names}"
+        revision = f" with series revision {self.revision}" if self.revision else ""
+        return f"kernel {self.version}{revision}: {names}"
+
+
+RULES_FILE = CONFIGS_DIR / "kernel-rules.yaml"
+
+
+def _words(text: object) -> str:
+    return " ".join(str(text).split())
 
 
 def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
-    data = yaml.safe_load((path or CONFIGS_DIR / "kernel-rules.yaml").read_text())
+    data = yaml.safe_load((path or RULES_FILE).read_text())
     return tuple(
         Rule(
             id=str(raw["id"]),
-            since=KernelVersion.parse(str(raw["since"])),
+            since=None if raw.get("revision_only") else KernelVersion.parse(str(raw["since"])),
             backports=tuple(KernelVersion.parse(str(b)) for b in raw.get("backports", ())),
-            description=" ".join(str(raw["description"]).split()),
+            description=_words(raw["description"]),
         )
         for raw in data["rules"]
+    )
+
+
+def load_revisions(path: Path | None = None) -> tuple[Revision, ...]:
+    data = yaml.safe_load((path or RULES_FILE).read_text())
+    return tuple(
+        Revision(id=str(raw["id"]), description=_words(raw["description"]),
+                 without=tuple(raw.get("without", ())), with_=tuple(raw.get("with", ())))
+        for raw in data.get("revisions", ())
     )
 
 
@@ -102,5 +135,29 @@ def all_rules() -> tuple[Rule, ...]:
     return load_rules()
 
 
-def rules_for(version: KernelVersion) -> KernelRules:
-    return KernelRules(version, tuple(r for r in all_rules() if r.applies_to(version)))
+@cache
+def all_revisions() -> tuple[Revision, ...]:
+    return load_revisions()
+
+
+@cache
+def final_revision() -> str:
+    """The revision whose behaviour is the documented API (kernel-rules.yaml)."""
+    return str(yaml.safe_load(RULES_FILE.read_text()).get("final_revision", ""))
+
+
+def revision(revision_id: str) -> Revision:
+    for item in all_revisions():
+        if item.id == revision_id:
+            return item
+    known = ", ".join(r.id for r in all_revisions()) or "none"
+    raise UsageError(f"unknown series revision {revision_id!r} (known: {known})")
+
+
+def rules_for(version: KernelVersion, revision_id: str | None = None) -> KernelRules:
+    active = [r for r in all_rules() if r.applies_to(version)]
+    if revision_id is None:
+        return KernelRules(version, tuple(active))
+    chosen = revision(revision_id)
+    names = ({r.id for r in active} - set(chosen.without)) | set(chosen.with_)
+    return KernelRules(version, tuple(r for r in all_rules() if r.id in names), revision_id)

@@ -17,6 +17,7 @@ from harness.scenario.model import Action, FilterCall, InitStep, Step, Workload
 
 WORD = 0xFFFF_FFFF
 HIGH_EVENTS = 0x4000
+FULL_EVENT_SPACE = 1 << 16
 STALL_SLOT_BITS = (0x3D - 32, 0x3E - 32, 0x3F - 32)
 
 
@@ -95,6 +96,8 @@ class _VmState:
         return vcpu in self.no_pmu and not self.rules.has("vcpu-features-vm-wide")
 
     def filter(self, call: FilterCall) -> tuple[str, str]:
+        if not self.rules.has("filter-api"):
+            return "ENXIO", "this kernel has no FILTER attribute (an unknown PMU attribute)"
         if self.lacks_pmu(call.vcpu):
             return "ENODEV", f"vCPU {call.vcpu} has no PMUv3 feature"
         if call.vcpu in self.created:
@@ -120,6 +123,8 @@ class _VmState:
 
     def init(self, vcpu: int) -> tuple[str, str]:
         if self.lacks_pmu(vcpu):
+            # Before the series INIT itself answered ENXIO, but a VMM sets the PMU's IRQ
+            # first, and that answers ENODEV on every kernel: what a VMM sees is ENODEV.
             return "ENODEV", f"vCPU {vcpu} has no PMUv3 feature"
         if vcpu in self.created:
             return "EBUSY", f"PMU of vCPU {vcpu} already initialised"
@@ -176,26 +181,39 @@ def _guest_pmceid(pmu: PmuModel, mask: int | None, rules: KernelRules) -> tuple[
     return word0, word1
 
 
-def _counter(ref: str, event: int, pmu: PmuModel, mask: int | None) -> CounterPrediction:
+def _counter(ref: str, event: int, pmu: PmuModel, mask: int | None,
+             nr_events: int) -> CounterPrediction:
     if event == SW_INCR:
         return CounterPrediction(ref, event, True, "SW_INCR is never filtered")
     if event == CHAIN:
         return CounterPrediction(ref, event, None, "CHAIN only counts overflows of a pair")
     if event not in pmu.counting_events:
         return CounterPrediction(ref, event, None, "this machine's PMU never counts it")
-    if _allowed(mask, pmu.nr_events, event):
+    if _allowed(mask, nr_events, event):
         return CounterPrediction(ref, event, True, "allowed by the filter")
     return CounterPrediction(ref, event, False, "denied by the filter")
 
 
-def _counters(workload: Workload, pmu: PmuModel, mask: int | None,
-              ) -> tuple[CounterPrediction, ...]:
+def _cycle_counter(pmu: PmuModel, mask: int | None, rules: KernelRules,
+                   nr_events: int) -> CounterPrediction:
+    if rules.has("cycle-counter-follows-event-0"):
+        # The event field of PMCCFILTR is 0: the lookup lands on SW_INCR's bit.
+        allowed = _allowed(mask, nr_events, SW_INCR)
+        why = "allowed" if allowed else "denied"
+        return CounterPrediction("cycle_counter", None, allowed,
+                                 f"PMCCNTR follows event 0's bit, {why} by the filter: "
+                                 + rules.get("cycle-counter-follows-event-0").cite())
+    cycles = _counter("cycle_counter", CPU_CYCLES, pmu, mask, nr_events)
+    return CounterPrediction("cycle_counter", None, cycles.counts,
+                             "PMCCNTR follows CPU_CYCLES: " + cycles.reason)
+
+
+def _counters(workload: Workload, pmu: PmuModel, mask: int | None, rules: KernelRules,
+              nr_events: int) -> tuple[CounterPrediction, ...]:
     name_of = default_event_table().name_of
-    predictions = [_counter(name_of(e), e, pmu, mask) for e in workload.events]
+    predictions = [_counter(name_of(e), e, pmu, mask, nr_events) for e in workload.events]
     if workload.cycle_counter:
-        cycles = _counter("cycle_counter", CPU_CYCLES, pmu, mask)
-        predictions.append(CounterPrediction("cycle_counter", None, cycles.counts,
-                                             "PMCCNTR follows CPU_CYCLES: " + cycles.reason))
+        predictions.append(_cycle_counter(pmu, mask, rules, nr_events))
     return tuple(predictions)
 
 
@@ -209,11 +227,18 @@ def predict(
     no_pmu_vcpus: Iterable[int] = (),
 ) -> Prediction:
     """Everything the documented semantics say about one run of one scenario."""
-    state = _VmState(pmu.nr_events, frozenset(no_pmu_vcpus), rules)
+    state = _VmState(filter_space(pmu, rules), frozenset(no_pmu_vcpus), rules)
     outcomes = _play(steps, vcpus, state)
     pmceid0, pmceid1 = _guest_pmceid(pmu, state.mask, rules)
     measured = 0 in state.created
-    counters = _counters(workload, pmu, state.mask) if measured else ()
-    return Prediction(tuple(outcomes), state.mask, pmu.nr_events, pmceid0, pmceid1, measured,
+    counters = _counters(workload, pmu, state.mask, rules, state.nr_events) if measured else ()
+    return Prediction(tuple(outcomes), state.mask, state.nr_events, pmceid0, pmceid1, measured,
                       counters, rules)
+
+
+def filter_space(pmu: PmuModel, rules: KernelRules) -> int:
+    """How many events the filter covers: the PMU's event space, or (v1, v2) always 2^16."""
+    if rules.has("filter-api") and not rules.has("event-space-by-pmu-version"):
+        return FULL_EVENT_SPACE
+    return pmu.nr_events
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.atomicfile import write_atomically
 from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, Located, UsageError
+from harness.inputfile import read_json
 from harness.report import summary_line
 from harness.verdict import NEEDS_A_LOOK, Check, Outcome
 
@@ -27,6 +28,18 @@ CheckRecord = Check
 """A check as recorded: name, expected, observed, outcome, source (``Check`` itself)."""
 
 _OUTCOMES = {o.value: o for o in Outcome}
+# The nightly matrix (176 cases) writes about 300 KB; a results file past 64 MiB is not one.
+MAX_RESULTS_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class FinalApi:
+    """The case judged against the final revision's prediction (source-built revisions)."""
+
+    revision: str
+    outcome: Outcome
+    reason: str
+    differs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,8 @@ class ResultRecord:
     checks: tuple[Check, ...] = ()
     tags: tuple[str, ...] = ()
     bundle: str | None = None
+    kernel_revision: str | None = None
+    final_api: FinalApi | None = None
 
     @classmethod
     def from_json(cls, data: object, source: Path | str = "<results>",
@@ -73,6 +88,12 @@ class ResultRecord:
             "checks": [{"name": c.name, "expected": c.expected, "observed": c.observed,
                         "result": c.outcome.value, "source": c.source} for c in self.checks],
             "tags": list(self.tags), "bundle": self.bundle,
+            **({"kernel_revision": self.kernel_revision} if self.kernel_revision else {}),
+            **({"final_api": {"revision": self.final_api.revision,
+                              "result": self.final_api.outcome.value,
+                              "reason": self.final_api.reason,
+                              "differs": list(self.final_api.differs)}}
+               if self.final_api else {}),
         }
 
 
@@ -91,6 +112,12 @@ def exit_code(outcomes: Iterable[Outcome]) -> int:
     if seen & {Outcome.ERROR, Outcome.INCONCLUSIVE}:
         return EXIT_INFRA
     return EXIT_OK
+
+
+def exit_code_without_reports(code: int) -> int:
+    """The exit code once a report could not be written: an infrastructure error (125),
+    but never in place of a failed check (1), the verdict CI and bisect act on."""
+    return code if code == EXIT_CHECK_FAILED else EXIT_INFRA
 
 
 @dataclass
@@ -119,8 +146,24 @@ class _Reader:
             seconds=self.number(data, "seconds"),
             artefacts=self.optional_text(data, "artefacts"),
             checks=self.checks(data.get("checks", [])), tags=self.tags(data.get("tags", [])),
-            bundle=self.optional_text(data, "bundle"))
+            bundle=self.optional_text(data, "bundle"),
+            kernel_revision=self.optional_text(data, "kernel_revision"),
+            final_api=self.final_api(data.get("final_api")))
         return record if len(self.problems) == before else None
+
+    def final_api(self, value: object) -> FinalApi | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            self.problem(f"'final_api' must be an object, not {_kind(value)}")
+            return None
+        differs = value.get("differs", [])
+        if not isinstance(differs, list) or not all(isinstance(d, str) for d in differs):
+            self.problem("'final_api.differs' must be a list of check names")
+            differs = []
+        return FinalApi(self.text(value, "revision"),
+                        self.outcome(value.get("result"), "final_api.result"),
+                        self.text(value, "reason"), tuple(differs))
 
     def text(self, data: Mapping[str, Any], key: str) -> str:
         value = data.get(key)
@@ -188,14 +231,9 @@ def _kind(value: object) -> str:
 def _read_file(path: Path, problems: list[Located]) -> tuple[list[ResultRecord], dict[str, Any]]:
     """The records and meta of one results file; problems are collected, not raised."""
     try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        problems.append(Located(path, None, f"cannot read: {exc.strerror or exc}"))
-        return [], {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line = exc.lineno if isinstance(exc, json.JSONDecodeError) else None
-        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        problems.append(Located(path, line, f"not valid JSON: {message}"))
+        data = read_json(path, MAX_RESULTS_BYTES, "results file")
+    except UsageError as exc:
+        problems.extend(exc.problems)
         return [], {}
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         problems.append(Located(path, None, "not a pmu-harness results file (expected an "

@@ -8,22 +8,25 @@ error for the cases it touched, never as a kernel verdict.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.errors import InfraError
-from harness.kernelrules import KernelVersion, rules_for
+from harness.kernelrules import KernelVersion, final_revision, rules_for
 from harness.l2.linux import run_linux
 from harness.l2.probe import run_probe
 from harness.l2.remote import Remote
 from harness.machine.profile import MachineProfile
 from harness.observation import Observation
 from harness.oracle import PmuModel, Prediction, predict
-from harness.scenario.model import Scenario
+from harness.scenario.model import Expectations, Scenario
 from harness.verdict import NEEDS_A_LOOK, Check, Outcome, Verdict, judge
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,20 @@ class Case:
 
 
 @dataclass(frozen=True)
+class FinalApiVerdict:
+    """A case's observation judged against the documented API (the final revision)."""
+
+    revision: str
+    outcome: Outcome
+    reason: str
+    differs: tuple[str, ...] = ()  # the checks the final API's prediction fails
+
+    def to_json(self) -> dict[str, Any]:
+        return {"revision": self.revision, "result": self.outcome.value, "reason": self.reason,
+                "differs": list(self.differs)}
+
+
+@dataclass(frozen=True)
 class CaseResult:
     case: Case
     outcome: Outcome
@@ -52,6 +69,10 @@ class CaseResult:
     kernel_version: str = ""
     seconds: float = 0.0
     bundle: Path | None = None  # the reproducer of a case that did not pass
+    # On a kernel built with an older revision of the series: the same observation judged
+    # against the final API's prediction (a reviewer's "what does this revision get wrong").
+    final_api: FinalApiVerdict | None = None
+    kernel_revision: str | None = None  # of the filter series (source-built kernels)
 
     @property
     def needs_bundle(self) -> bool:
@@ -68,9 +89,11 @@ class CaseResult:
             "result": self.outcome.value,
             "reason": self.reason,
             "kernel_version": self.kernel_version,
+            **({"kernel_revision": self.kernel_revision} if self.kernel_revision else {}),
             "seconds": round(self.seconds, 3),
             "artefacts": str(self.artefacts) if self.artefacts else None,
             "bundle": str(self.bundle) if self.bundle else None,
+            **({"final_api": self.final_api.to_json()} if self.final_api else {}),
             "checks": [
                 {"name": c.name, "expected": c.expected, "observed": c.observed,
                  "result": c.outcome.value, "source": c.source}
@@ -129,6 +152,7 @@ class Environment:
     pmu: PmuModel
     kernel_version: KernelVersion
     group_dir: Path
+    revision: str | None = None  # of the filter series, on a kernel built from source
 
 
 def pmu_model(profile: MachineProfile) -> PmuModel:
@@ -151,38 +175,52 @@ class CaseRunner:
 
     def run(self, case: Case, env: Environment) -> CaseResult:
         case_dir = env.group_dir / case.slug
-        case_dir.mkdir(parents=True, exist_ok=True)
         start = time.monotonic()
         try:
-            verdict = self._judge(case, env, case_dir)
-        except InfraError as exc:
+            case_dir.mkdir(parents=True, exist_ok=True)
+            verdict, final_api = self._judge(case, env, case_dir)
+        except (InfraError, OSError) as exc:  # OSError: the artefacts' disk is full
             result = CaseResult(case, Outcome.ERROR, f"infrastructure: {exc}", (), case_dir,
-                                str(env.kernel_version), time.monotonic() - start)
+                                str(env.kernel_version), time.monotonic() - start,
+                                kernel_revision=env.revision)
         else:
             result = CaseResult(case, verdict.outcome, verdict.reason, verdict.checks,
-                                case_dir, str(env.kernel_version), time.monotonic() - start)
-        (case_dir / "verdict.json").write_text(json.dumps(result.to_json(), indent=2) + "\n")
+                                case_dir, str(env.kernel_version), time.monotonic() - start,
+                                final_api=final_api, kernel_revision=env.revision)
+        _keep(case_dir / "verdict.json", json.dumps(result.to_json(), indent=2) + "\n")
         return result
 
-    def _judge(self, case: Case, env: Environment, case_dir: Path) -> Verdict:
+    def _judge(self, case: Case, env: Environment, case_dir: Path
+               ) -> tuple[Verdict, FinalApiVerdict | None]:
         scenario = case.scenario
         runner = self.l2_runners.get(case.mode)
         if runner is None:
             raise InfraError(f"{case.mode} mode is not available in this build")
         control = runner(env.remote, scenario, False, case_dir) if scenario.control else None
         seen = runner(env.remote, scenario, True, case_dir)
-        prediction = _predict(scenario, env)
+        prediction = _predict(scenario, env, env.revision)
         _save_prediction(prediction, case_dir)
-        return judge(scenario, prediction, seen, control)
+        final = final_revision()
+        if env.revision is None or env.revision == final:
+            return judge(scenario, prediction, seen, control), None
+        # An earlier revision of the series: a scenario's written expectations state the
+        # documented (final) API, so the revision is judged by its own prediction alone,
+        # and the scenario as written is judged against the final revision's prediction.
+        own = judge(replace(scenario, expect=Expectations()), prediction, seen, control)
+        against_final = _predict(scenario, env, final)
+        _save_prediction(against_final, case_dir, "oracle-final-api.json")
+        other = judge(scenario, against_final, seen, control)
+        differs = tuple(c.name for c in other.checks if c.outcome is not Outcome.PASS)
+        return own, FinalApiVerdict(final, other.outcome, other.reason, differs)
 
 
-def _predict(scenario: Scenario, env: Environment) -> Prediction:
-    return predict(pmu=env.pmu, rules=rules_for(env.kernel_version), steps=scenario.steps,
-                   workload=scenario.workload, vcpus=scenario.vcpus,
+def _predict(scenario: Scenario, env: Environment, revision: str | None) -> Prediction:
+    return predict(pmu=env.pmu, rules=rules_for(env.kernel_version, revision),
+                   steps=scenario.steps, workload=scenario.workload, vcpus=scenario.vcpus,
                    no_pmu_vcpus=scenario.no_pmu_vcpus)
 
 
-def _save_prediction(prediction: Prediction, case_dir: Path) -> None:
+def _save_prediction(prediction: Prediction, case_dir: Path, name: str = "oracle.json") -> None:
     data = {
         "kernel_rules": prediction.rules.describe(),
         "steps": [{"step": o.step.describe(), "errno": o.errno, "reason": o.reason,
@@ -192,12 +230,21 @@ def _save_prediction(prediction: Prediction, case_dir: Path) -> None:
         "counters": [{"ref": c.ref, "counts": c.counts, "reason": c.reason}
                      for c in prediction.counters],
     }
-    (case_dir / "oracle.json").write_text(json.dumps(data, indent=2) + "\n")
+    (case_dir / name).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _keep(path: Path, text: str) -> None:
+    """Write an artefact; on a full disk the verdict it records still stands (in memory,
+    then in results.json if that fits), so a failed write is logged, not raised."""
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        log.warning("could not write %s: %s", path, exc)
 
 
 def group_error(group: Group, exc: InfraError, group_dir: Path) -> list[CaseResult]:
     """Every case of a group whose L1 could not be had is an error, with the evidence."""
-    (group_dir / "infrastructure-error.txt").write_text(str(exc) + "\n")
+    _keep(group_dir / "infrastructure-error.txt", str(exc) + "\n")
     first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return [CaseResult(case, Outcome.ERROR, f"infrastructure: {first_line}", (), group_dir)
             for case in group.cases]

@@ -10,6 +10,7 @@ from pathlib import Path
 from harness.bundle import BundleSource, write_bundle
 from harness.errors import InfraError, UsageError
 from harness.images import ImageSet, build_image_set
+from harness.images.profiles import NO_OVERRIDES, SourceOverrides
 from harness.kernelrules import KernelVersion
 from harness.machine import L1Machine, load_machine_profile
 from harness.machine.profile import MACHINES_DIR, MachineProfile
@@ -43,6 +44,8 @@ class RunOptions:
     # the kernel profile: `rerun` points these at a bundle's copies and cached images.
     machines_dir: Path = MACHINES_DIR
     image_set: ImageSet | None = None
+    # --tree/--series for source kernel profiles
+    overrides: SourceOverrides = NO_OVERRIDES
 
 
 def _kernel_version(images: ImageSet, l1: L1Machine) -> KernelVersion:
@@ -77,7 +80,8 @@ def _run_in_one_l1(cases: list[Case], images: ImageSet, profile: MachineProfile,
     results: list[CaseResult] = []
     with L1Machine(images, profile, group_dir, kvm_mode=options.kvm_mode,
                    snapshots=options.snapshots) as l1:
-        env = Environment(l1.ssh, pmu_model(profile), _kernel_version(images, l1), group_dir)
+        env = Environment(l1.ssh, pmu_model(profile), _kernel_version(images, l1), group_dir,
+                          images.kernel_revision)
         source = BundleSource(images, options.machines_dir, profile.name, l1.kvm_mode,
                               options.local_image, options.local_modules, l1.run_dir)
         runner = CaseRunner()
@@ -128,7 +132,7 @@ def run_group(group: Group, run_dir: Path, options: RunOptions,
         profile = load_machine_profile(group.machine, options.machines_dir)
         images = options.image_set or build_image_set(
             group.kernel, local_image=options.local_image, local_modules=options.local_modules,
-            progress=sys.stderr.isatty())
+            progress=sys.stderr.isatty(), overrides=options.overrides)
         while pending:
             try:
                 done = _run_in_one_l1(pending, images, profile, group_dir, options,

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from harness import images
-from harness.cliargs import whole_number
+from harness.cliargs import add_source_kernel_arguments, whole_number
 from harness.errors import EXIT_CHECK_FAILED, EXIT_OK
 from harness.images import cache
 from harness.images.build import SECTION
 from harness.images.locking import file_lock
-from harness.images.profiles import profile_names
+from harness.images.profiles import SourceOverrides, profile_names
 from harness.images.prune import stale_image_sets
 from harness.machine.snapshot import SnapshotStore
 from harness.paths import cache_dir
@@ -33,6 +33,7 @@ def register(subparsers: Any) -> None:
     build.add_argument("--image", type=Path, help="arm64 Image for --kernel local")
     build.add_argument("--modules", type=Path,
                        help="lib/modules/<release> directory for --kernel local")
+    add_source_kernel_arguments(build)
     build.add_argument("--refresh", action="store_true",
                        help="re-read the Debian package lists now (default: once a day)")
     build.add_argument("--quiet", action="store_true", help="no progress output")
@@ -68,12 +69,21 @@ def _profiles(requested: list[str] | None) -> list[str]:
 
 def _build(args: argparse.Namespace) -> int:
     for profile in _profiles(args.kernel):
-        image_set = images.build_image_set(profile, local_image=args.image,
-                                           local_modules=args.modules,
-                                           progress=not args.quiet, refresh=args.refresh)
+        image_set = images.build_image_set(
+            profile, local_image=args.image, local_modules=args.modules,
+            progress=not args.quiet, refresh=args.refresh,
+            overrides=SourceOverrides(args.tree, tuple(args.series or ())))
         print(image_set.summary())
         print(f"  entry: {image_set.directory}")
+        if image_set.build is not None:
+            print(f"  built from: {_built_from(image_set.build)}")
+            print(f"  build log: {image_set.build.get('build_log')}")
     return EXIT_OK
+
+
+def _built_from(build: dict[str, Any]) -> str:
+    series = ", ".join(f"{s['name']} ({len(s['patches'])} patches)" for s in build["series"])
+    return f"{build['tree']['describe']} + {series or 'no series'}; key {build['build_key'][:16]}"
 
 
 def _size(image_set: images.ImageSet) -> int:
@@ -135,15 +145,34 @@ def _prune(args: argparse.Namespace) -> int:
         freed += size
         print(f"{'would remove' if args.dry_run else 'removed'} snapshot {orphan.name} "
               f"(its image set is gone, {size / 1e6:.0f} MB)")
+    freed += _prune_kernels(args.keep, args.dry_run)
     print(f"{len(stale)} image set(s), {freed / 1e6:.0f} MB"
           + (" would be freed" if args.dry_run else " freed"))
     return EXIT_OK
 
 
+def _prune_kernels(keep: int, dry_run: bool) -> int:
+    """Built kernels beyond the newest of each source profile, and unused workspaces."""
+    from harness.kbuild import prune
+    from harness.kbuild.build import RESULTS, WORKSPACES
+
+    results, workspaces = prune.stale(keep)
+    freed = 0
+    verb = "would remove" if dry_run else "removed"
+    for entry in results:
+        freed += 0 if dry_run else prune.remove(entry.path, RESULTS)
+        print(f"{verb} built kernel {entry.path.name} (built {entry.created})")
+    for workspace in workspaces:
+        freed += 0 if dry_run else prune.remove(workspace, WORKSPACES)
+        print(f"{verb} build workspace {workspace.name} (no kept kernel was built in it)")
+    return freed
+
+
 def _clean(args: argparse.Namespace) -> int:
     root = cache_dir()
-    sections = ([SECTION, "keys", "userspace", "tools", "apt", "locks"] if args.all
-                else [SECTION, "keys"])
+    # Built kernels are cheap to redo from the workspaces and ccache, which --all removes.
+    sections = ([SECTION, "keys", "kernels", "userspace", "tools", "apt", "kbuild", "trees",
+                 "ccache", "locks"] if args.all else [SECTION, "keys", "kernels"])
     for name in sections:
         path = root / name
         if path.exists():

@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from harness.atomicfile import check_output_paths
 from harness.bundle import Bundle, read_bundle
 from harness.cliargs import whole_number
 from harness.commands.run import check_local_kernel, exit_code
-from harness.errors import InfraError
+from harness.errors import InfraError, UsageError
 from harness.images import ImageSet
+from harness.images.profiles import NO_OVERRIDES, SourceOverrides
 from harness.paths import new_run_dir
 from harness.report import summary_line, verdict_table
 from harness.results import write_results_json
@@ -58,6 +60,34 @@ def _cached_images(cache_key: str) -> ImageSet | None:
     return None
 
 
+def refuse_bundle_host_paths(kernel: dict[str, Any]) -> None:
+    """A bundle names the local Image it ran on by the path it had on the machine that made
+    the bundle. That path is a record, never opened: from a bundle it could name any file
+    here. Rebuilding such a case takes the image from the user (``--kernel-image``)."""
+    if kernel.get("local_image") is not None or kernel.get("local_modules") is not None:
+        raise UsageError(
+            "the bundle ran on a local kernel image that is no longer in the image cache; "
+            "pass --kernel-image PATH (paths recorded in a bundle are not opened)")
+
+
+def _bundle_build(bundle: Bundle) -> SourceOverrides:
+    """A source kernel is rebuilt from the series and fragments copied into the bundle
+    (then its Image's SHA-256 must match); other kernels need no overrides."""
+    if "build" not in bundle.kernel:
+        return NO_OVERRIDES
+    inputs = bundle.build_inputs()
+    if inputs is None:
+        raise UsageError(f"{bundle.directory}: the bundle's kernel was built from source but "
+                         "its copies of the series and fragments (kernel/) are missing")
+    tree = bundle.kernel["build"].get("tree", {})
+    if isinstance(tree, dict) and "directory" in tree:
+        raise UsageError("the bundle's kernel was built from a user's tree (--tree), which "
+                         "a bundle does not hold; rebuild it and pass --kernel-image")
+    print(f"pmu-harness: rebuilding {bundle.kernel['profile']} from the bundle's series",
+          file=sys.stderr)
+    return SourceOverrides(series_only=inputs[0], fragments_only=inputs[1])
+
+
 def _bundle_images(bundle: Bundle) -> ImageSet:
     """The very images the bundle ran on: from the cache, or rebuilt with the same hash."""
     from harness.images import build_image_set
@@ -66,11 +96,9 @@ def _bundle_images(bundle: Bundle) -> ImageSet:
     cached = _cached_images(kernel["cache_key"])
     if cached is not None:
         return cached
-    local = kernel.get("local_image")
-    modules = kernel.get("local_modules")
-    rebuilt = build_image_set(kernel["profile"], local_image=Path(local) if local else None,
-                              local_modules=Path(modules) if modules else None,
-                              progress=sys.stderr.isatty())
+    refuse_bundle_host_paths(kernel)
+    rebuilt = build_image_set(kernel["profile"], progress=sys.stderr.isatty(),
+                              overrides=_bundle_build(bundle))
     if rebuilt.kernel_sha256 != kernel["image_sha256"]:
         raise InfraError(
             f"cannot re-run exactly: the bundle ran on {kernel.get('package')} "
@@ -107,6 +135,7 @@ def _compare(bundle: Bundle, result: CaseResult) -> str:
 def rerun_command(args: argparse.Namespace) -> int:
     from harness.session import RunOptions, run_group
 
+    check_output_paths([args.json])
     bundle = read_bundle(args.bundle)
     case = _case(bundle)
     images = _images(bundle, args)

@@ -10,16 +10,25 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.cliargs import whole_number
+from harness.atomicfile import check_output_paths, write_each
+from harness.cliargs import add_source_kernel_arguments, whole_number
 from harness.errors import InfraError, UsageError
 from harness.formats import junit, ktap
 from harness.htmlreport import write_html
+from harness.images.profiles import NO_OVERRIDES, SourceOverrides
 from harness.paths import SCENARIOS_DIR, new_run_dir
-from harness.report import summary_line, verdict_table
-from harness.results import as_records, failure_pointers, write_results_json
+from harness.report import final_api_differences, revision_matrix, summary_line, verdict_table
+from harness.results import (
+    ResultRecord,
+    as_records,
+    exit_code_without_reports,
+    failure_pointers,
+    write_results_json,
+)
 from harness.results import exit_code as outcome_exit_code
 from harness.runner import Case, CaseResult, Group, plan
 from harness.scenario.discover import load_scenarios, profile_names
@@ -49,6 +58,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--kernel-modules", type=Path, metavar="DIR",
                      help="modules tree (lib/modules/<release>) for --kernel-image, when its "
                           "virtio-net is not built in")
+    add_source_kernel_arguments(run)
     run.add_argument("--nvhe", action="store_true", help="boot L1's KVM in nVHE mode")
     run.add_argument("--snapshots", action="store_true",
                      help="restore L1 from a saved booted state instead of booting cold "
@@ -140,6 +150,25 @@ def check_local_kernel(args: argparse.Namespace) -> None:
                          "build fail?)")
 
 
+def source_overrides(args: argparse.Namespace) -> SourceOverrides:
+    return SourceOverrides(tree=args.tree, series=tuple(args.series or ()))
+
+
+def prebuild_source_kernels(groups: Sequence[Group], overrides: SourceOverrides) -> None:
+    """Build every source kernel of the run before any L1 starts: a series that does not
+    apply is exit 2 and a compile error exit 125 for the whole run, found in minutes rather
+    than inside a worker with a deadline; the workers then find the images in the cache."""
+    from harness.images import build_image_set
+    from harness.images.profiles import load_profile
+
+    kernels = sorted({g.kernel for g in groups})
+    source = [k for k in kernels if load_profile(k).kind == "source"]
+    if overrides != NO_OVERRIDES and not source:
+        raise UsageError("--tree/--series apply to source kernel profiles; none is selected")
+    for kernel in source:
+        build_image_set(kernel, overrides=overrides, progress=True)
+
+
 def run_command(args: argparse.Namespace) -> int:
     # These boot machines: imported only when running, so `--help` and bad input stay fast.
     from harness.parallel import default_jobs, run_groups
@@ -148,9 +177,12 @@ def run_command(args: argparse.Namespace) -> int:
     groups, results = _plan(args)
     if any(g.kernel == "local" for g in groups):
         check_local_kernel(args)
+    check_output_paths([args.json, args.junit, args.html])
+    overrides = source_overrides(args)
+    prebuild_source_kernels(groups, overrides)
     options = RunOptions(snapshots=args.snapshots, kvm_mode="nvhe" if args.nvhe else None,
                          local_image=args.kernel_image, local_modules=args.kernel_modules,
-                         retries=args.retries)
+                         retries=args.retries, overrides=overrides)
     jobs = args.jobs or default_jobs()
     run_dir = new_run_dir("run")
     print(f"pmu-harness: {sum(len(g.cases) for g in groups)} case(s) on {len(groups)} L1 "
@@ -158,6 +190,11 @@ def run_command(args: argparse.Namespace) -> int:
     start = time.monotonic()
     results += run_groups(groups, run_dir, options, jobs, _progress)
     table = verdict_table(results, include_skips=args.skips)
+    matrix = revision_matrix(results)
+    if matrix:
+        table += ("\n\nrevisions (each against its own prediction; \"differs from\": the "
+                  "final API predicts otherwise):\n" + matrix)
+        table += "".join(f"\n  {line}" for line in final_api_differences(results))
     if args.ktap:
         print(table, file=sys.stderr)
         print(ktap(results), end="")
@@ -168,14 +205,11 @@ def run_command(args: argparse.Namespace) -> int:
             "seconds": round(time.monotonic() - start, 1),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     records = as_records(results)
-    write_results_json(records, run_dir / "results.json", meta)
-    if args.json:
-        write_results_json(records, args.json, meta)
-    if args.junit:
-        junit(records, args.junit)
-    write_html(records, run_dir / "report.html", meta)
-    if args.html:
-        write_html(records, args.html, meta)
+    code = exit_code(results)
+    for failure in _write_reports(args, records, run_dir, meta):
+        print(f"pmu-harness: infrastructure error: a report could not be written: {failure}",
+              file=sys.stderr)
+        code = exit_code_without_reports(code)
     for pointer in failure_pointers(records):
         print(pointer, file=sys.stderr)
     for result in results:
@@ -183,4 +217,19 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"rerun: pmu-harness rerun {result.bundle}", file=sys.stderr)
     print(summary_line(results) + f" ({meta['seconds']} s; {run_dir})",
           file=sys.stderr if args.ktap else sys.stdout)
-    return exit_code(results)
+    return code
+
+
+def _write_reports(args: argparse.Namespace, records: list[ResultRecord], run_dir: Path,
+                   meta: dict[str, Any]) -> list[str]:
+    """The run directory's results.json and report.html, and the reports asked for; what
+    could not be written. Each is written whole or not at all, and one that fails (a full
+    results disk) does not keep the others (elsewhere) from being written."""
+    writers: list[tuple[Path | None, Callable[[Path], None]]] = [
+        (run_dir / "results.json", lambda path: write_results_json(records, path, meta)),
+        (args.json, lambda path: write_results_json(records, path, meta)),
+        (args.junit, lambda path: junit(records, path)),
+        (run_dir / "report.html", lambda path: write_html(records, path, meta)),
+        (args.html, lambda path: write_html(records, path, meta)),
+    ]
+    return write_each(writers)

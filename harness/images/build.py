@@ -11,11 +11,11 @@ from typing import Any
 
 from harness.images import cache, tools
 from harness.images.kernel import KernelPlan, plan_kernel, unpack_kernel
-from harness.images.keys import load_or_make_keys
+from harness.images.keys import install_key_files, load_or_make_keys
 from harness.images.l1 import concatenate, write_overlay
 from harness.images.locking import file_lock
 from harness.images.model import CLIENT_KEY, KERNEL_IMAGE, L1_INITRD, L2_INITRD, ImageSet
-from harness.images.profiles import load_profile
+from harness.images.profiles import NO_OVERRIDES, SourceOverrides, load_profile
 from harness.images.recipe import L1_DIR, code_hashes, recipe_hashes
 from harness.images.userspace import CPIO, UserspacePlan, ensure_userspace, plan_userspace
 
@@ -51,10 +51,11 @@ def entry_key(kernel: dict[str, Any], userspace_key: str, tool_plans: list[tools
 
 
 def plan(kernel_profile: str, *, local_image: Path | None = None,
-         local_modules: Path | None = None, refresh: bool = False) -> Plan:
+         local_modules: Path | None = None, refresh: bool = False,
+         overrides: SourceOverrides = NO_OVERRIDES, progress: bool = False) -> Plan:
     profile = load_profile(kernel_profile)
     kernel = plan_kernel(profile, local_image=local_image, local_modules=local_modules,
-                         refresh=refresh)
+                         refresh=refresh, overrides=overrides, progress=progress)
     userspace = plan_userspace(refresh=refresh)
     tool_plans = tools.plan_tools()
     recipe = {**recipe_hashes(profile.path, L1_DIR / "init", L1_DIR / "modules.txt"),
@@ -70,10 +71,11 @@ def _say(progress: bool, message: str) -> None:
 
 def build_image_set(kernel_profile: str, *, local_image: Path | None = None,
                     local_modules: Path | None = None, progress: bool = True,
-                    refresh: bool = False) -> ImageSet:
+                    refresh: bool = False,
+                    overrides: SourceOverrides = NO_OVERRIDES) -> ImageSet:
     """The verified image set for ``kernel_profile``, from the cache when possible."""
     the_plan = plan(kernel_profile, local_image=local_image, local_modules=local_modules,
-                    refresh=refresh)
+                    refresh=refresh, overrides=overrides, progress=progress)
     final = the_plan.directory
     with file_lock(cache.lock_path(SECTION, final.name), what=f"image set {final.name}"):
         manifest = cache.read_manifest(final)
@@ -100,11 +102,9 @@ def _build(the_plan: Plan, out: Path, *, progress: bool) -> dict[str, Any]:
     kernel_done = time.monotonic()
     built_tools = {p.tool.guest_path: tools.build_tool(p) for p in the_plan.tools if p.present}
     keys = load_or_make_keys(cache.section_dir("keys") / the_plan.directory.name)
-    for name in (CLIENT_KEY, f"{CLIENT_KEY}.pub", "host_key.pub"):
-        shutil.copyfile(keys.client_private.parent / name, out / name)
-    (out / CLIENT_KEY).chmod(0o600)
+    install_key_files(keys, out)
     shutil.copyfile(layer / L2_INITRD, out / L2_INITRD)
-    info = _info(the_plan, kernel.release)
+    info = _info(the_plan, kernel.release, kernel.build)
     module_paths = write_overlay(work / "overlay.cpio", kernel=kernel,
                                  l2_initrd=out / L2_INITRD, keys=keys,
                                  tools=built_tools, info=info)
@@ -127,13 +127,17 @@ def _build(the_plan: Plan, out: Path, *, progress: bool) -> dict[str, Any]:
     return manifest
 
 
-def _info(the_plan: Plan, release: str) -> dict[str, Any]:
+def _info(the_plan: Plan, release: str, build: dict[str, Any]) -> dict[str, Any]:
+    kernel: dict[str, Any] = {"package": the_plan.kernel.package,
+                              "version": the_plan.kernel.version, "release": release,
+                              "revision": the_plan.kernel.profile.revision}
+    if build:
+        kernel["build"] = build
     return {
         "format": FORMAT,
         "cache_key": the_plan.key,
         "kernel_profile": the_plan.kernel.profile.name,
-        "kernel": {"package": the_plan.kernel.package, "version": the_plan.kernel.version,
-                   "release": release},
+        "kernel": kernel,
     }
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import gzip
 import lzma
-import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,12 +18,16 @@ from harness.images import modules
 from harness.images.apt import DebRef, PrivateApt
 from harness.images.debs import extract_all
 from harness.images.download import fetch, sha256_file
-from harness.images.profiles import KernelProfile
+from harness.images.profiles import NO_OVERRIDES, KernelProfile, SourceOverrides
 from harness.images.recipe import wanted_modules
+from harness.images.release import image_release
+from harness.kbuild import kconfig
+from harness.kbuild.build import BuildInputs, BuildSpec, build_kernel, read_inputs
+from harness.kbuild.series import resolve
+from harness.kbuild.tree import TreeSpec
 
 ARM64_MAGIC = b"ARM\x64"
 ARM64_MAGIC_OFFSET = 0x38
-RELEASE = re.compile(rb"Linux version (\S+) ")
 LOCAL_PACKAGE = "local"
 
 
@@ -40,6 +43,7 @@ class KernelPlan:
     refs: tuple[DebRef, ...] = ()
     local_image: Path | None = None
     local_modules: Path | None = None
+    source: BuildInputs | None = None
 
 
 @dataclass
@@ -48,6 +52,7 @@ class KernelFiles:
     release: str
     modules: list[Path] = field(default_factory=list)
     modules_root: Path | None = None
+    build: dict[str, Any] = field(default_factory=dict)  # how a source kernel was built
 
 
 def plain_image(data: bytes) -> bytes:
@@ -75,18 +80,17 @@ def _decompress(payload: bytes, kind: bytes) -> bytes:
     raise ValueError(f"EFI zboot image compressed with {name!r}, which is not supported")
 
 
-def image_release(data: bytes) -> str:
-    """``uname -r`` from the ``Linux version ...`` banner inside an uncompressed Image."""
-    match = RELEASE.search(data)
-    if not match:
-        raise ValueError("no 'Linux version' banner in the Image")
-    return match[1].decode()
-
-
 def plan_kernel(profile: KernelProfile, *, local_image: Path | None = None,
-                local_modules: Path | None = None, refresh: bool = False) -> KernelPlan:
+                local_modules: Path | None = None, refresh: bool = False,
+                overrides: SourceOverrides = NO_OVERRIDES,
+                progress: bool = False) -> KernelPlan:
     if profile.kind == "local":
         return _plan_local(profile, local_image, local_modules)
+    if profile.kind == "source":
+        return _plan_source(profile, overrides, progress)
+    if overrides != NO_OVERRIDES:
+        raise UsageError(f"--tree/--series only apply to source kernel profiles, not "
+                         f"{profile.name} ({profile.kind})")
     if local_image is not None or local_modules is not None:
         raise UsageError(f"--image/--modules only apply to the 'local' profile, not {profile.name}")
     assert profile.apt is not None and profile.metapackage is not None
@@ -103,6 +107,34 @@ def plan_kernel(profile: KernelProfile, *, local_image: Path | None = None,
            "debs": {ref.package: ref.sha256 for ref in refs}}
     return KernelPlan(profile=profile, package=package, version=version, key=key, apt=apt,
                       refs=refs)
+
+
+def source_build_spec(profile: KernelProfile, overrides: SourceOverrides) -> BuildSpec:
+    """A source profile's names resolved to checked paths (each unknown name is exit 2)."""
+    source = profile.source
+    assert source is not None
+    tree = (TreeSpec(directory=overrides.tree) if overrides.tree is not None
+            else TreeSpec(package=source.package, version=source.version, apt=source.apt))
+    if overrides.series_only is not None and overrides.fragments_only is not None:
+        return BuildSpec(profile=profile.name, tree=tree, series=overrides.series_only,
+                         fragments=overrides.fragments_only)
+    return BuildSpec(
+        profile=profile.name, tree=tree,
+        series=(*(resolve(name, profile.path) for name in source.series),
+                *(resolve(str(path.expanduser().resolve())) for path in overrides.series)),
+        fragments=tuple(kconfig.fragment_path(name) for name in source.fragments),
+        options=tuple(kconfig.fragment_path(name, option=True) for name in source.options),
+    )
+
+
+def _plan_source(profile: KernelProfile, overrides: SourceOverrides,
+                 progress: bool) -> KernelPlan:
+    inputs = read_inputs(source_build_spec(profile, overrides), progress=progress)
+    names = "+".join(s.name for s in inputs.series)
+    package = inputs.tree.identity.get("package") or "tree"
+    return KernelPlan(profile=profile, package=f"{package}+{names}" if names else str(package),
+                      version=inputs.tree.version, key={"build_key": inputs.key()},
+                      source=inputs)
 
 
 def _plan_local(profile: KernelProfile, image: Path | None, modules_dir: Path | None
@@ -125,6 +157,12 @@ def _plan_local(profile: KernelProfile, image: Path | None, modules_dir: Path | 
 
 def unpack_kernel(plan: KernelPlan, work: Path, *, progress: bool) -> KernelFiles:
     """Fetch (if needed) and unpack the kernel into ``work``; resolve L1's modules."""
+    if plan.source is not None:
+        built = build_kernel(plan.source, progress=progress)
+        files = _write_image(built.image, work / "Image", built.release, plan)
+        files.build = {**plan.source.record(), "image_sha256": built.image_sha256,
+                       "build_log": str(built.directory / "build.log")}
+        return files
     if plan.refs and plan.apt is not None:
         with plan.apt.lock():
             debs = fetch(plan.apt, plan.refs, progress=progress, label=plan.package)

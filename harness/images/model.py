@@ -25,6 +25,15 @@ class ImageSet:
     ssh_host_public_key: str     # L1's host key, "ssh-ed25519 AAAA..." (for known_hosts checks)
     cache_key: str
     manifest: dict[str, Any]     # versions, sizes, sha256 of every file
+    # Which revision of the filter series a source-built kernel carries (kernel-rules.yaml
+    # `revisions`); None for Debian's kernels and for series the oracle knows nothing of.
+    kernel_revision: str | None = None
+
+    @property
+    def build(self) -> dict[str, Any] | None:
+        """How a source kernel was built (tree, series hashes, fragments); None otherwise."""
+        value = self.manifest["kernel"].get("build")
+        return value if isinstance(value, dict) else None
 
     def sha256(self, path: Path) -> str:
         """The recorded SHA-256 of a file of this set (by path, inside ``directory``)."""
@@ -55,4 +64,5 @@ class ImageSet:
             ssh_host_public_key=manifest["ssh_host_public_key"],
             cache_key=manifest["cache_key"],
             manifest=manifest,
+            kernel_revision=kernel.get("revision"),
         )

@@ -14,7 +14,7 @@ from harness.errors import Located, UsageError
 from harness.paths import CONFIGS_DIR
 
 KERNELS_DIR = CONFIGS_DIR / "kernels"
-KINDS = ("debian", "local")  # "source" (kernels built from linux-source-*) comes later
+KINDS = ("debian", "local", "source")
 DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
@@ -50,6 +50,37 @@ class AptSpec:
 
 
 @dataclass(frozen=True)
+class SourceSpec:
+    """A kernel built here: a Debian source package at a pinned version (or the user's
+    ``--tree``), series applied in order, Kconfig fragments and build options (names, checked
+    when the build is planned), and which revision of the filter series it carries."""
+
+    package: str
+    version: str
+    apt: AptSpec
+    series: tuple[str, ...]
+    fragments: tuple[str, ...]
+    options: tuple[str, ...] = ()
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceOverrides:
+    """Command-line changes to a source profile: the user's checkout instead of the
+    profile's tree, and series applied after the profile's own."""
+
+    tree: Path | None = None
+    series: tuple[Path, ...] = ()
+    # `rerun` rebuilds a bundle's kernel from the bundle's copies: these replace the
+    # profile's series and fragments (in build order) when given.
+    series_only: tuple[Path, ...] | None = None
+    fragments_only: tuple[Path, ...] | None = None
+
+
+NO_OVERRIDES = SourceOverrides()
+
+
+@dataclass(frozen=True)
 class KernelProfile:
     name: str
     description: str
@@ -57,6 +88,11 @@ class KernelProfile:
     path: Path
     apt: AptSpec | None = None
     metapackage: str | None = None
+    source: SourceSpec | None = None
+
+    @property
+    def revision(self) -> str | None:
+        return self.source.revision if self.source else None
 
 
 def _problem(path: Path, message: str) -> UsageError:
@@ -101,12 +137,42 @@ def parse_profile(raw: Any, path: Path) -> KernelProfile:
     description = str(raw.get("description", ""))
     if kind == "local":
         return KernelProfile(name=name, description=description, kind=kind, path=path)
+    if kind == "source":
+        return KernelProfile(name=name, description=description, kind=kind, path=path,
+                             source=parse_source_spec(raw, path))
     metapackage = raw.get("metapackage")
     if not isinstance(metapackage, str) or not metapackage:
         raise _problem(path, "a debian profile needs a metapackage (e.g. linux-image-arm64)")
     return KernelProfile(
         name=name, description=description, kind=kind, path=path,
         apt=parse_apt_spec(raw.get("apt"), path), metapackage=metapackage,
+    )
+
+
+def _optional_str(raw: dict[str, Any], key: str, path: Path) -> str | None:
+    value = raw.get(key)
+    if value is not None and (not isinstance(value, str) or not value):
+        raise _problem(path, f"{key} must be a non-empty string")
+    return value
+
+
+def parse_source_spec(raw: dict[str, Any], path: Path) -> SourceSpec:
+    """The fields of a ``kind: source`` profile."""
+    tree = raw.get("tree")
+    if not isinstance(tree, dict):
+        raise _problem(path, "a source profile needs tree: {package, version, apt}")
+    package, version = tree.get("package"), tree.get("version")
+    if not isinstance(package, str) or not package.startswith("linux-source-"):
+        raise _problem(path, "tree.package must be a Debian linux-source-X package")
+    if not isinstance(version, (str, int, float)) or not str(version):
+        raise _problem(path, "tree.version must be the package's exact version (e.g. "
+                             "5.10.223-1)")
+    return SourceSpec(
+        package=package, version=str(version), apt=parse_apt_spec(tree.get("apt"), path),
+        series=_str_list(raw.get("series", []), path, "series"),
+        fragments=_str_list(raw.get("fragments"), path, "fragments"),
+        options=_str_list(raw.get("options", []), path, "options"),
+        revision=_optional_str(raw, "revision", path),
     )
 
 

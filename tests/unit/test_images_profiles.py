@@ -58,7 +58,12 @@ def _parse(tmp_path: Path, text: str, name: str = "x") -> object:
     ("text", "message"),
     [
         ("name: y\nkind: debian\n", "must match the file name"),
-        ("name: x\nkind: source\n", "kind must be one of"),
+        ("name: x\nkind: vendor\n", "kind must be one of"),
+        ("name: x\nkind: source\n", "needs tree"),
+        ("name: x\nkind: source\ntree: {package: linux-image-arm64, version: 1}\n",
+         "linux-source-X"),
+        ("name: x\nkind: source\ntree: {package: linux-source-5.10, version: 5.10.223-1, "
+         "apt: {sources: [{uri: u, suites: [s]}]}}\n", "fragments must be a list"),
         ("name: x\nkind: debian\napt: {sources: []}\nmetapackage: m\n", "apt.sources"),
         ("name: x\nkind: debian\napt: {sources: [{uri: u, suites: [s]}]}\n", "metapackage"),
         ("- a list\n", "mapping"),
@@ -73,3 +78,23 @@ def test_bad_profiles_name_the_file(tmp_path: Path, text: str, message: str) -> 
 def test_local_profile_needs_no_apt(tmp_path: Path) -> None:
     profile = _parse(tmp_path, "name: x\nkind: local\n")
     assert profile.apt is None  # type: ignore[attr-defined]
+
+
+SOURCE_PROFILES = {"filter-base": "base", "filter-v1": "v1", "filter-v2": "v2",
+                   "filter-v3": "v3", "filter-v3-fixes": "v3-fixes", "source-5.10": None}
+
+
+@pytest.mark.parametrize(("name", "revision"), sorted(SOURCE_PROFILES.items()))
+def test_source_profiles_pin_the_5_10_tree_and_name_their_revision(name: str,
+                                                                   revision: str | None
+                                                                   ) -> None:
+    profile = load_profile(name)
+    assert profile.kind == "source" and profile.source is not None
+    assert (profile.source.package, profile.source.version) == ("linux-source-5.10",
+                                                                 "5.10.223-1")
+    assert profile.revision == revision
+    assert profile.source.fragments == ("kvm-host",)
+    expected_series = {"base": ("base",), "v3-fixes": ("base", "pmu-filter-v3",
+                                                       "pmu-filter-fixes"),
+                       None: ()}.get(revision, ("base", f"pmu-filter-{revision}"))
+    assert profile.source.series == expected_series

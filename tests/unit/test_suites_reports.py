@@ -11,7 +11,10 @@ import pytest
 from harness.commands.run import _plan
 from harness.errors import UsageError
 from harness.formats import junit, ktap
-from harness.runner import CaseResult
+from harness.htmlreport import render_html
+from harness.report import final_api_differences, revision_matrix, verdict_table
+from harness.results import ResultRecord
+from harness.runner import CaseResult, FinalApiVerdict
 from harness.shard import parse_shard
 from harness.suite import load_suite, suite_names
 from harness.verdict import Outcome
@@ -37,9 +40,23 @@ def test_suites_load() -> None:
 
 def test_nightly_matrix_shape() -> None:
     groups, _ = _plan(args(suite="nightly"))
-    assert len(groups) == 8  # 4 kernels x 2 machines, linux cases share the max L1s
+    # 4 Debian kernels and 4 revisions of the series, x 2 machines; linux cases share the
+    # max L1s.
+    assert len(groups) == 16
+    assert {g.kernel for g in groups} == {"debian-5.10", "debian-6.1", "debian-6.12",
+                                          "debian-latest", "filter-base", "filter-v1",
+                                          "filter-v2", "filter-v3"}
     modes = {c.mode for g in groups for c in g.cases}
     assert modes == {"probe", "linux"}
+
+
+def test_revision_suites_hold_base_as_the_control() -> None:
+    groups, _ = _plan(args(suite="revisions"))
+    kernels = {g.kernel for g in groups}
+    assert kernels == {"filter-base", "filter-v1", "filter-v2", "filter-v3"}
+    assert {g.machine for g in groups} == {"max", "cortex-a57"}
+    smoke, _ = _plan(args(suite="revisions-smoke"))
+    assert {g.kernel for g in smoke} == {"filter-base", "filter-v3"}
 
 
 def test_shards_partition_the_matrix() -> None:
@@ -81,3 +98,62 @@ def test_junit_names_are_unique(tmp_path: Path) -> None:
     cases_names = [c.get("name") for c in cases]
     assert len(cases_names) == len(set(cases_names)) == len(results())
     assert any(c.find("failure") is not None for c in cases)
+
+
+def revision_results() -> list[CaseResult]:
+    """cycle-counter-deny on base (own: pass, final: fail), v1 (own: pass, final: fail),
+    v3 (pass, no second verdict), and a v2 case that failed its own prediction."""
+    groups, _ = _plan(args(suite="revisions"))
+    by_key = {(c.scenario.id, c.kernel, c.machine): c for g in groups for c in g.cases}
+    made = []
+    for kernel, revision, own, final in (
+            ("filter-base", "base", Outcome.PASS, Outcome.FAIL),
+            ("filter-v1", "v1", Outcome.PASS, Outcome.FAIL),
+            ("filter-v2", "v2", Outcome.FAIL, Outcome.FAIL),
+            ("filter-v3", "v3", Outcome.PASS, None)):
+        case = by_key[("cycle-counter-deny", kernel, "max")]
+        verdict = FinalApiVerdict("v3", final, f"{kernel}: cycle_counter counting",
+                                  ("counter cycle_counter", "guest PMCEID0")) \
+            if final else None
+        made.append(CaseResult(case, own, "own reason", final_api=verdict,
+                               kernel_revision=revision))
+    return made
+
+
+def test_revision_matrix_shows_where_a_revision_differs_from_the_final_api() -> None:
+    matrix = revision_matrix(revision_results()).splitlines()
+    assert matrix[0].split() == ["SCENARIO", "MACHINE", "MODE", "FILTER-BASE", "FILTER-V1",
+                                 "FILTER-V2", "FILTER-V3"]
+    row = " ".join(matrix[1].split())
+    assert row == ("cycle-counter-deny max probe PASS, differs from v3 "
+                   "PASS, differs from v3 FAIL PASS")
+    lines = final_api_differences(revision_results())
+    assert lines == [
+        "cycle-counter-deny[max,filter-base,probe]: differs from v3 in counter cycle_counter; "
+        "guest PMCEID0",
+        "cycle-counter-deny[max,filter-v1,probe]: differs from v3 in counter cycle_counter; "
+        "guest PMCEID0"]
+
+
+def test_the_table_gets_a_final_api_column_only_for_revisions() -> None:
+    table = verdict_table(revision_results()).splitlines()
+    assert "VS FINAL API" in table[0]
+    assert "FAIL (v3)" in table[1] and table[4].split()[5] == "same"
+    assert "VS FINAL API" not in verdict_table(results())
+    assert revision_matrix(results()) == ""
+
+
+def test_final_api_survives_the_json_round_trip() -> None:
+    record = ResultRecord.from_case_result(revision_results()[0])
+    assert record.final_api is not None and record.final_api.outcome is Outcome.FAIL
+    assert record.kernel_revision == "base"
+    again = ResultRecord.from_json(record.to_json())
+    assert again == record
+
+
+def test_html_marks_the_cells_that_differ_from_the_final_api() -> None:
+    records = [ResultRecord.from_case_result(r) for r in revision_results()]
+    page = render_html(records, {})
+    assert page.count('class="differs"') == 2  # base and v1; v2 failed its own, v3 is v3
+    assert "Where revisions differ from the final API (2)" in page
+    assert "(revision v1): counter cycle_counter; guest PMCEID0" in page
