@@ -72,8 +72,8 @@ h3 { font-size: 14.5px; margin: 0 0 6px; }
   font-size: 11.5px; font-weight: 600; line-height: 17px; text-align: center;
   text-decoration: none; color: #fff; white-space: nowrap; }
 a.badge:hover { outline: 2px solid #1d2329; outline-offset: 1px; }
-.differs { display: inline-block; margin-left: 2px; padding: 0 3px; border-radius: 3px;
-  border: 1px dashed #8a5a00; color: #8a5a00; font-size: 85%; }
+.differs { display: inline-block; margin-left: 3px; padding: 0 3px; border-radius: 3px;
+  background: #fff3cd; color: #5c3d00; font-size: 90%; }
 .badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); }
 .badge.error { background: var(--error); } .badge.skip { background: var(--skip); }
 .badge.inconclusive { background: var(--inconclusive); color: #1d2329; }
@@ -379,10 +379,14 @@ def _header(records: Sequence[ResultRecord], meta: Mapping[str, Any],
     return lines
 
 
-def _legend() -> list[str]:
+def _legend(records: Sequence[ResultRecord]) -> list[str]:
     items = [f'<li><span class="badge {o.value}">{o.value} {SYMBOLS[o]}</span> {_e(meaning)}</li>'
              for o, meaning in LEGEND]
     items.append('<li><span class="sample-empty"></span> not in the matrix that ran</li>')
+    if any(differs_from_final(r) for r in records):
+        items.append('<li><span class="badge pass">probe \u2713<span class="differs">'
+                     '\u2260v3</span></span> a revision of the series did what its own '
+                     "prediction says, and the final API predicts otherwise (listed below)</li>")
     return ['<section id="legend">', '<ul class="legend">', *items, "</ul>",
             '<p class="hint">Each badge links to the case\'s artefacts directory; hover it '
             "for the reason.</p>", "</section>"]
@@ -404,7 +408,7 @@ def render_html(records: Sequence[ResultRecord], meta: Mapping[str, Any] | None 
     verdict = summary_line(records)
     state = _state(records)
     body = [*_header(records, meta, len(problems)), "<main>",
-            *_matrix_table(matrix, anchors, problems, base), *_legend(),
+            *_matrix_table(matrix, anchors, problems, base), *_legend(records),
             *_revision_differences(records), *_details(problems, anchors, base), "</main>",
             f'<footer class="{state}"><p class="verdict" id="verdict">{_e(verdict)}</p>'
             "</footer>"]

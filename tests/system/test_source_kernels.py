@@ -88,16 +88,21 @@ def test_an_unchanged_profile_is_a_cache_hit(v3_build: str, tmp_path: Path) -> N
 
 
 def test_one_edited_patch_rebuilds_incrementally(v3_build: str, tmp_path: Path) -> None:
+    manifests = []
     for number, comment in enumerate(("/* planted comment one */", "/* planted two */")):
         series = one_line_series(tmp_path, f"edit{number}", comment)
         proc = cli(tmp_path, "images", "build", "--kernel", PROFILE, "--series", str(series))
         assert proc.returncode == 0, proc.stderr
-        manifest = built_manifest(proc.stdout)
-        assert manifest["changed_files"] == [PMU_EMUL]
-        log = Path(manifest["workspace"], "logs", f"{manifest['build_key'][:16]}.log")
-        compiled = COMPILED.findall(log.read_text())
-        # pmu-emul.o, plus the banner's version.o at most: not the kernel.
-        assert 1 <= len(compiled) <= 3, compiled
+        manifests.append(built_manifest(proc.stdout))
+    # The first build brings the shared workspace to v3 + edit (from whichever revision
+    # was built there last); the second differs from it by one edited patch.
+    second = manifests[1]
+    assert second["build_key"] != manifests[0]["build_key"]
+    assert second["changed_files"] == [PMU_EMUL]
+    log = Path(second["workspace"], "logs", f"{second['build_key'][:16]}.log")
+    compiled = COMPILED.findall(log.read_text())
+    # pmu-emul.o, plus the banner's version.o at most: not the kernel.
+    assert 1 <= len(compiled) <= 3, compiled
 
 
 def test_a_series_that_does_not_apply_names_patch_and_hunk(tmp_path: Path) -> None:
