@@ -11,7 +11,7 @@ import lzma
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import InfraError, UsageError
 from harness.images import modules
@@ -21,10 +21,9 @@ from harness.images.download import fetch, sha256_file
 from harness.images.profiles import NO_OVERRIDES, KernelProfile, SourceOverrides
 from harness.images.recipe import wanted_modules
 from harness.images.release import image_release
-from harness.kbuild import kconfig
-from harness.kbuild.build import BuildInputs, BuildSpec, build_kernel, read_inputs
-from harness.kbuild.series import resolve
-from harness.kbuild.tree import TreeSpec
+
+if TYPE_CHECKING:
+    from harness.kbuild.build import BuildInputs, BuildSpec
 
 ARM64_MAGIC = b"ARM\x64"
 ARM64_MAGIC_OFFSET = 0x38
@@ -111,6 +110,13 @@ def plan_kernel(profile: KernelProfile, *, local_image: Path | None = None,
 
 def source_build_spec(profile: KernelProfile, overrides: SourceOverrides) -> BuildSpec:
     """A source profile's names resolved to checked paths (each unknown name is exit 2)."""
+    # harness.kbuild uses the image cache's tools (apt, downloads, locks), so it is
+    # imported here, not at the top: harness.images itself must import without it.
+    from harness.kbuild import kconfig
+    from harness.kbuild.build import BuildSpec
+    from harness.kbuild.series import resolve
+    from harness.kbuild.tree import TreeSpec
+
     source = profile.source
     assert source is not None
     tree = (TreeSpec(directory=overrides.tree) if overrides.tree is not None
@@ -129,6 +135,8 @@ def source_build_spec(profile: KernelProfile, overrides: SourceOverrides) -> Bui
 
 def _plan_source(profile: KernelProfile, overrides: SourceOverrides,
                  progress: bool) -> KernelPlan:
+    from harness.kbuild.build import read_inputs
+
     inputs = read_inputs(source_build_spec(profile, overrides), progress=progress)
     names = "+".join(s.name for s in inputs.series)
     package = inputs.tree.identity.get("package") or "tree"
@@ -158,6 +166,8 @@ def _plan_local(profile: KernelProfile, image: Path | None, modules_dir: Path | 
 def unpack_kernel(plan: KernelPlan, work: Path, *, progress: bool) -> KernelFiles:
     """Fetch (if needed) and unpack the kernel into ``work``; resolve L1's modules."""
     if plan.source is not None:
+        from harness.kbuild.build import build_kernel
+
         built = build_kernel(plan.source, progress=progress)
         files = _write_image(built.image, work / "Image", built.release, plan)
         files.build = {**plan.source.record(), "image_sha256": built.image_sha256,

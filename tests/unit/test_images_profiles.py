@@ -81,7 +81,8 @@ def test_local_profile_needs_no_apt(tmp_path: Path) -> None:
 
 
 SOURCE_PROFILES = {"filter-base": "base", "filter-v1": "v1", "filter-v2": "v2",
-                   "filter-v3": "v3", "filter-v3-fixes": "v3-fixes", "source-5.10": None}
+                   "filter-v3": "v3", "filter-v3-fixes": "v3-fixes", "filter-v3-debug": "v3",
+                   "source-5.10": None}
 
 
 @pytest.mark.parametrize(("name", "revision"), sorted(SOURCE_PROFILES.items()))
@@ -98,3 +99,4 @@ def test_source_profiles_pin_the_5_10_tree_and_name_their_revision(name: str,
                                                        "pmu-filter-fixes"),
                        None: ()}.get(revision, ("base", f"pmu-filter-{revision}"))
     assert profile.source.series == expected_series
+    assert profile.source.options == (("debug",) if name.endswith("-debug") else ())

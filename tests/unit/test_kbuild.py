@@ -4,6 +4,7 @@ tiny fake tree (no compiler needed). The system tests build real kernels."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from harness.errors import UsageError
 from harness.kbuild import kconfig
 from harness.kbuild.series import apply_series, load_series, split_mbox
+from harness.kbuild.tree import TreeSpec, open_tree
 from harness.kbuild.workspace import Workspace
 
 PMU_C = "".join(f"line {n}\n" for n in range(1, 41))
@@ -151,3 +153,21 @@ def test_unknown_fragment_and_option_names() -> None:
     with pytest.raises(UsageError, match=r"unknown build option '\.\./kvm-host'"):
         kconfig.fragment_path("../kvm-host", option=True)
     assert kconfig.fragment_path("debug", option=True).name == "debug.config"
+
+
+def test_a_user_tree_is_identified_by_its_content(tree: Path) -> None:
+    (tree / "arch/arm64/Kconfig").write_text("# arm64\n")
+    git = ["git", "-C", str(tree), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True, timeout=30)
+    subprocess.run([*git, "add", "-A"], check=True, timeout=30)
+    subprocess.run([*git, "commit", "-qm", "x"], check=True, timeout=30)
+    first = open_tree(TreeSpec(directory=tree), progress=False)
+    assert first.version == "5.10.223" and first.identity["content"].startswith("git:")
+    assert open_tree(TreeSpec(directory=tree), progress=False).identity == first.identity
+    (tree / "arch/arm64/kvm/pmu.c").write_text(PMU_C + "edited\n")
+    assert open_tree(TreeSpec(directory=tree), progress=False).identity != first.identity
+
+
+def test_a_directory_that_is_not_a_kernel_tree_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not an arm64-capable kernel tree"):
+        open_tree(TreeSpec(directory=tmp_path), progress=False)
