@@ -132,8 +132,13 @@ def _compare(bundle: Bundle, result: CaseResult) -> str:
     return f"reproduced: {bundle.outcome} again ({', '.join(failed_now) or 'same reason'})"
 
 
+def _quiet(result: CaseResult) -> None:
+    """Progress of the rerun's one case: the table after it says everything."""
+
+
 def rerun_command(args: argparse.Namespace) -> int:
-    from harness.session import RunOptions, run_group
+    from harness.parallel import run_groups
+    from harness.session import RunOptions
 
     check_output_paths([args.json])
     bundle = read_bundle(args.bundle)
@@ -149,7 +154,9 @@ def rerun_command(args: argparse.Namespace) -> int:
     run_dir = new_run_dir("rerun")
     print(f"pmu-harness: re-running {case.name} from {bundle.directory} on "
           f"{images.summary()}; artefacts in {run_dir}", file=sys.stderr)
-    results = run_group(group, run_dir, options, progress=lambda r: None)
+    # In a worker, like `run`: only a process can be stopped wherever it is stuck, so only
+    # a worker gives the rerun an overall deadline.
+    results = run_groups([group], run_dir, options, 1, _quiet)
     print(verdict_table(results))
     meta = {"bundle": str(bundle.directory), "run_dir": str(run_dir)}
     write_results_json(results, run_dir / "results.json", meta)
