@@ -140,10 +140,21 @@ def _copy_logs(result: CaseResult, source: BundleSource, logs: Path) -> None:
 
 
 def write_bundle(result: CaseResult, source: BundleSource, bundles_dir: Path) -> Path:
-    """Write the bundle for ``result`` (atomically: a half-written bundle never shows)."""
+    """Write the bundle for ``result`` (atomically: a half-written bundle never shows, and
+    on a failure, a full disk say, none is left behind)."""
     final = bundles_dir / _safe(result.case.name)
     tmp = bundles_dir / f".{final.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _fill_bundle(result, source, tmp, final)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _fill_bundle(result: CaseResult, source: BundleSource, tmp: Path, final: Path) -> None:
     tmp.mkdir(parents=True)
     shutil.copyfile(result.case.scenario.path, tmp / SCENARIO_FILE)
     machines = tmp / MACHINES_SUBDIR
@@ -159,9 +170,6 @@ def write_bundle(result: CaseResult, source: BundleSource, bundles_dir: Path) ->
     data = describe(result, source)
     data["rerun"] = f"pmu-harness rerun {final}"
     (tmp / BUNDLE_FILE).write_text(json.dumps(data, indent=2) + "\n")
-    shutil.rmtree(final, ignore_errors=True)
-    tmp.rename(final)
-    return final
 
 
 @dataclass(frozen=True)

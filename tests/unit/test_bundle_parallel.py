@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import pickle
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,11 @@ def test_a_worker_past_its_deadline_is_stopped_and_its_cases_are_errors(
     assert "passed its deadline" in results[0][0].reason
     theirs.close()
     assert group_deadline_seconds(group) > 600
+
+
+def test_a_bundle_that_cannot_be_written_leaves_nothing(tmp_path: Path) -> None:
+    result, source = failed(tmp_path)
+    broken = replace(source, machines_dir=tmp_path / "no-such-machines-dir")
+    with pytest.raises(OSError):
+        write_bundle(result, broken, tmp_path / "bundles")
+    assert list((tmp_path / "bundles").iterdir()) == []
