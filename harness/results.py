@@ -19,7 +19,7 @@ from harness.atomicfile import write_atomically
 from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, Located, UsageError
 from harness.inputfile import read_json
 from harness.report import summary_line
-from harness.verdict import NEEDS_A_LOOK, Check, Outcome
+from harness.verdict import NEEDS_A_LOOK, Check, FinalApiVerdict, Outcome
 
 if TYPE_CHECKING:
     from harness.runner import CaseResult
@@ -30,16 +30,6 @@ CheckRecord = Check
 _OUTCOMES = {o.value: o for o in Outcome}
 # The nightly matrix (176 cases) writes about 300 KB; a results file past 64 MiB is not one.
 MAX_RESULTS_BYTES = 64 << 20
-
-
-@dataclass(frozen=True)
-class FinalApi:
-    """The case judged against the final revision's prediction (source-built revisions)."""
-
-    revision: str
-    outcome: Outcome
-    reason: str
-    differs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +50,7 @@ class ResultRecord:
     tags: tuple[str, ...] = ()
     bundle: str | None = None
     kernel_revision: str | None = None
-    final_api: FinalApi | None = None
+    final_api: FinalApiVerdict | None = None
 
     @classmethod
     def from_json(cls, data: object, source: Path | str = "<results>",
@@ -89,11 +79,7 @@ class ResultRecord:
                         "result": c.outcome.value, "source": c.source} for c in self.checks],
             "tags": list(self.tags), "bundle": self.bundle,
             **({"kernel_revision": self.kernel_revision} if self.kernel_revision else {}),
-            **({"final_api": {"revision": self.final_api.revision,
-                              "result": self.final_api.outcome.value,
-                              "reason": self.final_api.reason,
-                              "differs": list(self.final_api.differs)}}
-               if self.final_api else {}),
+            **({"final_api": self.final_api.to_json()} if self.final_api else {}),
         }
 
 
@@ -151,7 +137,7 @@ class _Reader:
             final_api=self.final_api(data.get("final_api")))
         return record if len(self.problems) == before else None
 
-    def final_api(self, value: object) -> FinalApi | None:
+    def final_api(self, value: object) -> FinalApiVerdict | None:
         if value is None:
             return None
         if not isinstance(value, dict):
@@ -161,7 +147,7 @@ class _Reader:
         if not isinstance(differs, list) or not all(isinstance(d, str) for d in differs):
             self.problem("'final_api.differs' must be a list of check names")
             differs = []
-        return FinalApi(self.text(value, "revision"),
+        return FinalApiVerdict(self.text(value, "revision"),
                         self.outcome(value.get("result"), "final_api.result"),
                         self.text(value, "reason"), tuple(differs))
 

@@ -24,7 +24,7 @@ from harness.machine.profile import MachineProfile
 from harness.observation import Observation
 from harness.oracle import PmuModel, Prediction, predict
 from harness.scenario.model import Expectations, Scenario
-from harness.verdict import NEEDS_A_LOOK, Check, Outcome, Verdict, judge
+from harness.verdict import NEEDS_A_LOOK, Check, FinalApiVerdict, Outcome, Verdict, judge
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +43,6 @@ class Case:
     @property
     def slug(self) -> str:
         return f"{self.scenario.id}-{self.mode}"
-
-
-@dataclass(frozen=True)
-class FinalApiVerdict:
-    """A case's observation judged against the documented API (the final revision)."""
-
-    revision: str
-    outcome: Outcome
-    reason: str
-    differs: tuple[str, ...] = ()  # the checks the final API's prediction fails
-
-    def to_json(self) -> dict[str, Any]:
-        return {"revision": self.revision, "result": self.outcome.value, "reason": self.reason,
-                "differs": list(self.differs)}
 
 
 @dataclass(frozen=True)

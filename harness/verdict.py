@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from harness.events import format_event
 from harness.observation import Observation, advertised_events
@@ -55,6 +56,20 @@ class Verdict:
                 more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
                 return bad[0].message() + more
         return f"{len(self.checks)} checks passed"
+
+
+@dataclass(frozen=True)
+class FinalApiVerdict:
+    """A case's observation judged against the documented API (the final revision)."""
+
+    revision: str
+    outcome: Outcome
+    reason: str
+    differs: tuple[str, ...] = ()  # the checks the final API's prediction fails
+
+    def to_json(self) -> dict[str, Any]:
+        return {"revision": self.revision, "result": self.outcome.value, "reason": self.reason,
+                "differs": list(self.differs)}
 
 
 def _outcome(ok: bool) -> Outcome:

@@ -14,10 +14,10 @@ from harness.formats import junit, ktap
 from harness.htmlreport import render_html
 from harness.report import final_api_differences, revision_matrix, verdict_table
 from harness.results import ResultRecord
-from harness.runner import CaseResult, FinalApiVerdict
+from harness.runner import CaseResult
 from harness.shard import parse_shard
 from harness.suite import load_suite, suite_names
-from harness.verdict import Outcome
+from harness.verdict import FinalApiVerdict, Outcome
 
 
 def args(**kw: object) -> argparse.Namespace:
