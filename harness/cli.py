@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+from harness import __version__
 from harness.errors import (
     EXIT_ABORT_BISECT,
     EXIT_CHECK_FAILED,
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pmu-harness",
         description="Test KVM/arm64 PMU event filtering on real kernels under QEMU.",
     )
+    parser.add_argument("--version", action="version", version=f"pmu-harness {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)

@@ -152,3 +152,8 @@ def test_report_on_numbers_and_names_past_every_limit(tmp_path: Path,
     assert main(["report", str(good), "--html", str(tmp_path / "r.html")]) == EXIT_OK
     assert main(["report", str(big)]) == EXIT_USAGE
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("pmu-harness ")
