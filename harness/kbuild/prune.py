@@ -40,13 +40,14 @@ def built_kernels() -> list[Entry]:
 
 def stale(keep: int) -> tuple[list[Entry], list[Path]]:
     """Results beyond the ``keep`` newest per profile, and workspaces no kept result used."""
+    entries = built_kernels()
     by_profile: dict[str, list[Entry]] = defaultdict(list)
-    for entry in built_kernels():
+    for entry in entries:
         by_profile[entry.profile].append(entry)
     old: list[Entry] = []
-    for entries in by_profile.values():
-        old += sorted(entries, key=lambda e: e.created, reverse=True)[max(keep, 0):]
-    used = {e.workspace for e in built_kernels() if e not in old}
+    for members in by_profile.values():
+        old += sorted(members, key=lambda e: e.created, reverse=True)[max(keep, 0):]
+    used = {e.workspace for e in entries if e not in old}
     workspaces = [p for p in sorted(cache.section_dir(WORKSPACES).iterdir())
                   if p.is_dir() and str(p) not in used]
     return old, workspaces
