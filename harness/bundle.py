@@ -24,8 +24,9 @@ from harness.images import ImageSet
 from harness.images.profiles import KERNELS_DIR
 from harness.inputfile import read_json
 from harness.paths import PROJECT_ROOT
+from harness.plan import Case
 from harness.printable import printable
-from harness.runner import CaseResult
+from harness.results import CaseResult
 
 FORMAT = 1
 BUNDLE_FILE = "bundle.json"
@@ -107,16 +108,15 @@ def _copy_build_inputs(build: dict[str, Any], out: Path) -> None:
             shutil.copyfile(origin, target)
 
 
-def describe(result: CaseResult, source: BundleSource) -> dict[str, Any]:
+def describe(case: Case, result: CaseResult, source: BundleSource) -> dict[str, Any]:
     """The bundle's JSON: the case, how it ended, and exactly what it ran on."""
-    case_dir = result.artefacts or source.l1_dir
+    case_dir = Path(result.artefacts) if result.artefacts else source.l1_dir
     return {
         "format": FORMAT,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "harness": {"version": __version__, "git_commit": _git_commit()},
-        "case": {"name": result.case.name, "scenario": result.case.scenario.id,
-                 "machine": result.case.machine, "kernel": result.case.kernel,
-                 "mode": result.case.mode},
+        "case": {"name": case.name, "scenario": case.scenario.id, "machine": case.machine,
+                 "kernel": case.kernel, "mode": case.mode},
         "result": result.to_json(),
         "kernel": _kernel(source),
         "options": {"kvm_mode": source.kvm_mode},
@@ -126,7 +126,7 @@ def describe(result: CaseResult, source: BundleSource) -> dict[str, Any]:
 
 
 def _copy_logs(result: CaseResult, source: BundleSource, logs: Path) -> None:
-    if result.artefacts and result.artefacts.is_dir():
+    if result.artefacts and Path(result.artefacts).is_dir():
         shutil.copytree(result.artefacts, logs / "case", dirs_exist_ok=True)
     l1_logs = logs / "l1"
     l1_logs.mkdir(parents=True, exist_ok=True)
@@ -139,14 +139,15 @@ def _copy_logs(result: CaseResult, source: BundleSource, logs: Path) -> None:
             (l1_logs / path.name).write_bytes(handle.read())
 
 
-def write_bundle(result: CaseResult, source: BundleSource, bundles_dir: Path) -> Path:
+def write_bundle(case: Case, result: CaseResult, source: BundleSource, bundles_dir: Path
+                 ) -> Path:
     """Write the bundle for ``result`` (atomically: a half-written bundle never shows, and
     on a failure, a full disk say, none is left behind)."""
-    final = bundles_dir / _safe(result.case.name)
+    final = bundles_dir / _safe(case.name)
     tmp = bundles_dir / f".{final.name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _fill_bundle(result, source, tmp, final)
+        _fill_bundle(case, result, source, tmp, final)
         shutil.rmtree(final, ignore_errors=True)
         tmp.rename(final)
     finally:
@@ -154,9 +155,10 @@ def write_bundle(result: CaseResult, source: BundleSource, bundles_dir: Path) ->
     return final
 
 
-def _fill_bundle(result: CaseResult, source: BundleSource, tmp: Path, final: Path) -> None:
+def _fill_bundle(case: Case, result: CaseResult, source: BundleSource, tmp: Path,
+                 final: Path) -> None:
     tmp.mkdir(parents=True)
-    shutil.copyfile(result.case.scenario.path, tmp / SCENARIO_FILE)
+    shutil.copyfile(case.scenario.path, tmp / SCENARIO_FILE)
     machines = tmp / MACHINES_SUBDIR
     machines.mkdir()
     shutil.copyfile(source.machines_dir / f"{source.machine}.yaml",
@@ -167,7 +169,7 @@ def _fill_bundle(result: CaseResult, source: BundleSource, tmp: Path, final: Pat
     if source.images.build is not None:
         _copy_build_inputs(source.images.build, tmp / BUILD_DIR)
     _copy_logs(result, source, tmp / "logs")
-    data = describe(result, source)
+    data = describe(case, result, source)
     data["rerun"] = f"pmu-harness rerun {final}"
     (tmp / BUNDLE_FILE).write_text(json.dumps(data, indent=2) + "\n")
 

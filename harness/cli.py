@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import logging
 import os
 import signal
 import sys
@@ -51,6 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
+
+
+# The harness's library logs; the terminal shows its messages as they are (they already
+# say "pmu-harness: ..." where that helps), warnings and progress alike.
+TERMINAL_LOG_FORMAT = "%(message)s"
+
+
+def _log_to_terminal() -> tuple[logging.Handler, int]:
+    """The handler added and the harness logger's level before, to put back."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(TERMINAL_LOG_FORMAT))
+    logging.getLogger().addHandler(handler)
+    # The harness's own progress, not that of the libraries under it (paramiko's INFO
+    # lines are one per SSH connection): those keep the root's WARNING.
+    harness_log = logging.getLogger("harness")
+    level = harness_log.level
+    harness_log.setLevel(logging.INFO)
+    return handler, level
 
 
 def _raise_keyboard_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -102,11 +121,14 @@ def _last_resort(words: list[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    handler, level = _log_to_terminal()
     try:
         code = _last_resort(words)
     finally:
-        # Called in-process (tests, other tools), the caller's handler comes back.
+        # Called in-process (tests, other tools), the caller's handler and logging come back.
         signal.signal(signal.SIGTERM, previous)
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger("harness").setLevel(level)
     if code == EXIT_USAGE and "--bisect" in words:
         with contextlib.suppress(OSError, ValueError):
             print("pmu-harness: aborting the bisect: this usage error would be the same on "

@@ -1,4 +1,4 @@
-"""Argument types shared by the command line and the avocado options."""
+"""Arguments shared by the front ends: the command line's commands and the avocado options."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from harness.reports import ReportRequest
 
 
 def whole_number(minimum: int, unit: str = "") -> Callable[[str], int]:
@@ -33,3 +35,29 @@ def add_source_kernel_arguments(parser: Any) -> None:
     parser.add_argument("--series", type=Path, action="append", metavar="PATH",
                         help="apply this series (an mbox from `b4 am`, or a directory of "
                              "numbered patches) after the source profile's own; repeatable")
+
+
+def add_report_arguments(parser: Any, *, ktap: bool = True) -> None:
+    """The reports every command that ends with results can write (``harness.reports``)."""
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
+    parser.add_argument("--html", type=Path, metavar="FILE",
+                        help="write the matrix (scenarios x machine/kernel) as one HTML page, "
+                             "each cell linked to its artefacts")
+    parser.add_argument("--junit", type=Path, metavar="FILE", help="write results as JUnit XML")
+    if ktap:
+        parser.add_argument("--ktap", action="store_true",
+                            help="print KTAP (with a `# Totals:` line) instead of the table")
+    parser.add_argument("--skips", action="store_true", help="show skipped cases in the table")
+
+
+def add_bisect_argument(parser: Any) -> None:
+    parser.add_argument("--bisect", action="store_true",
+                        help="for `git bisect run`: exit 128 (abort the bisect) on a usage "
+                             "error instead of 2, which bisect would take for a bad commit")
+
+
+def report_request(args: argparse.Namespace, run_dir: Path | None = None) -> ReportRequest:
+    """The reports ``add_report_arguments`` asked for; ``run_dir`` keeps its own copies."""
+    return ReportRequest(json=args.json, junit=args.junit, html=args.html,
+                         ktap=getattr(args, "ktap", False), include_skips=args.skips,
+                         run_dir=run_dir)

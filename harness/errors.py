@@ -1,7 +1,8 @@
 """The error taxonomy: whose fault a problem is decides the exit code.
 
 - ``UsageError``: the user's input (a scenario, a flag, a profile name) is wrong. Exit 2.
-- ``CheckFailed``: the system under test disagreed with the expectation. Exit 1.
+- a failed check is not an exception: it is a result (``harness.results``), and ``run``
+  exits 1 when one failed.
 - ``InfraError``: the machinery failed (QEMU died, no SSH, a download failed). Exit 125 so
   that ``git bisect run`` skips the commit instead of blaming it.
 """
@@ -57,12 +58,6 @@ class UsageError(HarnessError):
         if not self.problems:
             return super().__str__()
         return "\n".join(str(p) for p in self.problems)
-
-
-class CheckFailed(HarnessError):
-    """The system under test did not behave as expected."""
-
-    exit_code = EXIT_CHECK_FAILED
 
 
 class InfraError(HarnessError):

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from harness.paths import CONFIGS_DIR
+from harness.catalog import EVENTS_FILE
 
 EVENT_SPACE = 1 << 16
 CYCLE_COUNTER = "cycle_counter"
@@ -66,7 +66,7 @@ def _event_from(raw: dict[str, Any]) -> Event:
 
 
 def load_event_table(path: Path | None = None) -> EventTable:
-    source = path or CONFIGS_DIR / "events.yaml"
+    source = path or EVENTS_FILE
     data = yaml.safe_load(source.read_text())
     return EventTable(tuple(_event_from(raw) for raw in data["events"]))
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from harness.catalog import KERNEL_RULES_FILE, unknown_name
 from harness.errors import UsageError
-from harness.paths import CONFIGS_DIR
 
 
 @total_ordering
@@ -101,7 +101,7 @@ class KernelRules:
         return f"kernel {self.version}{revision}: {names}"
 
 
-RULES_FILE = CONFIGS_DIR / "kernel-rules.yaml"
+RULES_FILE = KERNEL_RULES_FILE
 
 
 def _words(text: object) -> str:
@@ -150,8 +150,8 @@ def revision(revision_id: str) -> Revision:
     for item in all_revisions():
         if item.id == revision_id:
             return item
-    known = ", ".join(r.id for r in all_revisions()) or "none"
-    raise UsageError(f"unknown series revision {revision_id!r} (known: {known})")
+    raise UsageError(unknown_name("series revision", revision_id,
+                                  [r.id for r in all_revisions()]))
 
 
 def rules_for(version: KernelVersion, revision_id: str | None = None) -> KernelRules:

@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.errors import InfraError
 from harness.events import CYCLE_COUNTER, default_event_table
+from harness.pmceid import events_in
 
 PROBE_FORMAT = "pmu-harness-probe/1"
 
@@ -44,13 +45,8 @@ class Observation:
 
 
 def advertised_events(pmceid0: int, pmceid1: int) -> frozenset[int]:
-    """Event numbers whose PMCEID bit is set (0x00-0x3F low words, 0x4000+ high words)."""
-    found = set()
-    for word, base in ((pmceid0, 0x00), (pmceid1, 0x20)):
-        for bit in range(64):
-            if word >> bit & 1:
-                found.add(base + bit if bit < 32 else 0x4000 + base + bit - 32)
-    return frozenset(found)
+    """Event numbers whose PMCEID bit is set (harness.pmceid has the layout)."""
+    return events_in(pmceid0, pmceid1)
 
 
 def errno_name(entry: dict[str, Any]) -> str:

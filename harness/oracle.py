@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 from harness.events import CHAIN, CPU_CYCLES, SW_INCR, default_event_table
 from harness.kernelrules import KernelRules
+from harness.pmceid import WORD, filter_word, words_for
 from harness.scenario.model import Action, FilterCall, InitStep, Step, Workload
 
-WORD = 0xFFFF_FFFF
-HIGH_EVENTS = 0x4000
 FULL_EVENT_SPACE = 1 << 16
-STALL_SLOT_BITS = (0x3D - 32, 0x3E - 32, 0x3F - 32)
+STALL_SLOT_EVENTS = (0x3D, 0x3E, 0x3F)  # STALL_SLOT_BACKEND, _FRONTEND, STALL_SLOT
 
 
 @dataclass(frozen=True)
@@ -153,31 +152,19 @@ def _play(steps: Iterable[Step], vcpus: int, state: _VmState) -> list[StepOutcom
     return outcomes
 
 
-def _filter_word(mask: int | None, nr_events: int, base: int) -> int:
-    """The 64-bit PMCEID mask for events base..base+31 and 0x4000+base..+31."""
-    if mask is None:
-        return (1 << 64) - 1
-    low = (mask >> base) & WORD
-    high = 0
-    if nr_events >= HIGH_EVENTS + base + 32:
-        high = (mask >> (HIGH_EVENTS + base)) & WORD
-    return low | high << 32
-
-
 def _guest_pmceid(pmu: PmuModel, mask: int | None, rules: KernelRules) -> tuple[int, int]:
     word0, word1 = pmu.host_pmceid0, pmu.host_pmceid1
     if pmu.event_bits < 16 and rules.has("v81-events-hidden-on-v80"):
         word0, word1 = word0 & WORD, word1 & WORD
-    if rules.has("chain-advertised"):
-        word0 |= 1 << CHAIN
-    if rules.has("sw-incr-always-advertised"):
-        word0 |= 1 << SW_INCR
+    added = [event for event, rule in ((CHAIN, "chain-advertised"),
+                                       (SW_INCR, "sw-incr-always-advertised"))
+             if rules.has(rule)]
+    word0 |= words_for(added)[0]
     if rules.has("stall-slot-hidden"):
-        for bit in STALL_SLOT_BITS:
-            word1 &= ~(1 << bit)
+        word1 &= ~words_for(STALL_SLOT_EVENTS)[1]
     if rules.has("pmceid-masked-by-filter"):
-        word0 &= _filter_word(mask, pmu.nr_events, 0)
-        word1 &= _filter_word(mask, pmu.nr_events, 32)
+        word0 &= filter_word(mask, pmu.nr_events, 0)
+        word1 &= filter_word(mask, pmu.nr_events, 1)
     return word0, word1
 
 

@@ -1,4 +1,8 @@
-"""Suites (configs/suites/*.yaml): named selections of scenarios x kernels x machines x modes."""
+"""Suites (configs/suites/*.yaml): named selections of scenarios x kernels x machines x modes.
+
+Read with the located YAML reader, so every problem says ``file:line``. Names in a suite are
+checked against the catalog and the mode registry by the planner, like the command line's.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from harness.catalog import SUITES
+from harness.errors import Located, UsageError
+from harness.located import LocatedReader
+from harness.modes import DEFAULT_MODES
+from harness.paths import PROJECT_ROOT
+from harness.yamlsource import LocatedDict, load_located
 
-from harness.errors import UsageError
-from harness.paths import CONFIGS_DIR, PROJECT_ROOT
-from harness.printable import printable
+RUN_KEYS = ("scenarios", "tags", "kernels", "machines", "modes")
 
 
 @dataclass(frozen=True)
 class SuiteRun:
+    """One selection: the scenarios (files or directories) with all these tags, on every
+    kernel x machine x mode given."""
+
     scenarios: tuple[Path, ...]
     tags: tuple[str, ...]
     kernels: tuple[str, ...]
@@ -29,42 +39,37 @@ class Suite:
     runs: tuple[SuiteRun, ...]
 
 
-def suite_names() -> list[str]:
-    return sorted(p.stem for p in (CONFIGS_DIR / "suites").glob("*.yaml"))
+def _line(doc: LocatedDict, key: str) -> int:
+    return doc.key_lines.get(key, doc.line)
 
 
-def _strings(raw: dict[str, Any], key: str, where: str, default: tuple[str, ...] = ()
-             ) -> tuple[str, ...]:
-    value = raw.get(key, list(default))
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{where}: {key} must be a list of names")
-    return tuple(value)
+def _run(r: LocatedReader, raw: Any, line: int) -> SuiteRun:
+    run = r.mapping(raw, line, "run", RUN_KEYS)
 
+    def names(key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        if key not in run:
+            return default
+        found: tuple[str, ...] = r.guarded((), r.string_list, run[key], _line(run, key), key)
+        return found
 
-def _run(raw: Any, where: str) -> SuiteRun:
-    if not isinstance(raw, dict):
-        raise UsageError(f"{where}: each run is a mapping (scenarios, kernels, machines, ...)")
-    unknown = set(raw) - {"scenarios", "tags", "kernels", "machines", "modes"}
-    if unknown:
-        raise UsageError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-    return SuiteRun(
-        scenarios=tuple(PROJECT_ROOT / p for p in _strings(raw, "scenarios", where)),
-        tags=_strings(raw, "tags", where),
-        kernels=_strings(raw, "kernels", where),
-        machines=_strings(raw, "machines", where),
-        modes=_strings(raw, "modes", where, ("probe",)),
-    )
+    return SuiteRun(scenarios=tuple(PROJECT_ROOT / p for p in names("scenarios")),
+                    tags=names("tags"), kernels=names("kernels"), machines=names("machines"),
+                    modes=names("modes", DEFAULT_MODES))
 
 
 def load_suite(name: str) -> Suite:
     # A name, never a path: `--suite ../../x` must not read any YAML file on the host.
-    if name not in suite_names():
-        raise UsageError(f"unknown suite {printable(name)!r}; known: "
-                         f"{', '.join(suite_names())}")
-    path = CONFIGS_DIR / "suites" / f"{name}.yaml"
-    data = yaml.safe_load(path.read_text())
-    runs = data.get("runs") if isinstance(data, dict) else None
-    if not isinstance(runs, list) or not runs:
-        raise UsageError(f"{path}: expected `runs:`, a non-empty list")
-    return Suite(str(data.get("name", name)), str(data.get("description", "")),
-                 tuple(_run(r, f"{path} run {i + 1}") for i, r in enumerate(runs)))
+    path = SUITES.path(name)
+    doc = load_located(path)
+    r = LocatedReader(path)
+    if not isinstance(doc, LocatedDict):
+        raise UsageError(f"bad suite {name}", (Located(path, 1, "expected a mapping with "
+                                                                 "`runs:`"),))
+    r.unknown_keys(doc, "suite", ("name", "description", "runs"))
+    runs = r.guarded([], r.each, doc.get("runs"), _line(doc, "runs"), "runs",
+                     lambda raw, line: _run(r, raw, line))
+    if not runs and not r.problems:
+        r.fail(_line(doc, "runs"), "runs: expected a non-empty list")
+    if r.problems:
+        raise UsageError(f"bad suite {name}", tuple(r.problems))
+    return Suite(str(doc.get("name", name)), str(doc.get("description", "")), tuple(runs))

@@ -8,39 +8,12 @@ counting: under TCG most events never count, and silence proves nothing by itsel
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
-from typing import Any
 
 from harness.events import format_event
 from harness.observation import Observation, advertised_events
 from harness.oracle import Prediction
+from harness.results import Check, Outcome
 from harness.scenario.model import FilterCall, Scenario
-
-
-class Outcome(Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-    ERROR = "error"
-    SKIP = "skip"
-
-
-# What a person has to look at: it gets a reproducer bundle, a pointer at the end of a run
-# and a place in the HTML report's details.
-NEEDS_A_LOOK = frozenset({Outcome.FAIL, Outcome.ERROR, Outcome.INCONCLUSIVE})
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    expected: str
-    observed: str
-    outcome: Outcome
-    source: str  # "scenario" (written) or "oracle" (derived, with the rule applied)
-
-    def message(self) -> str:
-        return (f"{self.name}: expected {self.expected}, observed {self.observed} "
-                f"[{self.outcome.value}; expectation from {self.source}]")
 
 
 @dataclass(frozen=True)
@@ -56,20 +29,6 @@ class Verdict:
                 more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
                 return bad[0].message() + more
         return f"{len(self.checks)} checks passed"
-
-
-@dataclass(frozen=True)
-class FinalApiVerdict:
-    """A case's observation judged against the documented API (the final revision)."""
-
-    revision: str
-    outcome: Outcome
-    reason: str
-    differs: tuple[str, ...] = ()  # the checks the final API's prediction fails
-
-    def to_json(self) -> dict[str, Any]:
-        return {"revision": self.revision, "result": self.outcome.value, "reason": self.reason,
-                "differs": list(self.differs)}
 
 
 def _outcome(ok: bool) -> Outcome:

@@ -29,10 +29,11 @@ from harness.commands.report import merge_meta
 from harness.commands.rerun import refuse_bundle_host_paths
 from harness.errors import UsageError
 from harness.filterfile import parse, render
-from harness.formats import ktap
-from harness.htmlreport import render_html
 from harness.machine.profile import MACHINES_DIR, load_machine_profile
 from harness.paths import GUEST_IMAGES_DIR, SCENARIOS_DIR
+from harness.reports import full_table
+from harness.reports.html import render_html
+from harness.reports.ktap import ktap
 from harness.results import load_results
 from harness.scenario.discover import load_scenario, load_scenarios
 
@@ -58,6 +59,7 @@ TOKENS = [
     b"CPU_CYCLES", b"INST_RETIRED", b"0x11", b"[CPU_CYCLES, 0x08]", b"derive", b"none",
     b"[OK, EBUSY]", b"cycle_counter", b"'0x20-0x3f'", b"SW_INCR-CPU_CYCLES", b"[probe, linux]",
     b"{base: 0x11, nevents: 0}", b"[1]", b"[0]", b"8", b"65535", b"0x10000", b"[max]",
+    b'"error_class": ', b'"timeout"', b'"canceled"',
 ]
 
 
@@ -92,13 +94,19 @@ def filter_seeds() -> list[bytes]:
     return rendered + [f.read_bytes() for f in files]
 
 
+# The optional "error_class" key of a result that needs a look (harness.results.ErrorClass).
+_ERROR_CLASSES = {"fail": "test-failure", "error": "harness-bug",
+                  "inconclusive": "infrastructure"}
+
+
 def _result(index: int, outcome: str) -> dict[str, object]:
     return {"name": f"s{index}[max,debian-6.1,probe]", "scenario": f"s{index}",
             "machine": "max", "kernel": "debian-6.1", "mode": "probe", "tags": ["t"],
             "result": outcome, "reason": "r", "kernel_version": "6.1.1", "seconds": 1.5,
             "artefacts": "/srv/x", "bundle": None,
             "checks": [{"name": "c", "expected": "0", "observed": "1", "result": outcome,
-                        "source": "oracle"}]}
+                        "source": "oracle"}],
+            **({"error_class": _ERROR_CLASSES[outcome]} if outcome in _ERROR_CLASSES else {})}
 
 
 def results_seeds() -> list[bytes]:
@@ -215,6 +223,7 @@ def feed_results(data: bytes, work: Path) -> None:
     path.write_bytes(data)
     records, metas = load_results([path])
     meta = merge_meta(metas, [path])
+    full_table(records, include_skips=True)  # `report` prints the verdict table too
     ktap(records)
     render_html(records, meta, base=work)
 

@@ -6,21 +6,27 @@ tests need no avocado job. The defaults are ``pmu-harness run``'s.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.commands.run import DEFAULT_KERNELS, DEFAULT_MACHINES, DEFAULT_MODES
 from harness.errors import UsageError
-from harness.runner import Case, plan
-from harness.scenario.discover import SUFFIXES, load_scenario, profile_names
-from harness.scenario.model import MODES, Scenario
-from harness.verdict import Outcome
+from harness.modes import DEFAULT_MODES, REGISTRY
+from harness.plan import (
+    DEFAULT_KERNELS,
+    DEFAULT_MACHINES,
+    LOCAL_KERNEL,
+    Case,
+    check_names,
+    plan_cases,
+)
+from harness.results import Outcome
+from harness.scenario.discover import SUFFIXES, load_scenario
+from harness.scenario.model import Scenario
 
 #: Seconds a test may take, per mode, unless the ``pmu_harness.timeout`` setting says
-#: otherwise: an L1 boot is 5-10 s, a probe case 1-4 s, a linux case about a minute; the
-#: margin is for a loaded host, a cold image build (about 20 s) and one retry in a fresh L1.
-DEFAULT_TIMEOUTS = {"probe": 600, "linux": 1200}
+#: otherwise (``harness.modes``: an L1 boot, a cold image build and one retry in a fresh L1).
+DEFAULT_TIMEOUTS = {name: mode.avocado_timeout_seconds for name, mode in REGISTRY.items()}
 
 #: The harness's outcomes as avocado results. Inconclusive is not a pass (the test said
 #: nothing about the kernel), and it is not a failure of the kernel either: an error.
@@ -46,30 +52,23 @@ class Matrix:
 
     def check(self) -> None:
         """``UsageError`` naming every unknown profile or mode."""
-        kernels = [k for k in self.kernels if k != "local"] or self.kernels
-        problems = [_unknown("kernel", kernels, profile_names("kernels") - {"local"}),
-                    _unknown("machine", self.machines, profile_names("machines")),
-                    _unknown("mode", self.modes, frozenset(MODES))]
-        if "local" in self.kernels:  # it needs --kernel-image, which only the native CLI has
+        problems = [f"no {kind} chosen" for kind, names in (
+            ("kernel", self.kernels), ("machine", self.machines), ("mode", self.modes))
+            if not names]
+        try:
+            check_names([k for k in self.kernels if k != LOCAL_KERNEL], self.machines,
+                        self.modes)
+        except UsageError as exc:
+            problems.append(str(exc))
+        if LOCAL_KERNEL in self.kernels:  # it needs --kernel-image: only the native CLI
             problems.append("the `local` kernel needs --kernel-image: use `pmu-harness run`")
         if self.timeout is not None and self.timeout <= 0:
             problems.append(f"timeout must be a positive number of seconds, not {self.timeout}")
-        problems = [p for p in problems if p]
         if problems:
             raise UsageError("; ".join(problems))
 
     def timeout_for(self, mode: str) -> int:
         return self.timeout if self.timeout is not None else DEFAULT_TIMEOUTS[mode]
-
-
-def _unknown(kind: str, names: Sequence[str], known: frozenset[str]) -> str:
-    if not names:
-        return f"no {kind} chosen"
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        return (f"unknown {kind}(s) {', '.join(unknown)}; known: "
-                f"{', '.join(sorted(known))}")
-    return ""
 
 
 def is_scenario_file(path: Path) -> bool:
@@ -78,7 +77,7 @@ def is_scenario_file(path: Path) -> bool:
 
 def cases(scenarios: Iterable[Scenario], matrix: Matrix) -> list[Case]:
     """The applicable cases, in ``pmu-harness run``'s order (kernel, machine, scenario, mode)."""
-    groups, _ = plan(scenarios, matrix.machines, matrix.kernels, matrix.modes)
+    groups, _ = plan_cases(scenarios, matrix.machines, matrix.kernels, matrix.modes)
     return [case for group in groups for case in group.cases]
 
 

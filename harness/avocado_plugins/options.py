@@ -23,8 +23,8 @@ from avocado.core.settings import settings
 from harness.avocado_plugins import KIND
 from harness.avocado_plugins.matrix import DEFAULT_TIMEOUTS, Matrix
 from harness.cliargs import whole_number
-from harness.commands.run import DEFAULT_KERNELS, DEFAULT_MACHINES, DEFAULT_MODES
-from harness.scenario.model import MODES
+from harness.modes import DEFAULT_MODES, MODES
+from harness.plan import DEFAULT_KERNELS, DEFAULT_MACHINES
 
 SECTION = "pmu_harness"
 KERNELS = f"{SECTION}.kernels"

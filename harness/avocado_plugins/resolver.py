@@ -19,7 +19,7 @@ from harness.avocado_plugins import KIND
 from harness.avocado_plugins.matrix import Matrix, cases, is_scenario_file, tags
 from harness.avocado_plugins.options import matrix_from_config
 from harness.errors import UsageError
-from harness.runner import Case
+from harness.plan import Case
 from harness.scenario.discover import SUFFIXES, load_scenarios
 
 

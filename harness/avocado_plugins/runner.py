@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import signal
 import traceback
@@ -41,8 +42,8 @@ from harness.avocado_plugins.matrix import AVOCADO_RESULTS, DEFAULT_TIMEOUTS, lo
 from harness.errors import UsageError
 from harness.machine.process import parent_death_signal
 from harness.paths import new_run_dir
-from harness.runner import Case, CaseResult, Group
-from harness.verdict import Outcome
+from harness.plan import Case, Plan, RunOptions, single_case_plan
+from harness.results import CaseResult, Outcome
 
 Message = dict[str, Any]
 _STOP_SIGNALS = (signal.SIGALRM, signal.SIGTERM, signal.SIGINT)
@@ -87,15 +88,29 @@ def _no_progress(result: CaseResult) -> None:
     """Results are reported once the test is over (see ``_report``)."""
 
 
-def run_case(case: Case, run_dir: Path, deadline: Deadline, output: io.StringIO
+@contextlib.contextmanager
+def _captured(output: io.StringIO) -> Iterator[None]:
+    """What the case prints and logs, kept for the test's stderr (avocado's format: the
+    runner speaks its protocol on stdout)."""
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        with contextlib.redirect_stderr(output), contextlib.redirect_stdout(output):
+            yield
+    finally:
+        root.removeHandler(handler)
+
+
+def run_case(plan: Plan, run_dir: Path, deadline: Deadline, output: io.StringIO
              ) -> CaseResult | None:
     """The case's result, or None if it was stopped (``deadline.signum`` says by what)."""
-    from harness.session import RunOptions, run_group  # boots machines: only when running
+    from harness.execute.group import run_group  # boots machines: only when running
 
-    group = Group(case.machine, case.kernel, (case,))
     try:
-        with deadline, contextlib.redirect_stderr(output), contextlib.redirect_stdout(output):
-            results = run_group(group, run_dir, RunOptions(), _no_progress)
+        with deadline, _captured(output):
+            results = run_group(plan.groups[0], run_dir, plan.options, _no_progress)
     except KeyboardInterrupt:
         return None
     return results[0] if results else None
@@ -130,7 +145,7 @@ def _log(text: str) -> Message:
 
 def _report(result: CaseResult) -> Iterator[Message]:
     data = result.to_json()
-    yield _log(f"{result.case.name}: {result.outcome.value.upper()}: {result.reason}")
+    yield _log(f"{result.name}: {result.outcome.value.upper()}: {result.reason}")
     yield _log(f"kernel {data['kernel_version'] or '?'}, {result.seconds:.1f} s; artefacts "
                f"in {result.artefacts}")
     for check in result.checks:
@@ -142,7 +157,7 @@ def _report(result: CaseResult) -> Iterator[Message]:
     yield messages.FinishedMessage.get(
         AVOCADO_RESULTS[result.outcome], fail_reason=None if passed else result.reason,
         fail_class=None if passed else f"pmu-harness {result.outcome.value}",
-        class_name=result.case.scenario.id)  # xUnit's classname, as `pmu-harness run --junit`
+        class_name=result.scenario)  # xUnit's classname, as `pmu-harness run --junit`
 
 
 def _case(runnable: Any) -> Case:
@@ -173,6 +188,7 @@ class PmuHarnessRunner(BaseRunner):  # type: ignore[misc]  # avocado is untyped
     def _run(runnable: Any) -> Iterator[Message]:
         try:
             case = _case(runnable)
+            plan = single_case_plan(case, RunOptions())
         except UsageError as exc:
             yield messages.FinishedMessage.get("error", fail_reason=str(exc),
                                                fail_class="pmu-harness usage")
@@ -187,7 +203,7 @@ class PmuHarnessRunner(BaseRunner):  # type: ignore[misc]  # avocado is untyped
         yield _log(f"{case.name}: one L1 ({case.kernel} on {case.machine}), time limit "
                    f"{seconds} s; harness artefacts in {run_dir}")
         deadline, output = Deadline(seconds), io.StringIO()
-        result = run_case(case, run_dir, deadline, output)
+        result = run_case(plan, run_dir, deadline, output)
         if output.getvalue():
             yield messages.StderrMessage.get(output.getvalue())
         if result is not None:

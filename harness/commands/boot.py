@@ -9,8 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from harness.catalog import MACHINES
 from harness.errors import EXIT_OK, InfraError
-from harness.machine import L1Machine, load_machine_profile, machine_profile_names
+from harness.machine import L1Machine, load_machine_profile
 from harness.paths import new_run_dir
 
 
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--kernel", required=True, help="kernel profile (configs/kernels)")
     parser.add_argument(
-        "--machine", default="max", help=f"machine profile ({', '.join(machine_profile_names())})"
+        "--machine", default="max", help=f"machine profile ({', '.join(MACHINES.names())})"
     )
     parser.add_argument("--nvhe", action="store_true", help="boot KVM in nVHE mode")
     parser.add_argument("--no-snapshot", action="store_true", help="always boot cold")

@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from harness import images
+from harness.catalog import KERNELS
 from harness.cliargs import add_source_kernel_arguments, whole_number
-from harness.errors import EXIT_CHECK_FAILED, EXIT_OK
-from harness.images import cache
+from harness.errors import EXIT_INFRA, EXIT_OK
 from harness.images.build import SECTION
-from harness.images.locking import file_lock
-from harness.images.profiles import SourceOverrides, profile_names
+from harness.images.profiles import SourceOverrides
 from harness.images.prune import stale_image_sets
 from harness.machine.snapshot import SnapshotStore
 from harness.paths import cache_dir
+from harness.store import cache
+from harness.store.locking import file_lock
 
 DEFAULT_PROFILE = "debian-6.1"
 
@@ -29,7 +30,7 @@ def register(subparsers: Any) -> None:
     build = actions.add_parser("build", help="build (or reuse) the image set of a kernel")
     build.add_argument("--kernel", action="append", metavar="PROFILE",
                        help=f"kernel profile (repeatable; default {DEFAULT_PROFILE}; "
-                            f"known: {', '.join(profile_names())}, or 'all')")
+                            f"known: {', '.join(KERNELS.names())}, or 'all')")
     build.add_argument("--image", type=Path, help="arm64 Image for --kernel local")
     build.add_argument("--modules", type=Path,
                        help="lib/modules/<release> directory for --kernel local")
@@ -63,7 +64,7 @@ def _profiles(requested: list[str] | None) -> list[str]:
     if not requested:
         return [DEFAULT_PROFILE]
     if "all" in requested:
-        return [name for name in profile_names() if name != "local"]
+        return [name for name in KERNELS.names() if name != "local"]
     return requested
 
 
@@ -119,7 +120,8 @@ def _verify(args: argparse.Namespace) -> int:
         bad += bool(problems)
     print(f"{len(sets)} image set(s), {bad} damaged"
           + (" (the next 'images build' of a damaged set rebuilds it)" if bad else ""))
-    return EXIT_CHECK_FAILED if bad else EXIT_OK
+    # A damaged image is the machinery's problem (125), never "the kernel misbehaved" (1).
+    return EXIT_INFRA if bad else EXIT_OK
 
 
 def _prune(args: argparse.Namespace) -> int:

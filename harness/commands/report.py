@@ -15,19 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.atomicfile import check_output_paths, write_each
+from harness.cliargs import add_report_arguments, report_request
 from harness.errors import UsageError
-from harness.formats import junit, ktap
-from harness.htmlreport import write_html
-from harness.report import summary_line
-from harness.results import (
-    ResultRecord,
-    exit_code,
-    exit_code_without_reports,
-    failure_pointers,
-    load_results,
-    write_results_json,
-)
+from harness.reports import emit
+from harness.results import load_results
 from harness.shard import parse_shard
 
 
@@ -36,11 +27,7 @@ def register(subparsers: Any) -> None:
         "report", help="merge results.json files (e.g. shards) and write reports")
     report.add_argument("inputs", nargs="+", type=Path, metavar="RESULTS.json",
                         help="results files written by `run` (results.json or --json FILE)")
-    report.add_argument("--html", type=Path, metavar="FILE",
-                        help="write the HTML matrix report (scenarios x kernel x machine)")
-    report.add_argument("--json", type=Path, metavar="FILE", help="write the merged JSON")
-    report.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML")
-    report.add_argument("--ktap", action="store_true", help="print KTAP on stdout")
+    add_report_arguments(report)
     report.set_defaults(func=run_report)
 
 
@@ -95,32 +82,13 @@ def merge_meta(metas: Sequence[dict[str, Any]], inputs: Sequence[Path]) -> dict[
     return meta
 
 
-def _write_reports(args: argparse.Namespace, records: list[ResultRecord],
-                   meta: dict[str, Any]) -> list[str]:
-    return write_each([
-        (args.html, lambda path: write_html(records, path, meta)),
-        (args.json, lambda path: write_results_json(records, path, meta)),
-        (args.junit, lambda path: junit(records, path)),
-    ])
-
-
 def run_report(args: argparse.Namespace) -> int:
-    check_output_paths([args.html, args.json, args.junit])
-    records, metas = load_results(args.inputs)
+    request = report_request(args)
+    request.check()
+    results, metas = load_results(args.inputs)
     meta = merge_meta(metas, args.inputs)
     for warning in meta["warnings"]:
         print(f"pmu-harness: warning: {warning}", file=sys.stderr)
-    if not records:
+    if not results:
         print("pmu-harness: warning: the inputs hold no results", file=sys.stderr)
-    code = exit_code(r.outcome for r in records)
-    for failure in _write_reports(args, records, meta):
-        print(f"pmu-harness: infrastructure error: a report could not be written: {failure}",
-              file=sys.stderr)
-        code = exit_code_without_reports(code)
-    if args.ktap:
-        print(ktap(records), end="")
-    for pointer in failure_pointers(records):
-        print(pointer, file=sys.stderr)
-    print(f"{summary_line(records)} ({len(args.inputs)} file(s))",
-          file=sys.stderr if args.ktap else sys.stdout)
-    return code
+    return emit(results, meta, request, summary_suffix=f" ({len(args.inputs)} file(s))")

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.atomicfile import check_output_paths
 from harness.bundle import Bundle, read_bundle
-from harness.cliargs import whole_number
-from harness.commands.run import check_local_kernel, exit_code
+from harness.cliargs import add_bisect_argument, add_report_arguments, report_request, whole_number
 from harness.errors import InfraError, UsageError
 from harness.images import ImageSet
 from harness.images.profiles import NO_OVERRIDES, SourceOverrides
 from harness.paths import new_run_dir
-from harness.report import summary_line, verdict_table
-from harness.results import write_results_json
-from harness.runner import Case, CaseResult, Group
+from harness.plan import LOCAL_KERNEL, Case, RunOptions, check_local_kernel, single_case_plan
+from harness.reports import emit
+from harness.results import CaseResult
 from harness.scenario.discover import load_scenario
 
 
@@ -38,10 +37,8 @@ def register(subparsers: Any) -> None:
                        help="modules tree for --kernel-image")
     rerun.add_argument("--retries", type=whole_number(0), default=1, metavar="N",
                        help="re-run after an infrastructure error up to N times (default 1)")
-    rerun.add_argument("--json", type=Path, metavar="FILE", help="write the result as JSON")
-    rerun.add_argument("--bisect", action="store_true",
-                       help="for `git bisect run`: exit 128 (abort the bisect) on a usage "
-                            "error instead of 2, which bisect would take for a bad commit")
+    add_report_arguments(rerun)
+    add_bisect_argument(rerun)
     rerun.set_defaults(func=rerun_command)
 
 
@@ -109,19 +106,20 @@ def _bundle_images(bundle: Bundle) -> ImageSet:
     return rebuilt
 
 
-def _images(bundle: Bundle, args: argparse.Namespace) -> ImageSet:
-    if args.kernel_image is None:
+def _images(bundle: Bundle, options: RunOptions) -> ImageSet:
+    if options.local_image is None:
         return _bundle_images(bundle)
     from harness.images import build_image_set
 
-    check_local_kernel(args)
-    print(f"pmu-harness: running on {args.kernel_image}, not on the bundle's kernel",
+    check_local_kernel(options)
+    print(f"pmu-harness: running on {options.local_image}, not on the bundle's kernel",
           file=sys.stderr)
-    return build_image_set("local", local_image=args.kernel_image,
-                           local_modules=args.kernel_modules, progress=sys.stderr.isatty())
+    return build_image_set(LOCAL_KERNEL, local_image=options.local_image,
+                           local_modules=options.local_modules, progress=sys.stderr.isatty())
 
 
-def _compare(bundle: Bundle, result: CaseResult) -> str:
+def compare(bundle: Bundle, result: CaseResult) -> str:
+    """Whether the rerun reproduced the bundle's outcome, with the same failed checks."""
     failed_now = sorted(c.name for c in result.checks if c.outcome.value != "pass")
     if result.outcome.value != bundle.outcome:
         return f"not reproduced: was {bundle.outcome}, now {result.outcome.value}"
@@ -137,35 +135,28 @@ def _quiet(result: CaseResult) -> None:
 
 
 def rerun_command(args: argparse.Namespace) -> int:
-    from harness.parallel import run_groups
-    from harness.session import RunOptions
+    from harness.execute.pool import run_groups
 
-    check_output_paths([args.json])
+    request = report_request(args)
+    request.check()
     bundle = read_bundle(args.bundle)
     case = _case(bundle)
-    images = _images(bundle, args)
     local = args.kernel_image is not None
     options = RunOptions(kvm_mode=bundle.data.get("options", {}).get("kvm_mode"),
                          retries=args.retries, machines_dir=bundle.machines_dir,
-                         image_set=images, local_image=args.kernel_image,
+                         local_image=args.kernel_image,
                          local_modules=args.kernel_modules if local else None)
-    kernel = "local" if local else case.kernel
-    group = Group(case.machine, kernel, (Case(case.scenario, case.machine, kernel, case.mode),))
+    images = _images(bundle, options)
+    if local:
+        case = replace(case, kernel=LOCAL_KERNEL)
+    plan = single_case_plan(case, replace(options, image_set=images))
     run_dir = new_run_dir("rerun")
     print(f"pmu-harness: re-running {case.name} from {bundle.directory} on "
           f"{images.summary()}; artefacts in {run_dir}", file=sys.stderr)
     # In a worker, like `run`: only a process can be stopped wherever it is stuck, so only
     # a worker gives the rerun an overall deadline.
-    results = run_groups([group], run_dir, options, 1, _quiet)
-    print(verdict_table(results))
+    results = run_groups(plan.groups, run_dir, plan.options, 1, _quiet)
+    notes = [] if local else [compare(bundle, r) for r in results]
     meta = {"bundle": str(bundle.directory), "run_dir": str(run_dir)}
-    write_results_json(results, run_dir / "results.json", meta)
-    if args.json:
-        write_results_json(results, args.json, meta)
-    for result in results:
-        if not local:
-            print(_compare(bundle, result), file=sys.stderr)
-        if result.bundle:
-            print(f"new bundle: {result.bundle}", file=sys.stderr)
-    print(summary_line(results) + f" ({run_dir})")
-    return exit_code(results)
+    return emit(results, meta, report_request(args, run_dir), notes=notes,
+                summary_suffix=f" ({run_dir})")

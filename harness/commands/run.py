@@ -10,35 +10,22 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.atomicfile import check_output_paths, write_each
-from harness.cliargs import add_source_kernel_arguments, whole_number
-from harness.errors import InfraError, UsageError
-from harness.formats import junit, ktap
-from harness.htmlreport import write_html
-from harness.images.profiles import NO_OVERRIDES, SourceOverrides
-from harness.paths import SCENARIOS_DIR, new_run_dir
-from harness.report import final_api_differences, revision_matrix, summary_line, verdict_table
-from harness.results import (
-    ResultRecord,
-    as_records,
-    exit_code_without_reports,
-    failure_pointers,
-    write_results_json,
+from harness.cliargs import (
+    add_bisect_argument,
+    add_report_arguments,
+    add_source_kernel_arguments,
+    report_request,
+    whole_number,
 )
-from harness.results import exit_code as outcome_exit_code
-from harness.runner import Case, CaseResult, Group, plan
-from harness.scenario.discover import load_scenarios, profile_names
-from harness.scenario.model import MODES
-from harness.shard import in_shard, parse_shard
-from harness.suite import SuiteRun, load_suite
-
-DEFAULT_KERNELS = ("debian-6.1",)
-DEFAULT_MACHINES = ("max",)
-DEFAULT_MODES = ("probe",)
+from harness.images.profiles import SourceOverrides
+from harness.modes import DEFAULT_MODES, MODES
+from harness.paths import SCENARIOS_DIR, new_run_dir
+from harness.plan import DEFAULT_KERNELS, DEFAULT_MACHINES, Plan, Request, RunOptions, make_plan
+from harness.reports import emit
+from harness.results import CaseResult
 
 
 def register(subparsers: Any) -> None:
@@ -50,7 +37,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--machine", action="append", metavar="M",
                      help=f"machine profile (repeatable; default {DEFAULT_MACHINES[0]})")
     run.add_argument("--mode", action="append", choices=MODES,
-                     help="L2 mode (repeatable; default probe)")
+                     help=f"L2 mode (repeatable; default {DEFAULT_MODES[0]})")
     run.add_argument("--tag", action="append", default=[],
                      help="only scenarios with this tag (repeatable: all must match)")
     run.add_argument("--kernel-image", type=Path, metavar="PATH",
@@ -73,163 +60,57 @@ def register(subparsers: Any) -> None:
     run.add_argument("--retries", type=whole_number(0), default=1, metavar="N",
                      help="re-run a case that hit an infrastructure error up to N times in a "
                           "fresh L1 (default 1); failed checks are never re-run")
-    run.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
-    run.add_argument("--html", type=Path, metavar="FILE",
-                     help="write the matrix (scenarios x machine/kernel) as one HTML page, "
-                          "each cell linked to its artefacts")
-    run.add_argument("--junit", type=Path, metavar="FILE", help="write results as JUnit XML")
-    run.add_argument("--ktap", action="store_true",
-                     help="print KTAP (with a `# Totals:` line) instead of the table")
-    run.add_argument("--skips", action="store_true", help="show skipped cases in the table")
-    run.add_argument("--bisect", action="store_true",
-                     help="for `git bisect run`: exit 128 (abort the bisect) on a usage "
-                          "error instead of 2, which bisect would take for a bad commit")
+    add_report_arguments(run)
+    add_bisect_argument(run)
     run.set_defaults(func=run_command)
 
 
-def _check_names(kind: str, names: list[str]) -> None:
-    known = profile_names(kind)
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise UsageError(f"unknown {kind[:-1]} profile(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(sorted(known))}")
-
-
 def _progress(result: CaseResult) -> None:
-    print(f"  {result.outcome.value.upper():<12} {result.case.name}  ({result.seconds:.1f} s)",
+    print(f"  {result.outcome.value.upper():<12} {result.name}  ({result.seconds:.1f} s)",
           file=sys.stderr, flush=True)
 
 
-def exit_code(results: list[CaseResult]) -> int:
-    return outcome_exit_code(r.outcome for r in results)
+def request_from(args: argparse.Namespace) -> Request:
+    """The run the command line asks for (checked by ``make_plan``)."""
+    options = RunOptions(snapshots=args.snapshots, kvm_mode="nvhe" if args.nvhe else None,
+                         local_image=args.kernel_image, local_modules=args.kernel_modules,
+                         retries=args.retries,
+                         overrides=SourceOverrides(tree=args.tree,
+                                                   series=tuple(args.series or ())))
+    return Request(paths=tuple(args.paths), kernels=tuple(args.kernel or ()),
+                   machines=tuple(args.machine or ()), modes=tuple(args.mode or ()),
+                   tags=tuple(args.tag), suite=args.suite, shard=args.shard, options=options)
 
 
-def _selections(args: argparse.Namespace) -> list[SuiteRun]:
-    """What to run: the suite's runs, or one run from the command line."""
-    if args.suite:
-        if args.paths or args.kernel or args.machine or args.mode or args.tag:
-            raise UsageError("--suite chooses scenarios, kernels, machines and modes itself; "
-                             "drop the paths, --kernel, --machine, --mode and --tag")
-        return list(load_suite(args.suite).runs)
-    return [SuiteRun(tuple(args.paths or [SCENARIOS_DIR]), tuple(args.tag),
-                     tuple(args.kernel or DEFAULT_KERNELS),
-                     tuple(args.machine or DEFAULT_MACHINES),
-                     tuple(args.mode or DEFAULT_MODES))]
-
-
-def _plan(args: argparse.Namespace) -> tuple[list[Group], list[CaseResult]]:
-    """Every selection planned, cases of the same kernel x machine sharing one L1."""
-    cases: dict[tuple[str, str], list[Case]] = {}
-    skipped: list[CaseResult] = []
-    shard = parse_shard(args.shard) if args.shard else None
-    for selection in _selections(args):
-        _check_names("kernels", list(selection.kernels))
-        _check_names("machines", list(selection.machines))
-        scenarios = [s for s in load_scenarios(list(selection.scenarios))
-                     if set(selection.tags) <= set(s.tags)]
-        groups, skips = plan(scenarios, selection.machines, selection.kernels,
-                             selection.modes)
-        skipped += skips
-        for group in groups:
-            wanted = [c for c in group.cases
-                      if shard is None or in_shard(c.name, *shard)]
-            known = cases.setdefault((group.kernel, group.machine), [])
-            known += [c for c in wanted if c not in known]
-    groups = [Group(m, k, tuple(c)) for (k, m), c in cases.items() if c]
-    return groups, skipped
-
-
-def check_local_kernel(args: argparse.Namespace) -> None:
-    """``--kernel-image`` given and present (``rerun`` checks it the same way)."""
-    if args.kernel_image is None:
-        raise UsageError("--kernel local needs --kernel-image PATH")
-    if not args.kernel_image.is_file():
-        # In a bisect the usual reason is a commit that does not build: skip it (125),
-        # never call it bad.
-        raise InfraError(f"--kernel-image {args.kernel_image}: no such file (did the kernel "
-                         "build fail?)")
-
-
-def source_overrides(args: argparse.Namespace) -> SourceOverrides:
-    return SourceOverrides(tree=args.tree, series=tuple(args.series or ()))
-
-
-def prebuild_source_kernels(groups: Sequence[Group], overrides: SourceOverrides) -> None:
-    """Build every source kernel of the run before any L1 starts: a series that does not
-    apply is exit 2 and a compile error exit 125 for the whole run, found in minutes rather
-    than inside a worker with a deadline; the workers then find the images in the cache."""
+def prebuild_source_kernels(plan: Plan) -> None:
+    """Build every source kernel of the run before any L1 starts: a compile error is exit
+    125 for the whole run, found in minutes rather than inside a worker with a deadline;
+    the workers then find the images in the cache."""
     from harness.images import build_image_set
-    from harness.images.profiles import load_profile
 
-    kernels = sorted({g.kernel for g in groups})
-    source = [k for k in kernels if load_profile(k).kind == "source"]
-    if overrides != NO_OVERRIDES and not source:
-        raise UsageError("--tree/--series apply to source kernel profiles; none is selected")
-    for kernel in source:
-        build_image_set(kernel, overrides=overrides, progress=True)
+    for kernel in plan.source_kernels():
+        build_image_set(kernel, overrides=plan.options.overrides, progress=True)
 
 
 def run_command(args: argparse.Namespace) -> int:
     # These boot machines: imported only when running, so `--help` and bad input stay fast.
-    from harness.parallel import default_jobs, run_groups
-    from harness.session import RunOptions
+    from harness.execute.pool import default_jobs, run_groups
 
-    groups, results = _plan(args)
-    if any(g.kernel == "local" for g in groups):
-        check_local_kernel(args)
-    check_output_paths([args.json, args.junit, args.html])
-    overrides = source_overrides(args)
-    prebuild_source_kernels(groups, overrides)
-    options = RunOptions(snapshots=args.snapshots, kvm_mode="nvhe" if args.nvhe else None,
-                         local_image=args.kernel_image, local_modules=args.kernel_modules,
-                         retries=args.retries, overrides=overrides)
+    plan = make_plan(request_from(args))
+    request = report_request(args)
+    request.check()
+    prebuild_source_kernels(plan)
     jobs = args.jobs or default_jobs()
     run_dir = new_run_dir("run")
-    print(f"pmu-harness: {sum(len(g.cases) for g in groups)} case(s) on {len(groups)} L1 "
-          f"machine(s), up to {jobs} at once; artefacts in {run_dir}", file=sys.stderr)
+    print(f"pmu-harness: {plan.case_count} case(s) on {len(plan.groups)} L1 machine(s), up to "
+          f"{jobs} at once; artefacts in {run_dir}", file=sys.stderr)
     start = time.monotonic()
-    results += run_groups(groups, run_dir, options, jobs, _progress)
-    table = verdict_table(results, include_skips=args.skips)
-    matrix = revision_matrix(results)
-    if matrix:
-        table += ("\n\nrevisions (each against its own prediction; \"differs from\": the "
-                  "final API predicts otherwise):\n" + matrix)
-        table += "".join(f"\n  {line}" for line in final_api_differences(results))
-    if args.ktap:
-        print(table, file=sys.stderr)
-        print(ktap(results), end="")
-    else:
-        print(table)
-    meta = {"suite": args.suite, "shard": args.shard, "jobs": jobs, "run_dir": str(run_dir),
-            "groups": [f"{g.kernel}/{g.machine}" for g in groups],
-            "seconds": round(time.monotonic() - start, 1),
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    records = as_records(results)
-    code = exit_code(results)
-    for failure in _write_reports(args, records, run_dir, meta):
-        print(f"pmu-harness: infrastructure error: a report could not be written: {failure}",
-              file=sys.stderr)
-        code = exit_code_without_reports(code)
-    for pointer in failure_pointers(records):
-        print(pointer, file=sys.stderr)
-    for result in results:
-        if result.bundle is not None:
-            print(f"rerun: pmu-harness rerun {result.bundle}", file=sys.stderr)
-    print(summary_line(results) + f" ({meta['seconds']} s; {run_dir})",
-          file=sys.stderr if args.ktap else sys.stdout)
-    return code
-
-
-def _write_reports(args: argparse.Namespace, records: list[ResultRecord], run_dir: Path,
-                   meta: dict[str, Any]) -> list[str]:
-    """The run directory's results.json and report.html, and the reports asked for; what
-    could not be written. Each is written whole or not at all, and one that fails (a full
-    results disk) does not keep the others (elsewhere) from being written."""
-    writers: list[tuple[Path | None, Callable[[Path], None]]] = [
-        (run_dir / "results.json", lambda path: write_results_json(records, path, meta)),
-        (args.json, lambda path: write_results_json(records, path, meta)),
-        (args.junit, lambda path: junit(records, path)),
-        (run_dir / "report.html", lambda path: write_html(records, path, meta)),
-        (args.html, lambda path: write_html(records, path, meta)),
-    ]
-    return write_each(writers)
+    results = list(plan.skipped)
+    results += run_groups(plan.groups, run_dir, plan.options, jobs, _progress)
+    meta: dict[str, Any] = {
+        "suite": args.suite, "shard": args.shard, "jobs": jobs, "run_dir": str(run_dir),
+        "groups": [f"{g.kernel}/{g.machine}" for g in plan.groups],
+        "seconds": round(time.monotonic() - start, 1),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    return emit(results, meta, report_request(args, run_dir),
+                summary_suffix=f" ({meta['seconds']} s; {run_dir})")

@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.images import cache, tools
-from harness.images.kernel import KernelPlan, plan_kernel, unpack_kernel
+from harness.images import tools
+from harness.images.kernel import KernelPlan, KernelRequest
 from harness.images.keys import install_key_files, load_or_make_keys
+from harness.images.kinds import load_profile, plan_kernel, unpack_kernel
 from harness.images.l1 import concatenate, write_overlay
-from harness.images.locking import file_lock
 from harness.images.model import CLIENT_KEY, KERNEL_IMAGE, L1_INITRD, L2_INITRD, ImageSet
-from harness.images.profiles import NO_OVERRIDES, SourceOverrides, load_profile
+from harness.images.profiles import NO_OVERRIDES, SourceOverrides
 from harness.images.recipe import L1_DIR, code_hashes, recipe_hashes
 from harness.images.userspace import CPIO, UserspacePlan, ensure_userspace, plan_userspace
+from harness.store import cache
+from harness.store.locking import file_lock
+
+log = logging.getLogger(__name__)
 
 SECTION = "images"
 FORMAT = 1
-CODE = ("build", "l1", "kernel", "keys", "modules", "cpio", "tools")
+CODE = ("images/build", "images/l1", "images/kernel", "images/kinds/debian",
+        "images/kinds/local", "images/kinds/source", "images/keys", "images/modules",
+        "images/cpio", "images/tools")
 ENTRY_FILES = [KERNEL_IMAGE, L1_INITRD, L2_INITRD, CLIENT_KEY, f"{CLIENT_KEY}.pub",
                "host_key.pub"]
 
@@ -54,8 +60,9 @@ def plan(kernel_profile: str, *, local_image: Path | None = None,
          local_modules: Path | None = None, refresh: bool = False,
          overrides: SourceOverrides = NO_OVERRIDES, progress: bool = False) -> Plan:
     profile = load_profile(kernel_profile)
-    kernel = plan_kernel(profile, local_image=local_image, local_modules=local_modules,
-                         refresh=refresh, overrides=overrides, progress=progress)
+    kernel = plan_kernel(profile, KernelRequest(local_image=local_image,
+                                                local_modules=local_modules, refresh=refresh,
+                                                overrides=overrides, progress=progress))
     userspace = plan_userspace(refresh=refresh)
     tool_plans = tools.plan_tools()
     recipe = {**recipe_hashes(profile.path, L1_DIR / "init", L1_DIR / "modules.txt"),
@@ -66,7 +73,7 @@ def plan(kernel_profile: str, *, local_image: Path | None = None,
 
 def _say(progress: bool, message: str) -> None:
     if progress:
-        print(f"pmu-harness: {message}", file=sys.stderr)
+        log.info("pmu-harness: %s", message)
 
 
 def build_image_set(kernel_profile: str, *, local_image: Path | None = None,

@@ -1,6 +1,7 @@
-"""The kernel of an image set: a Debian package resolved to an exact version, or a local Image.
+"""The kernel of an image set, whatever kind of profile gives it (``harness.images.kinds``).
 
-What comes out is a plain arm64 ``Image`` (what QEMU's ``-kernel`` and L1's QEMU take), the
+A kind plans the kernel (resolved to exact inputs, hashed into the image set's key) and
+unpacks it: a plain arm64 ``Image`` (what QEMU's ``-kernel`` and L1's QEMU take), the
 ``uname -r`` release, and the modules L1's init needs in load order.
 """
 
@@ -11,23 +12,20 @@ import lzma
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from harness.errors import InfraError, UsageError
+from harness.errors import InfraError
 from harness.images import modules
-from harness.images.apt import DebRef, PrivateApt
-from harness.images.debs import extract_all
-from harness.images.download import fetch, sha256_file
 from harness.images.profiles import NO_OVERRIDES, KernelProfile, SourceOverrides
 from harness.images.recipe import wanted_modules
-from harness.images.release import image_release
+from harness.kbuild.release import image_release
+from harness.store.apt import DebRef, PrivateApt
 
 if TYPE_CHECKING:
-    from harness.kbuild.build import BuildInputs, BuildSpec
+    from harness.kbuild.build import BuildInputs
 
 ARM64_MAGIC = b"ARM\x64"
 ARM64_MAGIC_OFFSET = 0x38
-LOCAL_PACKAGE = "local"
 
 
 @dataclass(frozen=True)
@@ -52,6 +50,40 @@ class KernelFiles:
     modules: list[Path] = field(default_factory=list)
     modules_root: Path | None = None
     build: dict[str, Any] = field(default_factory=dict)  # how a source kernel was built
+
+
+@dataclass(frozen=True)
+class KernelRequest:
+    """What the command line adds to a profile: a local Image (``local``), changes to a
+    source build (``source``), a fresh look at the package lists, progress on stderr."""
+
+    local_image: Path | None = None
+    local_modules: Path | None = None
+    refresh: bool = False
+    overrides: SourceOverrides = NO_OVERRIDES
+    progress: bool = False
+
+
+class KernelKind(Protocol):
+    """One kind of kernel profile (``kind:`` in configs/kernels): how its own fields are
+    read, how a kernel of it is resolved to exact inputs, and how it is unpacked."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def built_here(self) -> bool:
+        """Compiled on this machine: ``run`` builds it before any L1 starts."""
+    @property
+    def takes_overrides(self) -> bool:
+        """``--tree``/``--series`` apply to it."""
+    @property
+    def takes_local_image(self) -> bool:
+        """``--image``/``--kernel-image`` apply to it."""
+
+    def parse(self, raw: dict[str, Any], path: Path, name: str, description: str
+              ) -> KernelProfile: ...
+    def plan(self, profile: KernelProfile, request: KernelRequest) -> KernelPlan: ...
+    def unpack(self, plan: KernelPlan, work: Path, progress: bool) -> KernelFiles: ...
 
 
 def plain_image(data: bytes) -> bytes:
@@ -79,131 +111,7 @@ def _decompress(payload: bytes, kind: bytes) -> bytes:
     raise ValueError(f"EFI zboot image compressed with {name!r}, which is not supported")
 
 
-def plan_kernel(profile: KernelProfile, *, local_image: Path | None = None,
-                local_modules: Path | None = None, refresh: bool = False,
-                overrides: SourceOverrides = NO_OVERRIDES,
-                progress: bool = False) -> KernelPlan:
-    if profile.kind == "local":
-        return _plan_local(profile, local_image, local_modules)
-    if profile.kind == "source":
-        return _plan_source(profile, overrides, progress)
-    if overrides != NO_OVERRIDES:
-        raise UsageError(f"--tree/--series only apply to source kernel profiles, not "
-                         f"{profile.name} ({profile.kind})")
-    if local_image is not None or local_modules is not None:
-        raise UsageError(f"--image/--modules only apply to the 'local' profile, not {profile.name}")
-    assert profile.apt is not None and profile.metapackage is not None
-    apt = PrivateApt(profile.apt)
-    with apt.lock():
-        apt.ensure_lists(0 if refresh else None)
-        try:
-            package, version, parts = apt.resolve_metapackage(profile.metapackage)
-            refs = tuple(apt.exact(parts, version))
-        except ValueError as exc:
-            raise InfraError(f"{profile.name}: resolving {profile.metapackage} failed: {exc}"
-                             ) from exc
-    key = {"package": package, "version": version,
-           "debs": {ref.package: ref.sha256 for ref in refs}}
-    return KernelPlan(profile=profile, package=package, version=version, key=key, apt=apt,
-                      refs=refs)
-
-
-def source_build_spec(profile: KernelProfile, overrides: SourceOverrides) -> BuildSpec:
-    """A source profile's names resolved to checked paths (each unknown name is exit 2)."""
-    # harness.kbuild uses the image cache's tools (apt, downloads, locks), so it is
-    # imported here, not at the top: harness.images itself must import without it.
-    from harness.kbuild import kconfig
-    from harness.kbuild.build import BuildSpec
-    from harness.kbuild.series import resolve
-    from harness.kbuild.tree import TreeSpec
-
-    source = profile.source
-    assert source is not None
-    tree = (TreeSpec(directory=overrides.tree) if overrides.tree is not None
-            else TreeSpec(package=source.package, version=source.version, apt=source.apt))
-    if overrides.series_only is not None and overrides.fragments_only is not None:
-        return BuildSpec(profile=profile.name, tree=tree, series=overrides.series_only,
-                         fragments=overrides.fragments_only)
-    return BuildSpec(
-        profile=profile.name, tree=tree,
-        series=(*(resolve(name, profile.path) for name in source.series),
-                *(resolve(str(path.expanduser().resolve())) for path in overrides.series)),
-        fragments=tuple(kconfig.fragment_path(name) for name in source.fragments),
-        options=tuple(kconfig.fragment_path(name, option=True) for name in source.options),
-    )
-
-
-def _plan_source(profile: KernelProfile, overrides: SourceOverrides,
-                 progress: bool) -> KernelPlan:
-    from harness.kbuild.build import read_inputs
-
-    inputs = read_inputs(source_build_spec(profile, overrides), progress=progress)
-    names = "+".join(s.name for s in inputs.series)
-    package = inputs.tree.identity.get("package") or "tree"
-    return KernelPlan(profile=profile, package=f"{package}+{names}" if names else str(package),
-                      version=inputs.tree.version, key={"build_key": inputs.key()},
-                      source=inputs)
-
-
-def _plan_local(profile: KernelProfile, image: Path | None, modules_dir: Path | None
-                ) -> KernelPlan:
-    if image is None or not image.is_file():
-        raise UsageError("the 'local' kernel profile needs --image PATH (an arm64 Image)")
-    if modules_dir is not None and not modules_dir.is_dir():
-        raise UsageError(f"--modules {modules_dir}: not a directory")
-    digest = sha256_file(image)
-    listing = []
-    if modules_dir is not None:
-        listing = sorted(
-            (str(p.relative_to(modules_dir)), p.stat().st_size, p.stat().st_mtime_ns)
-            for p in modules_dir.rglob("*") if p.is_file()
-        )
-    key = {"image_sha256": digest, "modules": listing}
-    return KernelPlan(profile=profile, package=LOCAL_PACKAGE, version=f"sha256:{digest[:12]}",
-                      key=key, local_image=image, local_modules=modules_dir)
-
-
-def unpack_kernel(plan: KernelPlan, work: Path, *, progress: bool) -> KernelFiles:
-    """Fetch (if needed) and unpack the kernel into ``work``; resolve L1's modules."""
-    if plan.source is not None:
-        from harness.kbuild.build import build_kernel
-
-        built = build_kernel(plan.source, progress=progress)
-        files = _write_image(built.image, work / "Image", built.release, plan)
-        files.build = {**plan.source.record(), "image_sha256": built.image_sha256,
-                       "build_log": str(built.directory / "build.log")}
-        return files
-    if plan.refs and plan.apt is not None:
-        with plan.apt.lock():
-            debs = fetch(plan.apt, plan.refs, progress=progress, label=plan.package)
-        root = work / "kernel-deb"
-        root.mkdir()
-        extract_all(debs, root)
-        source, release = _find_vmlinuz(root, plan)
-        modules_root = _modules_dir(root, release)
-    else:
-        assert plan.local_image is not None
-        source, release, modules_root = plan.local_image, "", plan.local_modules
-    files = _write_image(source, work / "Image", release, plan)
-    if modules_root is not None:
-        files.modules_root = _release_dir(modules_root, files.release)
-        files.modules = _resolve_modules(files.modules_root, plan)
-    return files
-
-
-def _find_vmlinuz(root: Path, plan: KernelPlan) -> tuple[Path, str]:
-    """``/boot/vmlinuz-<release>`` (up to 6.x) or ``/usr/lib/modules/<release>/vmlinuz`` (7.x)."""
-    for path in sorted((root / "boot").glob("vmlinuz-*")):
-        return path, path.name.removeprefix("vmlinuz-")
-    for base in ("usr/lib/modules", "lib/modules"):
-        for path in sorted((root / base).glob("*/vmlinuz")):
-            return path, path.parent.name
-    parts = ", ".join(r.package for r in plan.refs)
-    raise InfraError(f"{plan.package} {plan.version} ({parts}) contains no /boot/vmlinuz-* "
-                     "nor /usr/lib/modules/*/vmlinuz")
-
-
-def _write_image(source: Path, out: Path, release: str, plan: KernelPlan) -> KernelFiles:
+def write_image(source: Path, out: Path, release: str, plan: KernelPlan) -> KernelFiles:
     try:
         data = plain_image(source.read_bytes())
         release = release or image_release(data)
@@ -213,22 +121,22 @@ def _write_image(source: Path, out: Path, release: str, plan: KernelPlan) -> Ker
     return KernelFiles(image=out, release=release)
 
 
-def _modules_dir(root: Path, release: str) -> Path | None:
+def modules_dir(root: Path, release: str) -> Path | None:
     for base in ("lib/modules", "usr/lib/modules"):
         if (root / base / release).is_dir():
             return root / base / release
     return None
 
 
-def _release_dir(path: Path, release: str) -> Path:
+def release_dir(path: Path, release: str) -> Path:
     """Accept ``lib/modules/<release>`` or a directory that contains ``<release>``."""
     if (path / release).is_dir():
         return path / release
-    nested = _modules_dir(path, release)
+    nested = modules_dir(path, release)
     return nested or path
 
 
-def _resolve_modules(release_dir: Path, plan: KernelPlan) -> list[Path]:
+def resolve_modules(release_dir: Path, plan: KernelPlan) -> list[Path]:
     required, optional = wanted_modules()
     tree = modules.scan_tree(release_dir)
     try:
@@ -238,3 +146,12 @@ def _resolve_modules(release_dir: Path, plan: KernelPlan) -> list[Path]:
             f"{plan.package} {plan.version}: L1 needs module {exc} (neither a module file "
             f"under {release_dir} nor listed in modules.builtin)"
         ) from exc
+
+
+def with_modules(files: KernelFiles, modules_root: Path | None, plan: KernelPlan
+                 ) -> KernelFiles:
+    """The modules L1 needs, from a modules tree (``lib/modules/<release>`` or above)."""
+    if modules_root is not None:
+        files.modules_root = release_dir(modules_root, files.release)
+        files.modules = resolve_modules(files.modules_root, plan)
+    return files

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.images.model import CLIENT_KEY
-from harness.images.run import run
+from harness.store.run import run
 
 KEY_TIMEOUT = 60
 

@@ -12,13 +12,14 @@ from pathlib import Path
 import yaml
 
 from harness.errors import UsageError
-from harness.images.cache import hash_paths
-from harness.images.profiles import AptSpec, parse_apt_spec
 from harness.paths import GUEST_IMAGES_DIR, PROJECT_ROOT
+from harness.store.aptspec import AptSpec, parse_apt_spec
+from harness.store.cache import hash_paths
 
 L1_DIR = GUEST_IMAGES_DIR / "l1"
 L2_DIR = GUEST_IMAGES_DIR / "l2"
-CODE_DIR = Path(__file__).resolve().parent
+# The harness package: builder modules are named by their path in it (images/cpio).
+CODE_DIR = Path(__file__).resolve().parent.parent
 
 
 def data_lines(path: Path) -> list[str]:
@@ -66,5 +67,5 @@ def recipe_hashes(*paths: Path) -> dict[str, str]:
 
 
 def code_hashes(*modules: str) -> dict[str, str]:
-    """Hashes of the builder modules themselves (``cpio``, ``l1``...)."""
+    """Hashes of the builder modules themselves (``images/cpio``, ``store/debs``...)."""
     return hash_paths([CODE_DIR / f"{name}.py" for name in modules], PROJECT_ROOT)

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InfraError
-from harness.images import cache
-from harness.images.locking import file_lock
-from harness.images.run import run
 from harness.paths import GUEST_IMAGES_DIR, PROJECT_ROOT
+from harness.store import cache
+from harness.store.locking import file_lock
+from harness.store.run import run
 
 SECTION = "tools"
 CROSS_COMPILE = "aarch64-linux-gnu-"

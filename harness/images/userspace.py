@@ -14,14 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InfraError
-from harness.images import cache
-from harness.images.apt import DebRef, PrivateApt
 from harness.images.closure import prune_libraries
 from harness.images.cpio import write_tree
-from harness.images.debs import extract_all, merged_usr
-from harness.images.download import fetch
 from harness.images.l2 import build_l2_initrd
-from harness.images.locking import file_lock
 from harness.images.recipe import (
     L1_DIR,
     L2_DIR,
@@ -31,11 +26,17 @@ from harness.images.recipe import (
     recipe_hashes,
 )
 from harness.images.tree import remove_globs
+from harness.store import cache
+from harness.store.apt import DebRef, PrivateApt
+from harness.store.debs import extract_all, merged_usr
+from harness.store.download import fetch
+from harness.store.locking import file_lock
 
 SECTION = "userspace"
 CPIO = "userspace.cpio"
 L2_INITRD = "l2-initrd.cpio.gz"
-CODE = ("userspace", "debs", "cpio", "elf", "l2", "tree", "closure")
+CODE = ("images/userspace", "store/debs", "images/cpio", "images/elf", "images/l2",
+        "images/tree", "images/closure")
 PASSWD = "root:x:0:0:root:/root:/bin/sh\n"
 GROUP = "root:x:0:\n"
 SHADOW = "root:*:19000:0:99999:7:::\n"

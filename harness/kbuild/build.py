@@ -21,15 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.images import cache
-from harness.images.locking import file_lock
-from harness.images.release import image_release
 from harness.kbuild import kconfig
 from harness.kbuild.make import Toolchain, make
 from harness.kbuild.progress import Progress
+from harness.kbuild.release import image_release
 from harness.kbuild.series import Series, apply_series, load_series
 from harness.kbuild.tree import SourceTree, TreeSpec, open_tree
 from harness.kbuild.workspace import Workspace
+from harness.store import cache
+from harness.store.locking import file_lock
 
 FORMAT = 1  # bump when the recipe below changes what an Image is built from
 RESULTS = "kernels"

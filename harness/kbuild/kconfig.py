@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.catalog import unknown_name
 from harness.errors import Located, UsageError
 from harness.paths import CONFIGS_DIR
 
@@ -43,9 +44,8 @@ def fragment_path(name: str, *, option: bool = False) -> Path:
     directory = OPTIONS_DIR if option else KCONFIG_DIR
     suffix = "" if name.endswith(".config") else ".config"
     if not FRAGMENT_NAME.fullmatch(name) or not (directory / f"{name}{suffix}").is_file():
-        known = ", ".join(sorted(p.stem for p in directory.glob("*.config"))) or "none"
         what = "build option" if option else "Kconfig fragment"
-        raise UsageError(f"unknown {what} {name!r} (known: {known})")
+        raise UsageError(unknown_name(what, name, [p.stem for p in directory.glob("*.config")]))
     return directory / f"{name}{suffix}"
 
 

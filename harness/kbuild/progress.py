@@ -3,8 +3,11 @@ objects built), one line per stage elsewhere, nothing with ``--quiet``."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+
+log = logging.getLogger(__name__)
 
 
 class Progress:
@@ -22,8 +25,7 @@ class Progress:
         if self.tty:
             self._draw(force=True)
         elif self.enabled:
-            print(f"pmu-harness: {self.label}: {name} ({self._elapsed():.0f} s)",
-                  file=sys.stderr, flush=True)
+            log.info("pmu-harness: %s: %s (%.0f s)", self.label, name, self._elapsed())
 
     def object_built(self) -> None:
         self._objects += 1
@@ -34,7 +36,7 @@ class Progress:
         if self.tty:
             sys.stderr.write("\r\033[K")
         if self.enabled:
-            print(f"pmu-harness: {self.label}: {message}", file=sys.stderr, flush=True)
+            log.info("pmu-harness: %s: %s", self.label, message)
 
     def _elapsed(self) -> float:
         return time.monotonic() - self.started

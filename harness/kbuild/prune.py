@@ -13,9 +13,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.images import cache
-from harness.images.locking import file_lock
 from harness.kbuild.build import RESULTS, WORKSPACES
+from harness.store import cache
+from harness.store.locking import file_lock
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InfraError, UsageError
-from harness.images import cache
-from harness.images.apt import PrivateApt
-from harness.images.download import fetch
-from harness.images.locking import file_lock
-from harness.images.profiles import AptSpec
+from harness.store import cache
+from harness.store.apt import PrivateApt
+from harness.store.aptspec import AptSpec
+from harness.store.download import fetch
+from harness.store.locking import file_lock
 
 LOG = logging.getLogger(__name__)
 SECTION = "trees"

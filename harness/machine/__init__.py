@@ -7,12 +7,11 @@
 """
 
 from harness.machine.l1 import BootMode, L1Machine
-from harness.machine.profile import MachineProfile, load_machine_profile, machine_profile_names
+from harness.machine.profile import MachineProfile, load_machine_profile
 
 __all__ = [
     "BootMode",
     "L1Machine",
     "MachineProfile",
     "load_machine_profile",
-    "machine_profile_names",
 ]

@@ -10,6 +10,7 @@ from typing import Any
 
 from harness.errors import InfraError
 from harness.machine.ssh import SshSession
+from harness.pmceid import words_for
 
 SECTION = "@@pmu-harness@@"
 
@@ -120,13 +121,7 @@ def parse_events(text: str) -> dict[str, int]:
 
 def pmceid_from_events(events: dict[str, int]) -> tuple[int, int]:
     """PMCEID0/1 (64-bit, high word = the 0x4000 range) with a bit per listed event."""
-    pmceid = [0, 0]
-    for number in events.values():
-        base, high = (number, 0) if number < 0x40 else (number - 0x4000, 32)
-        if not 0 <= base < 0x40:
-            continue  # IMPLEMENTATION DEFINED events have no PMCEID bit
-        pmceid[base // 32] |= 1 << (high + base % 32)
-    return pmceid[0], pmceid[1]
+    return words_for(events.values())
 
 
 def infer_pmu_version(events: dict[str, int]) -> str:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import logging
 import signal
 import subprocess
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -95,9 +93,13 @@ class QemuProcess:
         for step in steps:
             if self._proc.poll() is not None:
                 return
-            # Whatever a step fails with, the next, harder step follows.
-            with contextlib.suppress(OSError, InfraError, RuntimeError):
+            # Whatever a step fails with, the next, harder step follows; the failure is
+            # logged, so a QMP quit that did not work leaves a trace.
+            try:
                 step()
+            except (OSError, InfraError, RuntimeError) as exc:
+                log.warning("stopping QEMU (pid %s): %s failed: %s; trying harder", self.pid,
+                            getattr(step, "__name__", "a step"), exc)
             if self.wait(timeout) is not None:
                 return
         # SIGKILL cannot be ignored; this only waits out the kernel tearing QEMU down. A
@@ -118,11 +120,3 @@ class QemuProcess:
         )
         return InfraError(text, log_tail=log_tail, log_path=console.parent, command=self.argv)
 
-
-def monotonic_deadline(seconds: float) -> float:
-    """A deadline on the monotonic clock (wall-clock jumps must not stretch waits)."""
-    return time.monotonic() + seconds
-
-
-def remaining(deadline: float) -> float:
-    return deadline - time.monotonic()

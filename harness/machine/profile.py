@@ -6,14 +6,15 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
+from harness.catalog import MACHINES, unknown_name
 from harness.errors import Located, UsageError
-from harness.paths import CONFIGS_DIR
-from harness.yamlsource import load_located
+from harness.located import LocatedReader
+from harness.yamlsource import LocatedDict, load_located
 
-MACHINES_DIR = CONFIGS_DIR / "machines"
+MACHINES_DIR = MACHINES.directory
 KVM_MODES = ("vhe", "nvhe")
 # `qemu.machine` and `qemu.cpu` go into QEMU's command line as option values, and a profile
 # can come from a bundle (someone else's file): `virt,dumpdtb=PATH` would have QEMU write a
@@ -67,110 +68,98 @@ class MachineProfile:
         return mode
 
 
-class _Reader:
-    """Pulls typed fields out of a YAML mapping, collecting every problem, not the first."""
+PROFILE_KEYS = ("name", "description", "qemu", "pmu", "kvm_modes", "default_kvm_mode")
+QEMU_KEYS = ("cpu", "machine", "memory_mib", "smp", "icount")
+PMU_KEYS = ("version", "event_bits", "counters", "host_pmceid0", "host_pmceid1",
+            "counting_events")
+REGISTER = (1 << 64) - 1
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[Located] = []
 
-    def get(self, data: dict[str, Any], key: str, kind: type, where: str = "") -> Any:
-        value = data.get(key)
-        # bool is an int in Python; a profile saying "memory_mib: true" is still wrong.
-        wrong_bool = kind is int and isinstance(value, bool)
-        if not isinstance(value, kind) or wrong_bool:
-            name = f"{where}{key}"
-            self.problems.append(
-                Located(self.path, None, f"{name}: expected {kind.__name__}, got {value!r}")
-            )
-            return kind()
+def _line(doc: LocatedDict, key: str) -> int:
+    return doc.key_lines.get(key, doc.line)
+
+
+def _parse_qemu(r: LocatedReader, doc: LocatedDict) -> tuple[str, str, int, int, bool]:
+    qemu = r.mapping(doc.get("qemu"), _line(doc, "qemu"), "qemu", QEMU_KEYS)
+    decimal = partial(r.integer, hexadecimal=False)
+    cpu = r.guarded("", r.string, qemu.get("cpu"), _line(qemu, "cpu"), "qemu.cpu")
+    machine = r.guarded("", r.string, qemu.get("machine"), _line(qemu, "machine"),
+                        "qemu.machine")
+    for key, value, form in (("machine", machine, QEMU_MACHINE), ("cpu", cpu, QEMU_CPU)):
+        if value and not form.fullmatch(value):
+            r.fail(_line(qemu, key), f"qemu.{key} {value[:80]!r} is not allowed (expected "
+                                     f"{form.pattern})")
+    return (cpu, machine,
+            r.guarded(0, decimal, qemu.get("memory_mib"), _line(qemu, "memory_mib"),
+                      "qemu.memory_mib", 128, 1 << 20),
+            r.guarded(0, decimal, qemu.get("smp"), _line(qemu, "smp"), "qemu.smp", 1, 64),
+            r.guarded(False, r.boolean, qemu.get("icount"), _line(qemu, "icount"),
+                      "qemu.icount"))
+
+
+def _parse_pmu(r: LocatedReader, doc: LocatedDict) -> PmuProfile:
+    pmu = r.mapping(doc.get("pmu"), _line(doc, "pmu"), "pmu", PMU_KEYS)
+
+    def number(key: str, lo: int, hi: int) -> int:
+        read = partial(r.integer, hexadecimal=hi > 64)
+        value: int = r.guarded(0, read, pmu.get(key), _line(pmu, key), f"pmu.{key}", lo, hi)
         return value
 
-    def section(self, data: dict[str, Any], key: str) -> dict[str, Any]:
-        value = data.get(key)
-        if not isinstance(value, dict):
-            self.problems.append(Located(self.path, None, f"{key}: expected a mapping"))
-            return {}
-        return value
-
-
-def _int_list(reader: _Reader, data: dict[str, Any], key: str, where: str) -> tuple[int, ...]:
-    values = reader.get(data, key, list, where)
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        reader.problems.append(Located(reader.path, None, f"{where}{key}: expected integers"))
-        return ()
-    return tuple(values)
-
-
-def _parse_pmu(reader: _Reader, data: dict[str, Any]) -> PmuProfile:
-    pmu = reader.section(data, "pmu")
+    line = _line(pmu, "counting_events")
+    events = r.guarded([], r.each, pmu.get("counting_events"), line, "pmu.counting_events",
+                       lambda v, ln: r.integer(v, ln, "pmu.counting_events", 0, 0xFFFF))
     return PmuProfile(
-        version=reader.get(pmu, "version", str, "pmu."),
-        event_bits=reader.get(pmu, "event_bits", int, "pmu."),
-        counters=reader.get(pmu, "counters", int, "pmu."),
-        host_pmceid0=reader.get(pmu, "host_pmceid0", int, "pmu."),
-        host_pmceid1=reader.get(pmu, "host_pmceid1", int, "pmu."),
-        counting_events=_int_list(reader, pmu, "counting_events", "pmu."),
+        version=r.guarded("", r.string, pmu.get("version"), _line(pmu, "version"),
+                          "pmu.version"),
+        event_bits=number("event_bits", 10, 16), counters=number("counters", 0, 31),
+        host_pmceid0=number("host_pmceid0", 0, REGISTER),
+        host_pmceid1=number("host_pmceid1", 0, REGISTER),
+        counting_events=tuple(events),
     )
 
 
-def _check_modes(reader: _Reader, modes: tuple[str, ...], default: str) -> None:
+def _parse_modes(r: LocatedReader, doc: LocatedDict) -> tuple[tuple[str, ...], str]:
+    line = _line(doc, "kvm_modes")
+    modes = r.guarded((), r.string_list, doc.get("kvm_modes"), line, "kvm_modes")
     for mode in modes:
         if mode not in KVM_MODES:
-            reader.problems.append(
-                Located(reader.path, None, f"kvm_modes: unknown mode {mode!r}")
-            )
-    if default not in modes:
-        reader.problems.append(
-            Located(reader.path, None, f"default_kvm_mode {default!r} is not in kvm_modes")
-        )
+            r.fail(line, f"kvm_modes: {unknown_name('KVM mode', mode, KVM_MODES)}")
+    default = r.guarded("", r.string, doc.get("default_kvm_mode"),
+                        _line(doc, "default_kvm_mode"), "default_kvm_mode")
+    if default and default not in modes:
+        r.fail(_line(doc, "default_kvm_mode"),
+               f"default_kvm_mode {default!r} is not in kvm_modes")
+    return modes, default
+
+
+def _parse(r: LocatedReader, doc: LocatedDict) -> MachineProfile:
+    r.unknown_keys(doc, "machine profile", PROFILE_KEYS)
+    name = r.guarded("", r.string, doc.get("name"), _line(doc, "name"), "name")
+    if name and name != r.path.stem:
+        r.fail(_line(doc, "name"), f"name {name!r} differs from the file name")
+    cpu, machine, memory_mib, smp, icount = r.guarded(("", "", 0, 0, False), _parse_qemu,
+                                                      r, doc)
+    pmu = r.guarded(None, _parse_pmu, r, doc)
+    modes, default = _parse_modes(r, doc)
+    return MachineProfile(name=name, description=str(doc.get("description", "")), cpu=cpu,
+                          machine=machine, memory_mib=memory_mib, smp=smp, icount=icount,
+                          pmu=pmu, kvm_modes=modes, default_kvm_mode=default)
 
 
 def parse_machine_profile(path: Path, data: object) -> MachineProfile:
-    """Validate one loaded YAML document; raises UsageError listing every problem."""
-    if not isinstance(data, dict):
+    """Validate one loaded (located) YAML document; raises UsageError listing every problem,
+    each with its ``file:line``."""
+    if not isinstance(data, LocatedDict):
         raise UsageError("bad machine profile", (Located(path, None, "expected a mapping"),))
-    reader = _Reader(path)
-    qemu = reader.section(data, "qemu")
-    modes = tuple(str(m) for m in reader.get(data, "kvm_modes", list))
-    default = reader.get(data, "default_kvm_mode", str)
-    profile = MachineProfile(
-        name=reader.get(data, "name", str),
-        description=str(data.get("description", "")),
-        cpu=reader.get(qemu, "cpu", str, "qemu."),
-        machine=reader.get(qemu, "machine", str, "qemu."),
-        memory_mib=reader.get(qemu, "memory_mib", int, "qemu."),
-        smp=reader.get(qemu, "smp", int, "qemu."),
-        icount=reader.get(qemu, "icount", bool, "qemu."),
-        pmu=_parse_pmu(reader, data),
-        kvm_modes=modes,
-        default_kvm_mode=default,
-    )
-    _check_modes(reader, modes, default)
-    for key, value, form in (("machine", profile.machine, QEMU_MACHINE),
-                             ("cpu", profile.cpu, QEMU_CPU)):
-        if value and not form.fullmatch(value):
-            reader.problems.append(Located(path, None, f"qemu.{key} {value[:80]!r} is not "
-                                           f"allowed (expected {form.pattern})"))
-    if profile.name and profile.name != path.stem:
-        reader.problems.append(
-            Located(path, None, f"name {profile.name!r} differs from the file name")
-        )
+    reader = LocatedReader(path)
+    profile = _parse(reader, data)
     if reader.problems:
         raise UsageError(f"bad machine profile {path}", tuple(reader.problems))
     return profile
 
 
-def machine_profile_names(directory: Path = MACHINES_DIR) -> list[str]:
-    """Names of the available machine profiles, sorted."""
-    return sorted(p.stem for p in directory.glob("*.yaml"))
-
-
 def load_machine_profile(name: str, directory: Path = MACHINES_DIR) -> MachineProfile:
     """Load and validate configs/machines/NAME.yaml; unknown names are a UsageError."""
-    path = directory / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(machine_profile_names(directory))
-        raise UsageError(f"unknown machine profile {name!r} (known: {known})")
+    path = MACHINES.path(name, directory)
     # Bounded and located like a scenario: `rerun` reads a bundle's copy of the profile.
     return parse_machine_profile(path, load_located(path))

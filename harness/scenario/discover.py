@@ -6,19 +6,13 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.catalog import KERNELS, MACHINES
 from harness.errors import Located, UsageError
 from harness.inputfile import why_unreadable
-from harness.paths import CONFIGS_DIR
 from harness.scenario.model import Scenario
 from harness.scenario.parse import parse_scenario
 
 SUFFIXES = (".yaml", ".yml")
-
-
-def profile_names(kind: str) -> frozenset[str]:
-    """Names of the profiles in ``configs/<kind>/`` (file stems)."""
-    folder = CONFIGS_DIR / kind
-    return frozenset(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else frozenset()
 
 
 def _files_of(path: Path, problems: list[Located]) -> list[Path]:
@@ -50,7 +44,7 @@ def scenario_files(paths: Iterable[Path]) -> list[Path]:
 
 def load_scenarios(paths: Iterable[Path]) -> list[Scenario]:
     """Every scenario under ``paths``; ``UsageError`` lists all problems of all files."""
-    machines, kernels = profile_names("machines"), profile_names("kernels")
+    machines, kernels = frozenset(MACHINES.names()), frozenset(KERNELS.names())
     scenarios: list[Scenario] = []
     problems: list[Located] = []
     for file in [file for path in paths for file in _files_of(path, problems)]:

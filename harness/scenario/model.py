@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
@@ -112,16 +112,11 @@ class Scenario:
         machine_ok = self.machines is None or machine in self.machines
         return machine_ok and (self.kernels is None or kernel in self.kernels)
 
-    def control_variant(self) -> Scenario:
-        """The same machine and workload with no filter and no ordering step."""
-        return replace(self, id=f"{self.id}.control", steps=(), expect=Expectations())
-
 
 COUNTER_REF_CYCLES = "cycle_counter"
 """In ``counting``/``not_counting`` lists: PMCCNTR. Other entries are event names (hex
 numbers for unnamed events), matched against the workload's event counters."""
 
-MODES = ("probe", "linux")
 ERRNO_NAMES = ("OK", "EINVAL", "EBUSY", "ENODEV", "ENXIO", "ENOMEM", "EFAULT", "ENOEXEC",
                "EPERM", "ENOENT")
 MAX_VCPUS = 8

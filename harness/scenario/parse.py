@@ -8,13 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.catalog import KINDS, unknown_name
 from harness.errors import Located, UsageError
 from harness.events import EVENT_SPACE, EventTable, default_event_table
+from harness.located import BAD, LEADING_ZERO, NUMBER_TEXT, Invalid, LocatedReader
+from harness.modes import DEFAULT_MODES, MODES
 from harness.scenario.model import (
     COUNTER_REF_CYCLES,
     ERRNO_NAMES,
     MAX_VCPUS,
-    MODES,
     Action,
     Expectations,
     FilterCall,
@@ -48,10 +50,6 @@ ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
 # An id names directories and files of every run (`<id>-<mode>/`, bundles): 64 characters
 # keep those well inside the 255 bytes a file name may have. The longest shipped id has 26.
 MAX_ID_CHARS = 64
-# A number written as text: decimal without a leading zero, or 0x hex. "010" is refused
-# rather than guessed at: YAML reads an unquoted 010 as octal 8, the filter file as 10.
-NUMBER_TEXT = re.compile(r"\s*(0[xX][0-9a-fA-F]+|0|[1-9][0-9]*)\s*")
-LEADING_ZERO = re.compile(r"\s*0[0-9]+\s*")
 RANGE_PATTERN = re.compile(r"^\s*([^\s-]+)\s*-\s*([^\s-]+)\s*$")
 # Each SW_INCR iteration writes PMSWINC_EL0, which traps to L1 KVM; under TCG 200k loops took
 # 8.5 s (max) to 17 s (cortex-a57) per probe run, 20k keeps counts in the tens of thousands.
@@ -59,53 +57,13 @@ DEFAULT_LOOPS = 20_000
 DERIVE = "derive"
 
 
-class _Invalid(Exception):
-    """Internal: one value was wrong; already recorded, stop reading this value."""
-
-
-_BAD = object()  # an item of a list that was reported as wrong
-
-
 @dataclass
-class _Reader:
-    """Reads one file, collecting every problem instead of stopping at the first."""
+class _Reader(LocatedReader):
+    """The located reader plus what a scenario names: events and profiles."""
 
-    path: Path
-    events: EventTable
-    known_machines: frozenset[str]
-    known_kernels: frozenset[str]
-    problems: list[Located] = field(default_factory=list)
-
-    def fail(self, line: int | None, message: str) -> _Invalid:
-        self.problems.append(Located(self.path, line, message))
-        return _Invalid()
-
-    # -- scalars -----------------------------------------------------------------------
-
-    def integer(self, value: Any, line: int, what: str, lo: int, hi: int,
-                *, hexadecimal: bool = True) -> int:
-        if isinstance(value, str):
-            value = self.number_text(value, line, what)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(line, f"{what}: expected an integer, got {shown(value)}")
-        if not lo <= value <= hi:
-            outside = f"{value:#x} is outside {lo:#x}..{hi:#x}" if hexadecimal else (
-                f"{value} is outside {lo}..{hi}")
-            raise self.fail(line, f"{what}: {outside}")
-        return value
-
-    def number_text(self, text: str, line: int, what: str) -> int | str:
-        """The number a string spells, or the string itself when it spells none."""
-        if len(text) > MAX_NUMBER_CHARS:
-            raise self.fail(line, f"{what}: a value of {len(text)} characters; a number has "
-                            f"at most {MAX_NUMBER_CHARS}")
-        if LEADING_ZERO.fullmatch(text):
-            raise self.fail(line, f"{what}: {shown(text)} has a leading zero; write the "
-                            "number without it (decimal) or as 0x... (hexadecimal)")
-        if NUMBER_TEXT.fullmatch(text):
-            digits = text.strip()
-            return int(digits[2:], 16) if digits[:2] in ("0x", "0X") else int(digits, 10)
-        return text
+    events: EventTable = field(default_factory=default_event_table)
+    known_machines: frozenset[str] = frozenset()
+    known_kernels: frozenset[str] = frozenset()
 
     def event(self, value: Any, line: int, what: str) -> int:
         """An event given by name or number."""
@@ -118,56 +76,6 @@ class _Reader:
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise self.fail(line, f"{what}: unknown event name {shown(value)}{hint}")
         return self.integer(value, line, f"{what}: event number", 0, EVENT_SPACE - 1)
-
-    def string(self, value: Any, line: int, what: str) -> str:
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(line, f"{what}: expected a non-empty string, got {shown(value)}")
-        return value.strip()
-
-    def boolean(self, value: Any, line: int, what: str) -> bool:
-        if not isinstance(value, bool):
-            raise self.fail(line, f"{what}: expected true or false, got {shown(value)}")
-        return value
-
-    def string_list(self, value: Any, line: int, what: str) -> tuple[str, ...]:
-        """Every string of the list; each bad item is reported, the rest still read."""
-        items = self.sequence(value, line, what)
-        read = [self.guarded(None, self.string, v, ln, what) for v, ln in items]
-        return tuple(s for s in read if s is not None)
-
-    def sequence(self, value: Any, line: int, what: str) -> list[tuple[Any, int]]:
-        if not isinstance(value, LocatedList):
-            raise self.fail(line, f"{what}: expected a list, got {shown(value)}")
-        return list(zip(value, value.item_lines, strict=True))
-
-    def each(self, value: Any, line: int, what: str, read: Callable[[Any, int], Any]
-             ) -> list[Any]:
-        """``read`` applied to every item of a list: a bad item is reported and left out,
-        and the items after it are still read (so every problem shows at once)."""
-        found = [self.guarded(_BAD, read, v, ln) for v, ln in self.sequence(value, line, what)]
-        if any(item is _BAD for item in found):
-            raise _Invalid()
-        return found
-
-    def mapping(self, value: Any, line: int, what: str, keys: Iterable[str]) -> LocatedDict:
-        if not isinstance(value, LocatedDict):
-            raise self.fail(line, f"{what}: expected a mapping with keys {', '.join(keys)}")
-        self.unknown_keys(value, what, keys)
-        return value
-
-    def unknown_keys(self, value: LocatedDict, what: str, keys: Iterable[str]) -> None:
-        allowed = list(keys)
-        for key, key_line in value.key_lines.items():
-            if key not in allowed:
-                self.fail(key_line, f"{what}: unknown key {shown(key)}; expected one of "
-                          f"{', '.join(allowed)}")
-
-    def guarded(self, default: Any, read: Callable[..., Any], *args: Any) -> Any:
-        """Run one reader; on a recorded problem keep going with ``default``."""
-        try:
-            return read(*args)
-        except _Invalid:
-            return default
 
 
 def _line_of(doc: LocatedDict, key: str) -> int:
@@ -184,10 +92,10 @@ def _fields(r: _Reader, spec: LocatedDict, line: int, what: str,
     missing = [key for key in readers if key not in spec]
     if missing:
         r.fail(line, f"{what}: missing {', '.join(missing)}")
-    values = [r.guarded(_BAD, read, spec[key], spec.key_lines[key])
+    values = [r.guarded(BAD, read, spec[key], spec.key_lines[key])
               for key, read in readers.items() if key in spec]
-    if missing or any(v is _BAD for v in values):
-        raise _Invalid()
+    if missing or any(v is BAD for v in values):
+        raise Invalid()
     return values
 
 
@@ -204,7 +112,7 @@ def _event_range(r: _Reader, spec: Any, line: int, what: str) -> tuple[int, int]
         first = r.guarded(None, r.event, match.group(1), line, f"{what} range start")
         last = r.guarded(None, r.event, match.group(2), line, f"{what} range end")
         if first is None or last is None:
-            raise _Invalid()
+            raise Invalid()
         if last < first:
             raise r.fail(line, f"{what}: range {shown(spec)} ends before it starts")
         return first, last - first + 1
@@ -225,7 +133,7 @@ def _raw_call(r: _Reader, spec: Any, line: int, vcpu: int | None) -> FilterCall:
         "action": lambda v, ln: r.integer(v, ln, "raw filter action", 0, 0xFF)})
     _check_space(r, base, count, line, "raw filter")
     if vcpu is None:
-        raise _Invalid()
+        raise Invalid()
     return FilterCall(base, count, action, vcpu, line)
 
 
@@ -257,7 +165,7 @@ def _step(r: _Reader, entry: Any, line: int, vcpus: int) -> Step:
     base, count = _event_range(r, entry[kind], line, kind)
     _check_space(r, base, count, line, kind)
     if vcpu is None:
-        raise _Invalid()
+        raise Invalid()
     action = Action.ALLOW if kind == "allow" else Action.DENY
     return FilterCall(base, count, int(action), vcpu, line)
 
@@ -349,8 +257,8 @@ def _names(r: _Reader, doc: LocatedDict, key: str, known: frozenset[str]) -> tup
     names = r.string_list(doc[key], line, key)
     for name in names:
         if known and name not in known:
-            r.fail(line, f"{key}: unknown profile {shown(name)}; known: "
-                   f"{', '.join(sorted(known))}")
+            kind = KINDS[key].kind
+            r.fail(line, f"{key}: {unknown_name(kind, name, known)}")
     return names
 
 
@@ -371,12 +279,11 @@ def _identity(r: _Reader, doc: LocatedDict) -> tuple[str, str, tuple[str, ...]]:
 
 def _modes(r: _Reader, doc: LocatedDict) -> tuple[str, ...]:
     if "modes" not in doc:
-        return ("probe",)
+        return DEFAULT_MODES
     modes = r.string_list(doc["modes"], _line_of(doc, "modes"), "modes")
     for mode in modes:
         if mode not in MODES:
-            r.fail(_line_of(doc, "modes"), f"modes: unknown mode {shown(mode)}; expected "
-                   f"{' or '.join(MODES)}")
+            r.fail(_line_of(doc, "modes"), f"modes: {unknown_name('L2 mode', mode, MODES)}")
     return modes
 
 
@@ -432,7 +339,7 @@ def _scenario(r: _Reader, doc: LocatedDict) -> Scenario:
         tags=tags,
         machines=r.guarded(None, lambda: _names(r, doc, "machines", r.known_machines)),
         kernels=r.guarded(None, lambda: _names(r, doc, "kernels", r.known_kernels)),
-        modes=r.guarded(("probe",), lambda: _modes(r, doc)),
+        modes=r.guarded(DEFAULT_MODES, lambda: _modes(r, doc)),
         vcpus=vcpus,
         no_pmu_vcpus=no_pmu,
         control=r.guarded(True, lambda: r.boolean(doc.get("control", True),
@@ -457,8 +364,9 @@ def parse_scenario(
 ) -> Scenario:
     """Read and validate one scenario file; raise ``UsageError`` with every problem found."""
     doc = load_located(path)
-    reader = _Reader(path, events or default_event_table(), frozenset(known_machines),
-                     frozenset(known_kernels))
+    reader = _Reader(path, events=events or default_event_table(),
+                     known_machines=frozenset(known_machines),
+                     known_kernels=frozenset(known_kernels))
     if not isinstance(doc, LocatedDict):
         raise UsageError("", (Located(path, 1, "expected a mapping (id:, description:, "
                                       "filters:, workload:, ...) at the top of the file"),))

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from harness.errors import UsageError
-from harness.images.profiles import load_profile
+from harness.images.kinds import load_profile
 from harness.kbuild import kconfig
 from harness.kbuild.build import BuildSpec, build_kernel, read_inputs, result_dir
 from harness.kbuild.tree import TreeSpec

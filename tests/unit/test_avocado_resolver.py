@@ -5,11 +5,13 @@ deadline (with ``run_group`` stood in for)."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,12 @@ from harness.avocado_plugins import runner as avocado_runner
 from harness.avocado_plugins.matrix import Matrix, cases
 from harness.avocado_plugins.options import matrix_from_config
 from harness.avocado_plugins.resolver import ScenarioResolver
+from harness.catalog import KERNELS, unknown_name
 from harness.errors import UsageError
 from harness.paths import PROJECT_ROOT, SCENARIOS_DIR
-from harness.runner import Case, CaseResult, Group
+from harness.plan import Case, Group
+from harness.results import CaseResult, Check, Outcome
 from harness.scenario.discover import load_scenarios
-from harness.verdict import Check, Outcome
 
 BROKEN = Path(__file__).parent.parent / "data" / "broken"
 NO_FILTER = SCENARIOS_DIR / "no-filter.yaml"
@@ -168,9 +171,11 @@ def test_broken_files_in_a_directory_do_not_hide_the_good_ones(tmp_path: Path) -
 
 
 @pytest.mark.parametrize(("pmu", "message"), [
-    ({"kernels": ["debian-9"]}, "unknown kernel(s) debian-9"),
-    ({"machines": ["cortex-a75"]}, "unknown machine(s) cortex-a75"),
-    ({"modes": ["kvm"]}, "unknown mode(s) kvm"),
+    # The one message for every unknown name (harness.catalog.unknown_name).
+    ({"kernels": ["debian-9"]}, unknown_name("kernel profile", "debian-9", KERNELS.names())),
+    ({"machines": ["cortex-a75"]}, unknown_name("machine profile", "cortex-a75",
+                                                ("cortex-a57", "max", "max-icount"))),
+    ({"modes": ["kvm"]}, unknown_name("L2 mode", "kvm", ("linux", "probe"))),
     ({"kernels": ["local"]}, "--kernel-image"),
     ({"machines": []}, "no machine chosen"),
     ({"timeout": 0}, "timeout must be a positive number"),
@@ -265,7 +270,7 @@ def a_runnable(tmp_path: Path, **kwargs: Any) -> Runnable:
 
 def run_with(monkeypatch: pytest.MonkeyPatch, runnable: Runnable,
              fake: Any) -> list[dict[str, Any]]:
-    monkeypatch.setattr("harness.session.run_group", fake)
+    monkeypatch.setattr("harness.execute.group.run_group", fake)
     return list(avocado_runner.PmuHarnessRunner().run(runnable))
 
 
@@ -283,9 +288,11 @@ def test_runner_maps_outcomes_and_logs_the_checks(
 
     def fake(group: Group, run_dir: Path, options: Any, progress: Any) -> list[CaseResult]:
         seen.update(group=group, run_dir=run_dir)
-        print("  RETRY        something", file=sys.stderr)
+        print("printed by the case", file=sys.stderr)
+        logging.getLogger("harness.execute.group").warning("  RETRY        something")
         check = Check("counter CPU_CYCLES", "counting", "observed 0", outcome, "scenario")
-        return [CaseResult(group.cases[0], outcome, "the reason", (check,), run_dir / "case")]
+        return [replace(group.cases[0].result(outcome, "the reason"), checks=(check,),
+                        artefacts=str(run_dir / "case"))]
 
     messages = run_with(monkeypatch, runnable, fake)
     assert messages[0]["status"] == "started"
@@ -307,7 +314,8 @@ def test_runner_maps_outcomes_and_logs_the_checks(
     assert "counter CPU_CYCLES: expected counting, observed observed 0" in log
     assert str(run_dir) in log
     stderr = [m for m in messages if m.get("type") == "stderr"]
-    assert b"RETRY" in stderr[0]["log"]
+    assert b"printed by the case" in stderr[0]["log"]
+    assert b"WARNING harness.execute.group:   RETRY        something" in stderr[0]["log"]
     whiteboard = [m for m in messages if m.get("type") == "whiteboard"]
     assert json.loads(whiteboard[0]["log"])["result"] == outcome.value
 

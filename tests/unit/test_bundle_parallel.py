@@ -3,37 +3,31 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
+import os
 import pickle
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness.bundle import BUNDLE_FILE, BundleSource, read_bundle, write_bundle
+from harness.bundle import BUNDLE_FILE, BundleSource, describe, read_bundle, write_bundle
 from harness.cli import main
-from harness.commands.rerun import _compare
+from harness.commands.rerun import compare
 from harness.errors import EXIT_ABORT_BISECT, EXIT_INFRA, EXIT_USAGE, UsageError
+from harness.execute.group import RetryPolicy
+from harness.execute.pool import default_jobs, group_deadline_seconds, run_groups
 from harness.images import ImageSet
 from harness.machine.profile import MACHINES_DIR
-from harness.parallel import (
-    _overdue,
-    _Running,
-    _start_order,
-    default_jobs,
-    group_deadline_seconds,
-)
 from harness.paths import SCENARIOS_DIR
-from harness.runner import Case, CaseResult, Group
+from harness.plan import Case, Group, RunOptions
+from harness.results import CaseResult, Check, ErrorClass, Outcome
 from harness.scenario.discover import load_scenarios
-from harness.session import RunOptions, _Attempts
-from harness.verdict import Check, Outcome
+from tests.unit.fakes import PROGRESS_FILE, record_progress
 
 
-def case(ident: str = "member-deny", mode: str = "probe") -> Case:
+def case(ident: str = "member-deny", mode: str = "probe", machine: str = "max") -> Case:
     (scenario,) = [s for s in load_scenarios([SCENARIOS_DIR]) if s.id == ident]
-    return Case(scenario, "max", "debian-6.1", mode)
+    return Case(scenario, machine, "debian-6.1", mode)
 
 
 def images(tmp_path: Path) -> ImageSet:
@@ -48,7 +42,7 @@ def images(tmp_path: Path) -> ImageSet:
     return ImageSet.from_manifest(directory, manifest)
 
 
-def failed(tmp_path: Path) -> tuple[CaseResult, BundleSource]:
+def failed(tmp_path: Path) -> tuple[Case, CaseResult, BundleSource]:
     case_dir = tmp_path / "run" / "debian-6.1-max" / "member-deny-probe"
     case_dir.mkdir(parents=True)
     (case_dir / "filtered.filter").write_text("pmu-harness-filter 1\n")
@@ -58,21 +52,24 @@ def failed(tmp_path: Path) -> tuple[CaseResult, BundleSource]:
     (l1_dir / "command-1-cold.txt").write_text("qemu-system-aarch64 -cpu max\n")
     (l1_dir / "console-1-cold.log").write_text("boot\n" * 100)
     check = Check("counter CPU_CYCLES", "0", "12345", Outcome.FAIL, "oracle")
-    result = CaseResult(case(), Outcome.FAIL, check.message(), (check,), case_dir, "6.1.1")
+    failing = case()
+    result = replace(failing.result(Outcome.FAIL, check.message()), checks=(check,),
+                     artefacts=str(case_dir), kernel_version="6.1.1")
     source = BundleSource(images(tmp_path), MACHINES_DIR, "max", "vhe", None, None, l1_dir)
-    return result, source
+    return failing, result, source
 
 
 def test_bundle_holds_what_a_rerun_needs(tmp_path: Path) -> None:
-    result, source = failed(tmp_path)
-    bundle_dir = write_bundle(result, source, tmp_path / "bundles")
+    failing, result, source = failed(tmp_path)
+    bundle_dir = write_bundle(failing, result, source, tmp_path / "bundles")
     data = json.loads((bundle_dir / BUNDLE_FILE).read_text())
     assert data["kernel"]["image_sha256"] == "a" * 64
     assert data["kernel"]["cache_key"] == "k" * 16
     assert data["commands"]["l1_qemu"] == {"command-1-cold.txt": "qemu-system-aarch64 -cpu max"}
     assert data["commands"]["l2"] == {"filtered.l2-command.txt": "/usr/local/bin/pmu-probe x"}
     assert data["rerun"] == f"pmu-harness rerun {bundle_dir}"
-    assert (bundle_dir / "scenario.yaml").read_text() == result.case.scenario.path.read_text()
+    assert data["result"]["error_class"] == "test-failure"
+    assert (bundle_dir / "scenario.yaml").read_text() == failing.scenario.path.read_text()
     assert (bundle_dir / "machines" / "max.yaml").is_file()
     assert (bundle_dir / "logs" / "case" / "filtered.filter").is_file()
     assert (bundle_dir / "logs" / "l1" / "console-1-cold.log").is_file()
@@ -82,15 +79,25 @@ def test_bundle_holds_what_a_rerun_needs(tmp_path: Path) -> None:
     assert bundle.outcome == "fail" and bundle.failed_checks == ["counter CPU_CYCLES"]
 
 
+def test_describe_names_the_case_it_is_given(tmp_path: Path) -> None:
+    failing, result, source = failed(tmp_path)
+    data = describe(failing, result, source)
+    assert data["case"] == {"name": "member-deny[max,debian-6.1,probe]",
+                            "scenario": "member-deny", "machine": "max",
+                            "kernel": "debian-6.1", "mode": "probe"}
+    assert data["result"] == result.to_json()
+    assert data["options"] == {"kvm_mode": "vhe"}
+
+
 def test_rerun_says_whether_it_reproduced(tmp_path: Path) -> None:
-    result, source = failed(tmp_path)
-    bundle = read_bundle(write_bundle(result, source, tmp_path / "bundles"))
-    assert _compare(bundle, result).startswith("reproduced: fail again")
-    passed = CaseResult(result.case, Outcome.PASS, "ok")
-    assert _compare(bundle, passed) == "not reproduced: was fail, now pass"
+    failing, result, source = failed(tmp_path)
+    bundle = read_bundle(write_bundle(failing, result, source, tmp_path / "bundles"))
+    assert compare(bundle, result).startswith("reproduced: fail again")
+    passed = failing.result(Outcome.PASS, "ok")
+    assert compare(bundle, passed) == "not reproduced: was fail, now pass"
     other = Check("pmceid", "x", "y", Outcome.FAIL, "oracle")
-    assert "other checks" in _compare(bundle, CaseResult(result.case, Outcome.FAIL, "r",
-                                                         (other,)))
+    assert "other checks" in compare(bundle, replace(failing.result(Outcome.FAIL, "r"),
+                                                     checks=(other,)))
 
 
 def test_a_broken_bundle_is_a_usage_error(tmp_path: Path) -> None:
@@ -100,6 +107,39 @@ def test_a_broken_bundle_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="case lacks name"):
         read_bundle(tmp_path)
     assert main(["rerun", str(tmp_path)]) == EXIT_USAGE
+
+
+def test_rerun_writes_the_reports_run_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    # `rerun` gained --junit/--html/--ktap/--skips: the same writer as `run` and `report`.
+    failing, result, source = failed(tmp_path)
+    bundle_dir = write_bundle(failing, result, source, tmp_path / "bundles")
+    monkeypatch.setenv("PMU_HARNESS_RESULTS", str(tmp_path / "results"))
+    # The bundle's images, found in the cache by key (nothing is built or booted).
+    monkeypatch.setattr("harness.images.list_image_sets", lambda: [source.images])
+    monkeypatch.setattr("harness.images.verify_image_set", lambda images: [])
+    ran: list[tuple[Group, RunOptions]] = []
+
+    def run_groups(groups: list[Group], run_dir: Path, options: RunOptions, jobs: int,
+                   progress: object) -> list[CaseResult]:
+        ran.extend((g, options) for g in groups)
+        return [replace(c.result(Outcome.FAIL, "again"), checks=result.checks)
+                for g in groups for c in g.cases]
+
+    monkeypatch.setattr("harness.execute.pool.run_groups", run_groups)
+    out = tmp_path / "out"
+    out.mkdir()
+    code = main(["rerun", str(bundle_dir), "--junit", str(out / "junit.xml"), "--html",
+                 str(out / "r.html"), "--json", str(out / "r.json"), "--ktap", "--skips"])
+    assert code == 1
+    [(group, options)] = ran
+    assert [c.name for c in group.cases] == ["member-deny[max,debian-6.1,probe]"]
+    assert options.image_set == source.images and options.kvm_mode == "vhe"
+    captured = capsys.readouterr()
+    assert captured.out.startswith("KTAP version 1\n1..1\nnot ok 1 member-deny[")
+    assert "reproduced: fail again (counter CPU_CYCLES)" in captured.err
+    assert sorted(p.name for p in out.iterdir()) == ["junit.xml", "r.html", "r.json"]
+    assert json.loads((out / "r.json").read_text())["results"][0]["result"] == "fail"
 
 
 def test_missing_kernel_image_skips_a_bisect_step(tmp_path: Path,
@@ -113,7 +153,38 @@ def test_missing_kernel_image_skips_a_bisect_step(tmp_path: Path,
 def test_jobs_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "-j", "0"]) == EXIT_USAGE
     assert "at least 1" in capsys.readouterr().err
-    assert default_jobs() >= 1
+
+
+GIB = 1 << 30
+
+
+@pytest.mark.parametrize(("cores", "available", "page", "jobs"), [
+    (8, 64 * GIB, 4096, 8),     # cores are the bound
+    (8, 10 * GIB, 4096, 2),     # memory is: 4 GiB per L1
+    (16, 12 * GIB, 4096, 3),
+    (8, 10 * GIB, 65536, 2),    # 64 KiB pages: bytes, not pages, count
+    (2, 3 * GIB, 4096, 1),      # less than one L1's worth still runs one
+    (1, 100 * GIB, 4096, 1),
+    (8, None, 4096, 1),         # free memory unknown (no SC_AVPHYS_PAGES): one at a time
+], ids=["cores", "memory", "memory-16-cores", "64k-pages", "little-memory", "one-core",
+        "memory-unknown"])
+def test_default_jobs_follows_cores_and_free_memory(
+        monkeypatch: pytest.MonkeyPatch, cores: int, available: int | None, page: int,
+        jobs: int) -> None:
+    real_sysconf = os.sysconf
+
+    def sysconf(name: str | int) -> int:
+        if name == "SC_AVPHYS_PAGES":
+            if available is None:
+                raise ValueError("unrecognized configuration name")
+            return available // page
+        if name == "SC_PAGE_SIZE":
+            return page
+        return real_sysconf(name)
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr(os, "sysconf", sysconf)
+    assert default_jobs() == jobs
 
 
 def test_bisect_aborts_on_usage_errors(tmp_path: Path) -> None:
@@ -124,57 +195,78 @@ def test_bisect_aborts_on_usage_errors(tmp_path: Path) -> None:
     assert main(["run", "--bisect", "--no-such-flag"]) == EXIT_ABORT_BISECT
 
 
-def test_long_groups_start_first() -> None:
-    probe = Group("cortex-a57", "debian-6.1", tuple(case(m) for m in ("no-filter",
-                                                                     "member-deny")))
+def test_long_groups_start_first_and_results_keep_the_groups_order(tmp_path: Path) -> None:
+    # Real workers, one at a time (-j 1): each group fails fast (no machine profiles in
+    # `machines_dir`: configuration errors) and its worker reports in progress.txt.
+    probe = Group("cortex-a57", "debian-6.1", (case("no-filter", "probe", "cortex-a57"),
+                                               case("member-deny", "probe", "cortex-a57")))
     linux = Group("max", "debian-6.1", (case("member-deny", "linux"),))
-    assert [i for i, _ in _start_order([probe, linux])] == [1, 0]
+    (tmp_path / "machines").mkdir()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    results = run_groups([probe, linux], run_dir,
+                         RunOptions(machines_dir=tmp_path / "machines"), 1,
+                         record_progress)
+    reported = (run_dir / PROGRESS_FILE).read_text().splitlines()
+    # One linux case (about 20 s) outweighs two probe cases (about 2 s each).
+    assert [line.split()[0] for line in reported] == ["debian-6.1/max", "debian-6.1/cortex-a57",
+                                                      "debian-6.1/cortex-a57"]
+    assert [r.name for r in results] == ["no-filter[cortex-a57,debian-6.1,probe]",
+                                         "member-deny[cortex-a57,debian-6.1,probe]",
+                                         "member-deny[max,debian-6.1,linux]"]
+    assert {r.error_class for r in results} == {ErrorClass.CONFIGURATION}
 
 
 def test_retries_are_counted_per_case() -> None:
-    attempts = _Attempts(retries=1, errors={})
+    policy = RetryPolicy(retries=1)
     first, second = case("no-filter"), case("member-deny")
-    assert attempts.may_retry(first)
-    attempts.record(first)
-    assert not attempts.may_retry(first)
-    assert attempts.may_retry(second)
-    assert not _Attempts(retries=0, errors={}).may_retry(first)
+    assert policy.may_retry(first)
+    policy.record(first)
+    assert not policy.may_retry(first)
+    assert policy.may_retry(second)
+    assert not RetryPolicy(retries=0).may_retry(first)
+    several = RetryPolicy(retries=2)
+    several.record(first)
+    assert several.may_retry(first)
+    several.record(first)
+    assert not several.may_retry(first)
 
 
 def round_trip(value: object) -> object:
     return pickle.loads(pickle.dumps(value))  # noqa: S301 - our own bytes, just made
 
 
-def test_work_crosses_the_process_boundary() -> None:
+def test_work_crosses_the_process_boundary(tmp_path: Path) -> None:
     # -j N hands groups to spawned workers and gets results back by pickling them.
     group = Group("max", "debian-6.1", (case(),))
     assert round_trip(group) == group
-    options = RunOptions(retries=3)
+    options = RunOptions(retries=3, image_set=images(tmp_path))
     assert round_trip(options) == options
-    result = CaseResult(case(), Outcome.PASS, "ok", bundle=Path("/b"))
+    result = replace(case().result(Outcome.ERROR, "x"), bundle="/b",
+                     error_class=ErrorClass.TIMEOUT)
     assert round_trip(result) == result
 
 
-def test_a_worker_past_its_deadline_is_stopped_and_its_cases_are_errors(
-        tmp_path: Path) -> None:
-    context = multiprocessing.get_context("spawn")
-    ours, theirs = context.Pipe(duplex=False)
-    stuck = context.Process(target=time.sleep, args=(120,))
-    stuck.start()
-    group = Group("max", "debian-6.1", (case("no-filter"), case("member-deny")))
-    worker = _Running(0, group, stuck, ours, deadline=time.monotonic() - 1)
-    running = {ours: worker}
-    results = _overdue(running, tmp_path)
-    assert not running and not stuck.is_alive()
-    assert [r.outcome for r in results[0]] == [Outcome.ERROR, Outcome.ERROR]
-    assert "passed its deadline" in results[0][0].reason
-    theirs.close()
-    assert group_deadline_seconds(group) > 600
+def group_of(count: int, mode: str) -> Group:
+    return Group("max", "debian-6.1", (case("member-deny", mode),) * count)
 
 
-def test_a_bundle_that_cannot_be_written_leaves_nothing(tmp_path: Path) -> None:
-    result, source = failed(tmp_path)
-    broken = replace(source, machines_dir=tmp_path / "no-such-machines-dir")
-    with pytest.raises(OSError):
-        write_bundle(result, broken, tmp_path / "bundles")
-    assert list((tmp_path / "bundles").iterdir()) == []
+def test_group_deadlines_follow_the_cases_and_their_modes() -> None:
+    probe = [group_deadline_seconds(group_of(n, "probe")) for n in (1, 2, 10)]
+    linux = [group_deadline_seconds(group_of(n, "linux")) for n in (1, 2, 10)]
+    # More cases, more time; a linux case (an L2 Linux boot, perf) more than a probe case.
+    assert probe[0] < probe[1] < probe[2] and linux[0] < linux[1] < linux[2]
+    assert all(lx > pr for lx, pr in zip(linux, probe, strict=True))
+    # Generous: a probe case took 1-7 s, a linux case 15-40 s (bench/run_results.md, both
+    # cores shared); each case gets at least ten times that. Still finite: a group of one
+    # case is given up on within the hour.
+    assert (probe[1] - probe[0]) >= 70 and (linux[1] - linux[0]) >= 400
+    assert (probe[2] - probe[1]) == 8 * (probe[1] - probe[0])
+    assert probe[0] < linux[0] <= 3600
+    # Besides its cases, a group needs its L1 (boots, retries, an image check): a one-case
+    # group gets more than its case alone.
+    assert probe[0] - (probe[1] - probe[0]) >= 300
+    # Each case adds its own mode's share.
+    mixed = Group("max", "debian-6.1", (case("member-deny", "probe"),
+                                        case("member-deny", "linux")))
+    assert group_deadline_seconds(mixed) == linux[0] + (probe[1] - probe[0])

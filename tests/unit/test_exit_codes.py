@@ -4,6 +4,7 @@ out of memory, runaway recursion, a closed pipe, reports that cannot be written 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,9 @@ from harness.errors import (
     UsageError,
 )
 from harness.paths import SCENARIOS_DIR
-from harness.runner import Case, CaseResult, Group
+from harness.plan import Case, Group
+from harness.results import CaseResult, Outcome
 from harness.scenario.discover import load_scenarios
-from harness.verdict import Outcome
 
 ONE = str(SCENARIOS_DIR / "member-deny.yaml")
 
@@ -85,9 +86,9 @@ def _fake_run(monkeypatch: pytest.MonkeyPatch, outcome: Outcome) -> list[str]:
     def run_groups(groups: list[Group], run_dir: Path, options: Any, jobs: int,
                    progress: Any) -> list[CaseResult]:
         calls.append(str(run_dir))
-        return [CaseResult(c, outcome, "made up", (), None) for g in groups for c in g.cases]
+        return [c.result(outcome, "made up") for g in groups for c in g.cases]
 
-    monkeypatch.setattr("harness.parallel.run_groups", run_groups)
+    monkeypatch.setattr("harness.execute.pool.run_groups", run_groups)
     return calls
 
 
@@ -109,11 +110,35 @@ def test_a_report_that_cannot_be_written_keeps_a_failed_verdict(
     def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("harness.commands.run.write_html", full_disk)
+    monkeypatch.setattr("harness.reports.write_html", full_disk)
     _fake_run(monkeypatch, Outcome.FAIL)
     assert main(["run", ONE]) == EXIT_CHECK_FAILED
     _fake_run(monkeypatch, Outcome.PASS)
     assert main(["run", ONE]) == EXIT_INFRA
+
+
+def test_the_cli_shows_the_harness_log_as_it_is(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    # The library logs (a retry, progress); the CLI shows the harness's own lines on stderr,
+    # message only, and not the INFO chatter of the libraries under it.
+    monkeypatch.setenv("PMU_HARNESS_RESULTS", str(tmp_path / "results"))
+
+    def run_groups(groups: list[Group], run_dir: Path, options: Any, jobs: int,
+                   progress: Any) -> list[CaseResult]:
+        logging.getLogger("harness.execute.group").warning("  RETRY        x in a fresh L1: y")
+        logging.getLogger("harness.store.download").info("Image: 12.5 MB ...")
+        logging.getLogger("paramiko.transport").info("Connected (version 2.0)")
+        return [c.result(Outcome.PASS, "ok") for g in groups for c in g.cases]
+
+    monkeypatch.setattr("harness.execute.pool.run_groups", run_groups)
+    handlers = list(logging.getLogger().handlers)
+    assert main(["run", ONE]) == EXIT_OK
+    err = capsys.readouterr().err.splitlines()
+    assert "  RETRY        x in a fresh L1: y" in err
+    assert "Image: 12.5 MB ..." in err
+    assert not [line for line in err if "Connected" in line]
+    assert logging.getLogger().handlers == handlers  # the caller's logging, as it was
 
 
 def test_a_failed_write_leaves_no_half_file(monkeypatch: pytest.MonkeyPatch,
@@ -144,7 +169,7 @@ def test_report_on_numbers_and_names_past_every_limit(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
     (scenario,) = [s for s in load_scenarios([SCENARIOS_DIR]) if s.id == "member-deny"]
-    record = CaseResult(Case(scenario, "max", "9" * 5000, "probe"), Outcome.PASS, "").to_json()
+    record = Case(scenario, "max", "9" * 5000, "probe").result(Outcome.PASS, "").to_json()
     good = tmp_path / "names.json"
     good.write_text(json.dumps({"results": [record], "meta": {"shard": "1/" + "9" * 5000}}))
     big = tmp_path / "numbers.json"

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.htmlreport import artefacts_href, render_html, write_html
-from harness.report import summary_line
-from harness.results import ResultRecord
-from harness.verdict import Check, Outcome
+from harness.reports.html import artefacts_href, render_html, write_html
+from harness.results import CaseResult, Check, Outcome, summary_line
 
 VOID = {"meta", "col", "br", "hr", "img", "link", "input"}
 HOSTILE = '<script>alert("x")</script> & "quoted" \'single\''
@@ -77,18 +75,18 @@ def parse(html: str) -> Node:
 
 
 def rec(scenario: str, machine: str, kernel: str, mode: str, outcome: Outcome,
-        reason: str = "5 checks passed", artefacts: str | None = "", **kw: object) -> ResultRecord:
+        reason: str = "5 checks passed", artefacts: str | None = "", **kw: object) -> CaseResult:
     name = f"{scenario}[{machine},{kernel},{mode}]"
     if artefacts == "":
         artefacts = f"/srv/results/run-1/{kernel}-{machine}/{scenario}-{mode}"
     version = {"debian-5.10": "5.10.223", "debian-6.1": "6.1.192",
                "debian-6.12": "6.12.118", "debian-latest": "7.3.4"}.get(kernel, "")
-    record = ResultRecord(name, scenario, machine, kernel, mode, outcome, reason,
-                          version if outcome is not Outcome.SKIP else "", 1.5, artefacts)
+    record = CaseResult(name, scenario, machine, kernel, mode, outcome, reason,
+                        version if outcome is not Outcome.SKIP else "", 1.5, artefacts)
     return replace(record, **kw)  # type: ignore[arg-type]
 
 
-def sample() -> list[ResultRecord]:
+def sample() -> list[CaseResult]:
     kernels = ("debian-latest", "debian-6.12", "debian-5.10", "debian-6.1")
     records = []
     for kernel in kernels:

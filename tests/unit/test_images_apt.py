@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.images.apt import (
+from harness.store.apt import (
     apt_config,
     image_dependency,
     parse_control_field,
     parse_print_uris,
     same_version_parts,
 )
-from harness.images.profiles import AptSource, AptSpec
+from harness.store.aptspec import AptSource, AptSpec
 
 PRINT_URIS = """\
 'http://deb.debian.org/debian/pool/main/b/busybox/busybox-static_1.35.0-4%2bdeb12u1%2bb1_arm64.deb' busybox-static_1%3a1.35.0-4+deb12u1+b1_arm64.deb 822236 MD5Sum:49b1dbf1d63fbb662fb329033600c6ca

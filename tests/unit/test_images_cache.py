@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.images import cache
 from harness.images.build import entry_key
 from harness.images.tools import TOOLS, ToolPlan
+from harness.store import cache
 
 KERNEL = {"profile": "debian-6.1", "package": "linux-image-6.1.0-41-arm64",
           "version": "6.1.158-1", "debs": {"linux-image-6.1.0-41-arm64": "ab" * 32}}

@@ -7,14 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from harness.catalog import KERNELS
 from harness.errors import UsageError
-from harness.images.profiles import load_profile, parse_profile, profile_names
+from harness.images.kinds import load_profile, parse_profile
 
 SHIPPED = ["debian-5.10", "debian-6.1", "debian-6.12", "debian-latest", "local"]
 
 
 def test_all_issue_profiles_are_shipped() -> None:
-    assert set(SHIPPED) <= set(profile_names())
+    assert set(SHIPPED) <= set(KERNELS.names())
 
 
 @pytest.mark.parametrize(
@@ -58,7 +59,7 @@ def _parse(tmp_path: Path, text: str, name: str = "x") -> object:
     ("text", "message"),
     [
         ("name: y\nkind: debian\n", "must match the file name"),
-        ("name: x\nkind: vendor\n", "kind must be one of"),
+        ("name: x\nkind: vendor\n", "kind: unknown kernel profile kind 'vendor'"),
         ("name: x\nkind: source\n", "needs tree"),
         ("name: x\nkind: source\ntree: {package: linux-image-arm64, version: 1}\n",
          "linux-source-X"),

@@ -6,16 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.catalog import MACHINES
 from harness.errors import UsageError
-from harness.machine.profile import (
-    load_machine_profile,
-    machine_profile_names,
-    parse_machine_profile,
-)
+from harness.machine.profile import load_machine_profile
 
 
 def test_shipped_profiles_load() -> None:
-    names = machine_profile_names()
+    names = MACHINES.names()
     assert {"max", "cortex-a57", "max-icount"} <= set(names)
     for name in names:
         profile = load_machine_profile(name)
@@ -52,20 +49,35 @@ def test_fingerprint_tracks_contents() -> None:
     assert a.fingerprint() != b.fingerprint()
 
 
-def test_bad_profile_lists_every_problem(tmp_path: Path) -> None:
-    data = {
-        "name": "bad",
-        "qemu": {"cpu": "max", "machine": "virt", "memory_mib": True, "smp": "2"},
-        "pmu": {"version": "x", "event_bits": 16, "counters": 6, "host_pmceid0": 1,
-                "host_pmceid1": 0, "counting_events": ["a"]},
-        "kvm_modes": ["vhe", "pkvm"],
-        "default_kvm_mode": "nvhe",
-    }
+BAD_PROFILE = """\
+name: bad
+qemu:
+  cpu: max
+  machine: virt
+  memory_mib: true
+  smp: two
+pmu:
+  version: x
+  event_bits: 16
+  counters: 6
+  host_pmceid0: 1
+  host_pmceid1: 0
+  counting_events: [a]
+kvm_modes: [vhe, pkvm]
+default_kvm_mode: nvhe
+"""
+
+
+def test_bad_profile_lists_every_problem_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(BAD_PROFILE)
     with pytest.raises(UsageError) as info:
-        parse_machine_profile(tmp_path / "bad.yaml", data)
+        load_machine_profile("bad", tmp_path)
     text = str(info.value)
-    for fragment in ("qemu.memory_mib", "qemu.smp", "qemu.icount", "counting_events",
-                     "unknown mode 'pkvm'", "default_kvm_mode"):
+    for fragment in ("bad.yaml:5: qemu.memory_mib", "bad.yaml:6: qemu.smp",
+                     "bad.yaml:3: qemu.icount",  # missing: the line of its mapping
+                     "bad.yaml:13: pmu.counting_events",
+                     "bad.yaml:14: kvm_modes: unknown KVM mode 'pkvm'",
+                     "bad.yaml:15: default_kvm_mode"):
         assert fragment in text
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +12,31 @@ import pytest
 
 from harness.cli import main
 from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, UsageError
-from harness.formats import junit, ktap
 from harness.paths import SCENARIOS_DIR
-from harness.report import summary_line
-from harness.results import ResultRecord, as_records, exit_code, load_results, write_results_json
-from harness.runner import CaseResult, plan
+from harness.plan import plan_cases
+from harness.reports.junit import junit
+from harness.reports.ktap import ktap
+from harness.results import (
+    CaseResult,
+    Check,
+    ErrorClass,
+    Outcome,
+    exit_code,
+    load_results,
+    result_from_json,
+    summary_line,
+    write_results_json,
+)
 from harness.scenario.discover import load_scenarios
 from harness.shard import in_shard
-from harness.verdict import Check, Outcome
 
 CYCLE = [Outcome.PASS, Outcome.FAIL, Outcome.PASS, Outcome.INCONCLUSIVE, Outcome.ERROR]
 
 
 def case_results(outcomes: list[Outcome] | None = None) -> list[CaseResult]:
     """A realistic matrix (every scenario, two kernels, two machines) with made-up outcomes."""
-    groups, skipped = plan(load_scenarios([SCENARIOS_DIR]), ("max", "cortex-a57"),
-                           ("debian-6.1", "debian-6.12"), ("probe",))
+    groups, skipped = plan_cases(load_scenarios([SCENARIOS_DIR]), ("max", "cortex-a57"),
+                                 ("debian-6.1", "debian-6.12"), ("probe",))
     wanted = outcomes or CYCLE
     made = []
     for i, case in enumerate(c for g in groups for c in g.cases):
@@ -34,9 +44,9 @@ def case_results(outcomes: list[Outcome] | None = None) -> list[CaseResult]:
         checks = (Check("unfiltered control run", "PMU initialised and measured", "ok",
                         Outcome.PASS, "harness"),
                   Check(f"counter CPU_CYCLES #{i}", "0", "17", outcome, "scenario"))
-        made.append(CaseResult(case, outcome, f"reason {i}", checks,
-                               Path(f"/srv/run/{case.kernel}-{case.machine}/{case.slug}"),
-                               "6.1.192", 1.23456 + i))
+        made.append(replace(case.result(outcome, f"reason {i}"), checks=checks,
+                            artefacts=f"/srv/run/{case.kernel}-{case.machine}/{case.slug}",
+                            kernel_version="6.1.192", seconds=1.23456 + i))
     return made + skipped
 
 
@@ -47,25 +57,41 @@ def write_results(path: Path, results: list[CaseResult], **meta: Any) -> Path:
 
 def test_round_trip_from_to_json() -> None:
     for result in case_results():
-        record = ResultRecord.from_json(result.to_json(), "x.json")
-        assert record == ResultRecord.from_case_result(result)
+        record = result_from_json(result.to_json(), "x.json")
+        # The one difference a file makes: seconds are written to the millisecond.
+        assert record == replace(result, seconds=round(result.seconds, 3))
         assert record.outcome is result.outcome
-        assert record.name == result.case.name
-        assert tuple(record.tags) == tuple(result.case.scenario.tags)
-        assert record.checks == result.checks
-        written = result.to_json()
-        assert {k: v for k, v in record.to_json().items() if k in written} == written
-        assert ResultRecord.from_json(record.to_json()) == record
+        assert record.error_class is result.error_class
+        assert record.name == f"{result.scenario}[{result.machine},{result.kernel},{result.mode}]"
+        assert record.tags == result.tags and record.checks == result.checks
+        assert record.to_json() == result.to_json()
+        assert result_from_json(record.to_json()) == record
+
+
+def test_error_class_is_written_read_back_and_optional() -> None:
+    result = case_results([Outcome.ERROR])[0]
+    assert result.error_class is ErrorClass.INFRASTRUCTURE  # what Case.result gives an error
+    for error_class in ErrorClass:
+        data = replace(result, error_class=error_class).to_json()
+        assert data["error_class"] == error_class.value
+        assert result_from_json(data).error_class is error_class
+    passed = replace(result, outcome=Outcome.PASS, error_class=None).to_json()
+    assert "error_class" not in passed
+    assert result_from_json(passed).error_class is None
+    with pytest.raises(UsageError, match=r"'error_class' must be one of .*, not 'kernel'") \
+            as info:
+        result_from_json({**passed, "error_class": "kernel"}, "x.json")
+    assert all(c.value in str(info.value) for c in ErrorClass)
 
 
 def test_tags_and_bundle_are_optional_and_kept_when_present() -> None:
     data = case_results()[0].to_json()
     data.pop("tags", None)
     data.pop("bundle", None)
-    record = ResultRecord.from_json(data)
+    record = result_from_json(data)
     assert (record.tags, record.bundle) == ((), None)
     data.update(tags=["errno", "ordering"], bundle="/srv/bundles/x.tar.gz", new_key=[1])
-    record = ResultRecord.from_json(data)
+    record = result_from_json(data)
     assert record.tags == ("errno", "ordering")
     assert record.bundle == "/srv/bundles/x.tar.gz"
 
@@ -75,7 +101,7 @@ def test_bad_record_names_the_file_and_every_problem() -> None:
     data.update(seconds="fast", result="passed", checks=[{"name": 3}], tags="x")
     del data["machine"]
     with pytest.raises(UsageError) as info:
-        ResultRecord.from_json(data, "shard-2.json", "results[7]")
+        result_from_json(data, "shard-2.json", "results[7]")
     text = str(info.value)
     assert all(line.startswith("shard-2.json: results[7] (") for line in text.splitlines())
     for needed in ("'seconds' must be a number, not a string", "'machine' must be a string",
@@ -83,16 +109,16 @@ def test_bad_record_names_the_file_and_every_problem() -> None:
                    "checks[0].expected", "'tags' must be a list of strings"):
         assert needed in text
     with pytest.raises(UsageError, match="expected an object, not a list"):
-        ResultRecord.from_json([], "a.json")
+        result_from_json([], "a.json")
     with pytest.raises(UsageError, match="'seconds' must be a number, not a boolean"):
-        ResultRecord.from_json({**case_results()[0].to_json(), "seconds": True})
+        result_from_json({**case_results()[0].to_json(), "seconds": True})
 
 
 def test_disjoint_shards_merge_to_the_whole(tmp_path: Path) -> None:
     results = case_results()
     whole = write_results(tmp_path / "whole.json", results)
     shards = [write_results(tmp_path / f"shard{i}.json",
-                            [r for r in results if in_shard(r.case.name, i, 3)], shard=f"{i}/3")
+                            [r for r in results if in_shard(r.name, i, 3)], shard=f"{i}/3")
               for i in (1, 2, 3)]
     merged, metas = load_results(shards)
     expected, _ = load_results([whole])
@@ -108,14 +134,14 @@ def test_identical_duplicates_merge_but_overlap_is_an_error(tmp_path: Path) -> N
     again = write_results(tmp_path / "again.json", results[5:12])
     records, _ = load_results([first, again])
     assert len(records) == 12
-    changed = [CaseResult(r.case, Outcome.FAIL, "different", (), r.artefacts)
+    changed = [replace(r, outcome=Outcome.FAIL, reason="different", checks=())
                for r in results[8:9]]
     other = write_results(tmp_path / "b.json", changed)
     with pytest.raises(UsageError) as info:
         load_results([first, other])
     text = str(info.value)
     assert str(other) in text and str(first) in text
-    assert results[8].case.name in text and "must not overlap" in text
+    assert results[8].name in text and "must not overlap" in text
 
 
 @pytest.mark.parametrize(("content", "expected"), [
@@ -143,9 +169,9 @@ def test_every_file_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert "missing.json: cannot read" in str(info.value)
 
 
-def test_formats_are_the_same_for_records_and_case_results(tmp_path: Path) -> None:
+def test_formats_are_the_same_for_a_run_and_its_results_read_back(tmp_path: Path) -> None:
     results = case_results()
-    records = as_records(results)
+    records, _ = load_results([write_results(tmp_path / "results.json", results)])
     assert ktap(records) == ktap(results)
     junit(results, tmp_path / "a.xml")
     junit(records, tmp_path / "b.xml")
@@ -170,7 +196,7 @@ def test_exit_code_rule() -> None:
 def test_report_command_exit_codes(tmp_path: Path, outcomes: list[Outcome], code: int) -> None:
     results = case_results(outcomes)
     shards = [write_results(tmp_path / f"s{i}.json",
-                            [r for r in results if in_shard(r.case.name, i, 2)], shard=f"{i}/2")
+                            [r for r in results if in_shard(r.name, i, 2)], shard=f"{i}/2")
               for i in (1, 2)]
     assert main(["report", *map(str, shards)]) == code
 
@@ -179,7 +205,7 @@ def test_report_command_writes_every_format(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     results = case_results()
     shards = [write_results(tmp_path / f"s{i}.json",
-                            [r for r in results if in_shard(r.case.name, i, 2)],
+                            [r for r in results if in_shard(r.name, i, 2)],
                             shard=f"{i}/2", run_dir=f"/srv/run{i}")
               for i in (1, 2)]
     out = tmp_path / "out"
@@ -191,8 +217,12 @@ def test_report_command_writes_every_format(tmp_path: Path,
     assert captured.out.startswith("KTAP version 1\n")
     assert captured.out.splitlines()[-1].startswith("# Totals: pass:")
     assert summary_line(results) in captured.err
+    # With --ktap the verdict table goes to stderr: stdout is KTAP alone.
+    assert captured.err.splitlines()[0].split() == ["SCENARIO", "MACHINE", "KERNEL", "MODE",
+                                                    "RESULT", "REASON"]
+    assert "SCENARIO" not in captured.out
     merged, metas = load_results([out / "merged.json"])
-    assert sorted(r.name for r in merged) == sorted(r.case.name for r in results)
+    assert sorted(r.name for r in merged) == sorted(r.name for r in results)
     assert metas[0]["shard"] == "1/2, 2/2"
     assert metas[0]["run_dir"] == "/srv/run1, /srv/run2"
     assert json.loads((out / "merged.json").read_text())["summary"] == summary_line(results)
@@ -203,11 +233,29 @@ def test_report_command_writes_every_format(tmp_path: Path,
     assert sorted(p.name for p in out.iterdir()) == ["junit.xml", "merged.json", "r.html"]
 
 
+def test_report_command_prints_the_verdict_table(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # Changed with the one report writer (harness.reports.emit): `report` prints the table
+    # on stdout, as `run` does, and the summary line after it.
+    results = case_results()
+    shard = write_results(tmp_path / "all.json", results)
+    assert main(["report", str(shard)]) == EXIT_CHECK_FAILED
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["SCENARIO", "MACHINE", "KERNEL", "MODE", "RESULT", "REASON"]
+    shown = [r for r in results if r.outcome is not Outcome.SKIP]
+    assert len(out) == 1 + len(shown) + 1
+    assert out[1].split()[:5] == [shown[0].scenario, shown[0].machine, shown[0].kernel,
+                                  shown[0].mode, shown[0].outcome.value.upper()]
+    assert out[-1] == f"{summary_line(results)} (1 file(s))"
+    assert main(["report", str(shard), "--skips"]) == EXIT_CHECK_FAILED
+    assert len(capsys.readouterr().out.splitlines()) == 1 + len(results) + 1
+
+
 def test_report_warns_about_a_missing_shard(tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     results = case_results([Outcome.PASS])
     shards = [write_results(tmp_path / f"s{i}.json",
-                            [r for r in results if in_shard(r.case.name, i, 3)], shard=f"{i}/3")
+                            [r for r in results if in_shard(r.name, i, 3)], shard=f"{i}/3")
               for i in (1, 3)]
     html = tmp_path / "r.html"
     assert main(["report", *map(str, shards), "--html", str(html)]) == EXIT_OK

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
 
-from harness.commands.run import exit_code
 from harness.filterfile import render
 from harness.paths import SCENARIOS_DIR
-from harness.report import summary_line, verdict_table
-from harness.runner import Case, CaseResult, plan
+from harness.plan import Case, plan_cases
+from harness.reports.table import verdict_table
+from harness.results import CaseResult, ErrorClass, Outcome, exit_code, summary_line
 from harness.scenario.discover import load_scenarios
 from harness.scenario.model import Scenario
-from harness.verdict import Outcome
 
 
 def scenario(ident: str) -> Scenario:
@@ -46,25 +45,47 @@ def test_raw_action_and_no_pmu_vcpus_are_rendered() -> None:
 
 def test_plan_groups_per_l1_and_skips_with_reasons() -> None:
     scenarios = load_scenarios([SCENARIOS_DIR])
-    groups, skipped = plan(scenarios, ["max", "cortex-a57"], ["debian-6.1"], ["probe", "linux"])
+    groups, skipped = plan_cases(scenarios, ["max", "cortex-a57"], ["debian-6.1"],
+                                 ["probe", "linux"])
     assert [(g.kernel, g.machine) for g in groups] == [("debian-6.1", "max"),
                                                        ("debian-6.1", "cortex-a57")]
-    icount = [s for s in skipped if s.case.scenario.id == "inst-retired-icount"]
+    icount = [s for s in skipped if s.scenario == "inst-retired-icount"]
     assert icount and all("does not apply" in s.reason for s in icount)
+    assert all(s.outcome is Outcome.SKIP and s.error_class is None for s in skipped)
     linux_only_masking = {c.scenario.id for g in groups for c in g.cases if c.mode == "linux"}
     assert linux_only_masking == {s.id for s in scenarios if "linux" in s.modes}
 
 
 def result(outcome: Outcome, reason: str = "r") -> CaseResult:
-    return CaseResult(Case(scenario("no-filter"), "max", "debian-6.1", "probe"), outcome, reason,
-                      artefacts=Path("/tmp/x"))
+    case = Case(scenario("no-filter"), "max", "debian-6.1", "probe")
+    return replace(case.result(outcome, reason), artefacts="/tmp/x")
+
+
+def outcomes(*results: CaseResult) -> list[Outcome]:
+    return [r.outcome for r in results]
 
 
 def test_exit_codes_fail_beats_error_beats_pass() -> None:
-    assert exit_code([result(Outcome.PASS), result(Outcome.SKIP)]) == 0
-    assert exit_code([result(Outcome.PASS), result(Outcome.INCONCLUSIVE)]) == 125
-    assert exit_code([result(Outcome.ERROR), result(Outcome.PASS)]) == 125
-    assert exit_code([result(Outcome.ERROR), result(Outcome.FAIL)]) == 1
+    assert exit_code(outcomes(result(Outcome.PASS), result(Outcome.SKIP))) == 0
+    assert exit_code(outcomes(result(Outcome.PASS), result(Outcome.INCONCLUSIVE))) == 125
+    assert exit_code(outcomes(result(Outcome.ERROR), result(Outcome.PASS))) == 125
+    assert exit_code(outcomes(result(Outcome.ERROR), result(Outcome.FAIL))) == 1
+
+
+def test_a_case_result_carries_the_cases_identity_and_a_default_error_class() -> None:
+    case = Case(scenario("no-filter"), "max", "debian-6.1", "probe")
+    made = case.result(Outcome.FAIL, "why")
+    assert (made.name, made.scenario, made.machine, made.kernel, made.mode) == (
+        "no-filter[max,debian-6.1,probe]", "no-filter", "max", "debian-6.1", "probe")
+    assert made.tags == case.scenario.tags and made.reason == "why"
+    assert made.needs_a_look
+    classes = {o: case.result(o, "").error_class for o in Outcome}
+    assert classes == {Outcome.PASS: None, Outcome.SKIP: None,
+                       Outcome.FAIL: ErrorClass.TEST_FAILURE,
+                       Outcome.ERROR: ErrorClass.INFRASTRUCTURE,
+                       Outcome.INCONCLUSIVE: ErrorClass.INFRASTRUCTURE}
+    assert not case.result(Outcome.PASS, "").needs_a_look
+    assert not case.result(Outcome.SKIP, "").needs_a_look
 
 
 def test_table_and_summary() -> None:

@@ -2,44 +2,42 @@
 
 from __future__ import annotations
 
-import argparse
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness.commands.run import _plan
+from harness.catalog import SUITES
 from harness.errors import UsageError
-from harness.formats import junit, ktap
-from harness.htmlreport import render_html
-from harness.report import final_api_differences, revision_matrix, verdict_table
-from harness.results import ResultRecord
-from harness.runner import CaseResult
+from harness.plan import Group, Request, make_plan
+from harness.reports.html import render_html
+from harness.reports.junit import junit
+from harness.reports.ktap import ktap
+from harness.reports.table import final_api_differences, revision_matrix, verdict_table
+from harness.results import CaseResult, FinalApiVerdict, Outcome, result_from_json
 from harness.shard import parse_shard
-from harness.suite import load_suite, suite_names
-from harness.verdict import FinalApiVerdict, Outcome
+from harness.suite import load_suite
 
 
-def args(**kw: object) -> argparse.Namespace:
-    base: dict[str, object] = {"paths": [], "kernel": None, "machine": None, "mode": None,
-                               "tag": [], "suite": None, "shard": None}
-    base.update(kw)
-    return argparse.Namespace(**base)
+def plan(request: Request) -> tuple[tuple[Group, ...], tuple[CaseResult, ...]]:
+    made = make_plan(request)
+    return made.groups, made.skipped
 
 
-def names(ns: argparse.Namespace) -> list[str]:
-    groups, _ = _plan(ns)
+def names(request: Request) -> list[str]:
+    groups, _ = plan(request)
     return [c.name for g in groups for c in g.cases]
 
 
 def test_suites_load() -> None:
-    assert {"default", "nightly", "smoke"} <= set(suite_names())
-    for name in suite_names():
+    assert {"default", "nightly", "smoke"} <= set(SUITES.names())
+    for name in SUITES.names():
         assert load_suite(name).runs
 
 
 def test_nightly_matrix_shape() -> None:
-    groups, _ = _plan(args(suite="nightly"))
+    groups, _ = plan(Request(suite="nightly"))
     # 4 Debian kernels and 4 revisions of the series, x 2 machines; linux cases share the
     # max L1s.
     assert len(groups) == 16
@@ -51,36 +49,56 @@ def test_nightly_matrix_shape() -> None:
 
 
 def test_revision_suites_hold_base_as_the_control() -> None:
-    groups, _ = _plan(args(suite="revisions"))
+    groups, _ = plan(Request(suite="revisions"))
     kernels = {g.kernel for g in groups}
     assert kernels == {"filter-base", "filter-v1", "filter-v2", "filter-v3"}
     assert {g.machine for g in groups} == {"max", "cortex-a57"}
-    smoke, _ = _plan(args(suite="revisions-smoke"))
+    smoke, _ = plan(Request(suite="revisions-smoke"))
     assert {g.kernel for g in smoke} == {"filter-base", "filter-v3"}
 
 
 def test_shards_partition_the_matrix() -> None:
-    whole = names(args(suite="nightly"))
-    parts = [names(args(suite="nightly", shard=f"{i}/3")) for i in (1, 2, 3)]
+    whole = names(Request(suite="nightly"))
+    parts = [names(Request(suite="nightly", shard=f"{i}/3")) for i in (1, 2, 3)]
     assert sorted(name for part in parts for name in part) == sorted(whole)
     assert len(set(whole)) == len(whole)
     assert all(parts)
+
+
+def test_a_bad_suite_names_the_file_and_line_of_every_problem(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "suites").mkdir()
+    bad = tmp_path / "suites" / "bad.yaml"
+    bad.write_text("name: bad\n"
+                   "runs:\n"
+                   "  - scenarios: [testcases/scenarios]\n"
+                   "    kernels: debian-6.1\n"      # line 4: not a list
+                   "    machinez: [max]\n"          # line 5: not a key of a run
+                   "  - just a string\n")           # line 6: not a run
+    monkeypatch.setattr("harness.catalog.CONFIGS_DIR", tmp_path)
+    with pytest.raises(UsageError) as info:
+        load_suite("bad")
+    problems = info.value.problems
+    assert sorted(p.line or 0 for p in problems) == [4, 5, 6]  # each located, none twice
+    assert {p.path for p in problems} == {bad}
+    assert all(line.startswith(f"{bad}:") for line in str(info.value).splitlines())
+    assert any("machinez" in p.message for p in problems if p.line == 5)
 
 
 def test_bad_shard_and_mixed_suite_are_usage_errors() -> None:
     with pytest.raises(UsageError):
         parse_shard("4/3")
     with pytest.raises(UsageError):
-        _plan(args(suite="smoke", kernel=["debian-6.1"]))
+        plan(Request(suite="smoke", kernels=("debian-6.1",)))
 
 
 def results() -> list[CaseResult]:
-    groups, skipped = _plan(args(suite="smoke"))
+    groups, skipped = plan(Request(suite="smoke"))
     cases = [c for g in groups for c in g.cases]
     outcomes = [Outcome.PASS, Outcome.FAIL, Outcome.INCONCLUSIVE]
-    made = [CaseResult(c, outcomes[i % 3], f"reason # {i}", artefacts=Path("/tmp/a"))
+    made = [replace(c.result(outcomes[i % 3], f"reason # {i}"), artefacts="/tmp/a")
             for i, c in enumerate(cases)]
-    return made + skipped[:1]
+    return made + list(skipped[:1])
 
 
 def test_ktap_has_plan_lines_and_totals() -> None:
@@ -103,7 +121,7 @@ def test_junit_names_are_unique(tmp_path: Path) -> None:
 def revision_results() -> list[CaseResult]:
     """cycle-counter-deny on base (own: pass, final: fail), v1 (own: pass, final: fail),
     v3 (pass, no second verdict), and a v2 case that failed its own prediction."""
-    groups, _ = _plan(args(suite="revisions"))
+    groups, _ = plan(Request(suite="revisions"))
     by_key = {(c.scenario.id, c.kernel, c.machine): c for g in groups for c in g.cases}
     made = []
     for kernel, revision, own, final in (
@@ -115,8 +133,8 @@ def revision_results() -> list[CaseResult]:
         verdict = FinalApiVerdict("v3", final, f"{kernel}: cycle_counter counting",
                                   ("counter cycle_counter", "guest PMCEID0")) \
             if final else None
-        made.append(CaseResult(case, own, "own reason", final_api=verdict,
-                               kernel_revision=revision))
+        made.append(replace(case.result(own, "own reason"), final_api=verdict,
+                            kernel_revision=revision))
     return made
 
 
@@ -144,15 +162,17 @@ def test_the_table_gets_a_final_api_column_only_for_revisions() -> None:
 
 
 def test_final_api_survives_the_json_round_trip() -> None:
-    record = ResultRecord.from_case_result(revision_results()[0])
+    result = revision_results()[0]
+    record = result_from_json(result.to_json())
     assert record.final_api is not None and record.final_api.outcome is Outcome.FAIL
     assert record.kernel_revision == "base"
-    again = ResultRecord.from_json(record.to_json())
+    assert record == result
+    again = result_from_json(record.to_json())
     assert again == record
 
 
 def test_html_marks_the_cells_that_differ_from_the_final_api() -> None:
-    records = [ResultRecord.from_case_result(r) for r in revision_results()]
+    records = [result_from_json(r.to_json()) for r in revision_results()]
     page = render_html(records, {})
     # base and v1 (v2 failed its own prediction, v3 is v3); the legend has one without a title
     assert page.count('class="differs" title=') == 2

@@ -15,17 +15,17 @@ import paramiko
 import pytest
 
 from harness.errors import InfraError
-from harness.images.debs import extract
+from harness.execute.pool import run_groups
 from harness.machine.l1 import L1Machine, last_attempt
 from harness.machine.process import QemuProcess
 from harness.machine.profile import load_machine_profile
 from harness.machine.ssh import SshSession, SshTarget, closed_at
-from harness.parallel import _Running, run_groups
 from harness.paths import SCENARIOS_DIR
-from harness.runner import Case, Group
+from harness.plan import Case, Group, RunOptions
+from harness.results import ErrorClass, Outcome
 from harness.scenario.discover import load_scenarios
-from harness.session import RunOptions
-from harness.verdict import Outcome
+from harness.store.debs import extract
+from tests.unit.fakes import stuck_progress
 
 
 def finishes(action: Callable[[], object], within: float) -> list[BaseException]:
@@ -214,7 +214,7 @@ def test_a_dpkg_deb_killed_on_timeout_is_reaped(tmp_path: Path,
     fake.write_text("#!/bin/sh\nexec sleep 60\n")  # a dpkg-deb that never finishes
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
-    monkeypatch.setattr("harness.images.debs.EXTRACT_TIMEOUT", 0.5)
+    monkeypatch.setattr("harness.store.debs.EXTRACT_TIMEOUT", 0.5)
     (tmp_path / "root").mkdir()
     before = set(_zombie_children())
     with pytest.raises(InfraError, match="timed out"):
@@ -261,45 +261,24 @@ def test_a_retry_in_a_fresh_l1_keeps_the_failed_attempts_console(
 # -- the single-group path has a deadline -----------------------------------------------
 
 
-class _Stuck:
-    """A worker process that never ends on its own (a wedged L1 inside it)."""
-
-    exitcode = None
-
-    def __init__(self) -> None:
-        self.stopped = False
-
-    def is_alive(self) -> bool:
-        return not self.stopped
-
-    def terminate(self) -> None:
-        self.stopped = True
-
-    kill = terminate
-
-    def join(self, timeout: float | None = None) -> None:
-        return None
-
-
 def test_one_group_runs_in_a_worker_under_a_deadline(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # A real worker (spawned: nothing patched here reaches it) that never reports: its group
+    # finds no machine profile and the progress callback it then calls never returns. Its
+    # deadline is shrunk from minutes to half a second.
     (scenario,) = [s for s in load_scenarios([SCENARIOS_DIR]) if s.id == "member-deny"]
     group = Group("max", "debian-6.1", (Case(scenario, "max", "debian-6.1", "probe"),))
 
     def in_process(*args: object) -> object:
         raise AssertionError("a single group ran in-process: nothing could stop it")
 
-    kept: list[object] = []
-
-    def start(context: Any, index: int, group: Group, *args: object) -> _Running:
-        ours, theirs = multiprocessing.Pipe(duplex=False)
-        kept.append(theirs)  # the worker's end stays open: it never reports
-        return _Running(index, group, _Stuck(), ours,  # type: ignore[arg-type]
-                        time.monotonic() + 0.2)
-
-    monkeypatch.setattr("harness.parallel.run_group", in_process)
-    monkeypatch.setattr("harness.parallel._start", start)
-    monkeypatch.setattr("harness.parallel.POLL_SECONDS", 0.05)
-    (result,) = run_groups([group], tmp_path, RunOptions(), 1, lambda r: None)
+    monkeypatch.setattr("harness.execute.pool.run_group", in_process)
+    monkeypatch.setattr("harness.execute.pool.group_deadline_seconds", lambda g: 0.5)
+    monkeypatch.setattr("harness.execute.pool.POLL_SECONDS", 0.05)
+    (tmp_path / "machines").mkdir()
+    (result,) = run_groups([group], tmp_path, RunOptions(machines_dir=tmp_path / "machines"),
+                           1, stuck_progress)
     assert result.outcome is Outcome.ERROR and "deadline" in result.reason
+    assert result.error_class is ErrorClass.TIMEOUT
     assert (tmp_path / "debian-6.1-max" / "infrastructure-error.txt").is_file()
+    assert multiprocessing.active_children() == []

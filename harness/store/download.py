@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import subprocess
 import sys
@@ -11,8 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from harness.errors import InfraError
-from harness.images.apt import DebRef, PrivateApt
-from harness.images.run import tail
+from harness.store.apt import DebRef, PrivateApt
+from harness.store.run import tail
+
+log = logging.getLogger(__name__)
 
 MIN_TIMEOUT = 600.0
 MIN_RATE = 50_000  # bytes/s below which a download counts as stuck
@@ -41,7 +44,7 @@ class Bar:
         self.tty = enabled and sys.stderr.isatty()
         self.enabled = enabled
         if enabled and not self.tty:
-            print(f"{label}: {total / 1e6:.1f} MB ...", file=sys.stderr)
+            log.info("%s: %.1f MB ...", label, total / 1e6)
 
     def update(self, done: int) -> None:
         if not self.tty:
@@ -58,7 +61,7 @@ class Bar:
         if self.tty:
             sys.stderr.write("\n")
         elif self.enabled:
-            print(f"{self.label}: {'done' if ok else 'FAILED'}", file=sys.stderr)
+            log.info("%s: %s", self.label, "done" if ok else "FAILED")
 
 
 def _bytes_so_far(refs: Sequence[DebRef], directory: Path) -> int:

@@ -25,10 +25,8 @@ from typing import Any
 from urllib.parse import quote
 
 from harness.atomicfile import write_atomically
-from harness.report import summary_line
-from harness.results import ResultRecord, exit_code
-from harness.scenario.model import MODES
-from harness.verdict import NEEDS_A_LOOK, Outcome
+from harness.modes import MODES
+from harness.results import NEEDS_A_LOOK, CaseResult, Outcome, exit_code, summary_line
 
 WORST_FIRST = (Outcome.ERROR, Outcome.FAIL, Outcome.INCONCLUSIVE, Outcome.PASS, Outcome.SKIP)
 SYMBOLS = {Outcome.PASS: "\u2713", Outcome.FAIL: "\u2717", Outcome.ERROR: "!",
@@ -162,7 +160,7 @@ def artefacts_href(artefacts: str, base: Path | None) -> str:
 class _Anchors:
     """Unique, URL-safe ``id``s for the details of each case."""
 
-    def __init__(self, records: Iterable[ResultRecord]) -> None:
+    def __init__(self, records: Iterable[CaseResult]) -> None:
         self.ids: dict[str, str] = {}
         used: set[str] = set()
         for record in records:
@@ -182,8 +180,8 @@ def _mode_order(modes: set[str]) -> list[str]:
 class _Matrix:
     """The records arranged as rows (scenarios) x columns (kernel, machine) x modes."""
 
-    def __init__(self, records: Sequence[ResultRecord]) -> None:
-        self.cells: dict[tuple[str, str, str], dict[str, ResultRecord]] = defaultdict(dict)
+    def __init__(self, records: Sequence[CaseResult]) -> None:
+        self.cells: dict[tuple[str, str, str], dict[str, CaseResult]] = defaultdict(dict)
         versions: dict[str, set[str]] = defaultdict(set)
         tags: dict[str, set[str]] = defaultdict(set)
         for r in records:
@@ -204,13 +202,13 @@ class _Matrix:
         self.tags = {s: sorted(t) for s, t in tags.items()}
 
 
-def differs_from_final(record: ResultRecord) -> bool:
+def differs_from_final(record: CaseResult) -> bool:
     """Passed against its own revision's prediction, but not against the final API's."""
     return (record.final_api is not None and record.outcome is Outcome.PASS
             and record.final_api.outcome is not Outcome.PASS)
 
 
-def _differs_mark(record: ResultRecord) -> str:
+def _differs_mark(record: CaseResult) -> str:
     if record.final_api is None or not differs_from_final(record):
         return ""
     title = _e(f"against {record.final_api.revision}: {record.final_api.outcome.value} "
@@ -218,7 +216,7 @@ def _differs_mark(record: ResultRecord) -> str:
     return f'<span class="differs" title="{title}">\u2260{_e(record.final_api.revision)}</span>'
 
 
-def _badge(record: ResultRecord, base: Path | None) -> str:
+def _badge(record: CaseResult, base: Path | None) -> str:
     outcome = record.outcome
     label = f"{_e(record.mode)} {SYMBOLS[outcome]}{_differs_mark(record)}"
     title = _e(f"{record.name}: {outcome.value} \u2014 {record.reason}")
@@ -266,7 +264,7 @@ def _row_header(matrix: _Matrix, scenario: str, first_problem: dict[str, str]) -
     return f'<th class="scenario" scope="row"><code>{_e(scenario)}</code>{more}{shown}</th>'
 
 
-def _matrix_table(matrix: _Matrix, anchors: _Anchors, problems: Sequence[ResultRecord],
+def _matrix_table(matrix: _Matrix, anchors: _Anchors, problems: Sequence[CaseResult],
                   base: Path | None) -> list[str]:
     first_problem: dict[str, str] = {}
     for record in problems:
@@ -280,7 +278,7 @@ def _matrix_table(matrix: _Matrix, anchors: _Anchors, problems: Sequence[ResultR
     return lines
 
 
-def _check_rows(record: ResultRecord) -> list[str]:
+def _check_rows(record: CaseResult) -> list[str]:
     rows = ['<table class="checks">', '<colgroup><col class="c-name"><col class="c-exp">'
             '<col class="c-obs"><col class="c-res"><col class="c-src"></colgroup>',
             "<thead><tr><th>check</th><th>expected</th><th>observed</th><th>result</th>"
@@ -295,7 +293,7 @@ def _check_rows(record: ResultRecord) -> list[str]:
     return rows
 
 
-def _facts(record: ResultRecord, base: Path | None) -> list[str]:
+def _facts(record: CaseResult, base: Path | None) -> list[str]:
     facts = [("machine \u00d7 kernel \u00d7 mode",
               _e(f"{record.machine} \u00d7 {record.kernel} \u00d7 {record.mode}")),
              ("kernel version", _e(record.kernel_version or "unknown")),
@@ -309,7 +307,7 @@ def _facts(record: ResultRecord, base: Path | None) -> list[str]:
     return ["<dl>", *(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts), "</dl>"]
 
 
-def _details(problems: Sequence[ResultRecord], anchors: _Anchors,
+def _details(problems: Sequence[CaseResult], anchors: _Anchors,
              base: Path | None) -> list[str]:
     lines = ['<section id="details">', f"<h2>Cases that need a look ({len(problems)})</h2>"]
     if not problems:
@@ -327,7 +325,7 @@ def _details(problems: Sequence[ResultRecord], anchors: _Anchors,
     return lines
 
 
-def _revision_differences(records: Sequence[ResultRecord]) -> list[str]:
+def _revision_differences(records: Sequence[CaseResult]) -> list[str]:
     """Where a revision of the series (built from source) behaves otherwise than the final
     API predicts, as its own prediction says it should: the reviewer's list."""
     differing = [r for r in records if differs_from_final(r)]
@@ -352,12 +350,12 @@ def _meta_value(value: object) -> str:
     return str(value)
 
 
-def _state(records: Sequence[ResultRecord]) -> str:
+def _state(records: Sequence[CaseResult]) -> str:
     """``ok``, ``fail`` or ``error``: the colour of the exit code these records give."""
     return EXIT_CLASS.get(exit_code(r.outcome for r in records), "error")
 
 
-def _header(records: Sequence[ResultRecord], meta: Mapping[str, Any],
+def _header(records: Sequence[CaseResult], meta: Mapping[str, Any],
             problems: int) -> list[str]:
     verdict = summary_line(records)
     state = _state(records)
@@ -379,7 +377,7 @@ def _header(records: Sequence[ResultRecord], meta: Mapping[str, Any],
     return lines
 
 
-def _legend(records: Sequence[ResultRecord]) -> list[str]:
+def _legend(records: Sequence[CaseResult]) -> list[str]:
     items = [f'<li><span class="badge {o.value}">{o.value} {SYMBOLS[o]}</span> {_e(meaning)}</li>'
              for o, meaning in LEGEND]
     items.append('<li><span class="sample-empty"></span> not in the matrix that ran</li>')
@@ -392,7 +390,7 @@ def _legend(records: Sequence[ResultRecord]) -> list[str]:
             "for the reason.</p>", "</section>"]
 
 
-def render_html(records: Sequence[ResultRecord], meta: Mapping[str, Any] | None = None,
+def render_html(records: Sequence[CaseResult], meta: Mapping[str, Any] | None = None,
                 base: Path | None = None) -> str:
     """The whole report; artefact links are relative to ``base`` (the directory the HTML
     file will be in) when possible, else ``file://`` URLs."""
@@ -418,7 +416,7 @@ def render_html(records: Sequence[ResultRecord], meta: Mapping[str, Any] | None 
     return "\n".join([*head, "<body>", *body, "</body>", "</html>"]) + "\n"
 
 
-def write_html(records: Sequence[ResultRecord], path: Path,
+def write_html(records: Sequence[CaseResult], path: Path,
                meta: Mapping[str, Any] | None = None) -> None:
     """``render_html`` into ``path`` (written to a temporary file, then renamed)."""
     write_atomically(path, render_html(records, meta, base=path.absolute().parent))

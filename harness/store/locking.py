@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import fcntl
-import sys
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -17,7 +19,7 @@ def file_lock(path: Path, *, what: str = "") -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"pmu-harness: waiting for another build of {what or path}", file=sys.stderr)
+            log.info("pmu-harness: waiting for another build of %s", what or path)
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.images.download import sha256_file
 from harness.paths import cache_dir
+from harness.store.download import sha256_file
 
 MANIFEST = "manifest.json"
 STAMPS = ".verified.json"

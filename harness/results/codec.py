@@ -1,130 +1,60 @@
-"""Results as data: one ``ResultRecord`` per case, read back from ``results.json`` files.
+"""``results.json``: results written whole, read back with every problem located.
 
-A record mirrors what ``CaseResult.to_json()`` writes, so every report (table, KTAP, JUnit,
-HTML, merged JSON) can be produced from a run that just finished or from the JSON files of
-one or more earlier runs. ``load_results`` reads the files of a sharded run and merges them:
-the shards of one matrix never share a case, so a case that appears twice with different
-contents is an error.
+The layout is ``{"meta": {...}, "summary": "verdict: ...", "results": [CaseResult.to_json()
+...]}``. ``load_results`` reads the files of a sharded run and merges them: the shards of
+one matrix never share a case, so a case that appears twice with different contents is an
+error.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.atomicfile import write_atomically
-from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, Located, UsageError
+from harness.errors import Located, UsageError
 from harness.inputfile import read_json
-from harness.report import summary_line
-from harness.verdict import NEEDS_A_LOOK, Check, FinalApiVerdict, Outcome
-
-if TYPE_CHECKING:
-    from harness.runner import CaseResult
-
-CheckRecord = Check
-"""A check as recorded: name, expected, observed, outcome, source (``Check`` itself)."""
+from harness.located import LocatedReader
+from harness.results.model import CaseResult, Check, ErrorClass, FinalApiVerdict, Outcome, summary_line
 
 _OUTCOMES = {o.value: o for o in Outcome}
+_ERROR_CLASSES = {c.value: c for c in ErrorClass}
 # The nightly matrix (176 cases) writes about 300 KB; a results file past 64 MiB is not one.
 MAX_RESULTS_BYTES = 64 << 20
 
 
-@dataclass(frozen=True)
-class ResultRecord:
-    """One case's result. ``outcome`` is the JSON key ``result``."""
-
-    name: str
-    scenario: str
-    machine: str
-    kernel: str
-    mode: str
-    outcome: Outcome
-    reason: str
-    kernel_version: str = ""
-    seconds: float = 0.0
-    artefacts: str | None = None
-    checks: tuple[Check, ...] = ()
-    tags: tuple[str, ...] = ()
-    bundle: str | None = None
-    kernel_revision: str | None = None
-    final_api: FinalApiVerdict | None = None
-
-    @classmethod
-    def from_json(cls, data: object, source: Path | str = "<results>",
-                  where: str = "result") -> ResultRecord:
-        """A record from one entry of ``results``; every problem found is reported, each
-        located as ``source: where.key: what is wrong``."""
-        reader = _Reader(Path(source), where)
-        record = reader.record(data)
-        if record is None:
-            raise UsageError(f"{source}: malformed results", tuple(reader.problems))
-        return record
-
-    @classmethod
-    def from_case_result(cls, result: CaseResult) -> ResultRecord:
-        """The record ``results.json`` would hold for this result (the same rounding)."""
-        return cls.from_json(result.to_json(), f"<case {result.case.name}>")
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``CaseResult.to_json()`` layout, plus ``tags`` and ``bundle``."""
-        return {
-            "name": self.name, "scenario": self.scenario, "machine": self.machine,
-            "kernel": self.kernel, "mode": self.mode, "result": self.outcome.value,
-            "reason": self.reason, "kernel_version": self.kernel_version,
-            "seconds": self.seconds, "artefacts": self.artefacts,
-            "checks": [{"name": c.name, "expected": c.expected, "observed": c.observed,
-                        "result": c.outcome.value, "source": c.source} for c in self.checks],
-            "tags": list(self.tags), "bundle": self.bundle,
-            **({"kernel_revision": self.kernel_revision} if self.kernel_revision else {}),
-            **({"final_api": self.final_api.to_json()} if self.final_api else {}),
-        }
-
-
-def as_records(results: Iterable[CaseResult | ResultRecord]) -> list[ResultRecord]:
-    """Records for results of a run that just finished, or records as they are."""
-    return [r if isinstance(r, ResultRecord) else ResultRecord.from_case_result(r)
-            for r in results]
-
-
-def exit_code(outcomes: Iterable[Outcome]) -> int:
-    """``pmu-harness run``'s rule: 1 if a check failed, else 125 if anything was an error or
-    inconclusive (bisect must skip), else 0 (skips allowed)."""
-    seen = set(outcomes)
-    if Outcome.FAIL in seen:
-        return EXIT_CHECK_FAILED
-    if seen & {Outcome.ERROR, Outcome.INCONCLUSIVE}:
-        return EXIT_INFRA
-    return EXIT_OK
-
-
-def exit_code_without_reports(code: int) -> int:
-    """The exit code once a report could not be written: an infrastructure error (125),
-    but never in place of a failed check (1), the verdict CI and bisect act on."""
-    return code if code == EXIT_CHECK_FAILED else EXIT_INFRA
+def result_from_json(data: object, source: Path | str = "<results>",
+                     where: str = "result") -> CaseResult:
+    """A result from one entry of ``results``; every problem found is reported, each
+    located as ``source: where.key: what is wrong``."""
+    reader = _Reader(Path(source), where=where)
+    result = reader.record(data)
+    if result is None:
+        raise UsageError(f"{source}: malformed results", tuple(reader.problems))
+    return result
 
 
 @dataclass
-class _Reader:
-    """Checks the types of one JSON entry, collecting every problem instead of stopping."""
+class _Reader(LocatedReader):
+    """The located reader on one JSON entry (JSON has no lines: ``where`` says which
+    entry): checks its types, collecting every problem instead of stopping."""
 
-    path: Path
-    where: str
-    problems: list[Located] = field(default_factory=list)
+    where: str = "result"
 
     def problem(self, message: str) -> None:
-        self.problems.append(Located(self.path, None, f"{self.where}: {message}"))
+        self.fail(None, f"{self.where}: {message}")
 
-    def record(self, data: object) -> ResultRecord | None:
+    def record(self, data: object) -> CaseResult | None:
         if not isinstance(data, dict):
             self.problem(f"expected an object, not {_kind(data)}")
             return None
         if isinstance(data.get("name"), str):
             self.where += f" ({data['name']})"
         before = len(self.problems)
-        record = ResultRecord(
+        record = CaseResult(
             name=self.text(data, "name"), scenario=self.text(data, "scenario"),
             machine=self.text(data, "machine"), kernel=self.text(data, "kernel"),
             mode=self.text(data, "mode"), outcome=self.outcome(data.get("result"), "result"),
@@ -134,7 +64,8 @@ class _Reader:
             checks=self.checks(data.get("checks", [])), tags=self.tags(data.get("tags", [])),
             bundle=self.optional_text(data, "bundle"),
             kernel_revision=self.optional_text(data, "kernel_revision"),
-            final_api=self.final_api(data.get("final_api")))
+            final_api=self.final_api(data.get("final_api")),
+            error_class=self.error_class(data.get("error_class")))
         return record if len(self.problems) == before else None
 
     def final_api(self, value: object) -> FinalApiVerdict | None:
@@ -150,6 +81,15 @@ class _Reader:
         return FinalApiVerdict(self.text(value, "revision"),
                         self.outcome(value.get("result"), "final_api.result"),
                         self.text(value, "reason"), tuple(differs))
+
+    def error_class(self, value: object) -> ErrorClass | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and value in _ERROR_CLASSES:
+            return _ERROR_CLASSES[value]
+        self.problem(f"'error_class' must be one of {', '.join(_ERROR_CLASSES)}, not "
+                     f"{value!r}")
+        return None
 
     def text(self, data: Mapping[str, Any], key: str) -> str:
         value = data.get(key)
@@ -214,7 +154,7 @@ def _kind(value: object) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def _read_file(path: Path, problems: list[Located]) -> tuple[list[ResultRecord], dict[str, Any]]:
+def _read_file(path: Path, problems: list[Located]) -> tuple[list[CaseResult], dict[str, Any]]:
     """The records and meta of one results file; problems are collected, not raised."""
     try:
         data = read_json(path, MAX_RESULTS_BYTES, "results file")
@@ -231,7 +171,7 @@ def _read_file(path: Path, problems: list[Located]) -> tuple[list[ResultRecord],
         meta = {}
     records = []
     for index, entry in enumerate(data["results"]):
-        reader = _Reader(path, f"results[{index}]")
+        reader = _Reader(path, where=f"results[{index}]")
         record = reader.record(entry)
         problems += reader.problems
         if record is not None:
@@ -239,7 +179,7 @@ def _read_file(path: Path, problems: list[Located]) -> tuple[list[ResultRecord],
     return records, meta
 
 
-def load_results(paths: Sequence[Path]) -> tuple[list[ResultRecord], list[dict[str, Any]]]:
+def load_results(paths: Sequence[Path]) -> tuple[list[CaseResult], list[dict[str, Any]]]:
     """The records of every file, merged, and each file's meta (in the order given).
 
     Shards of one matrix are disjoint: a name that appears in two files (or twice in one)
@@ -247,7 +187,7 @@ def load_results(paths: Sequence[Path]) -> tuple[list[ResultRecord], list[dict[s
     reported at once.
     """
     problems: list[Located] = []
-    merged: dict[str, tuple[ResultRecord, Path]] = {}
+    merged: dict[str, tuple[CaseResult, Path]] = {}
     metas = []
     for path in paths:
         records, meta = _read_file(path, problems)
@@ -265,17 +205,10 @@ def load_results(paths: Sequence[Path]) -> tuple[list[ResultRecord], list[dict[s
     return [record for record, _ in merged.values()], metas
 
 
-def write_results_json(results: Sequence[CaseResult | ResultRecord], path: Path,
+def write_results_json(results: Sequence[CaseResult], path: Path,
                        meta: Mapping[str, Any]) -> None:
     """The ``results.json`` layout (meta, summary line, results), written atomically; the
     same from a run that just finished and from records read back (merged shards)."""
     data = {"meta": dict(meta), "summary": summary_line(results),
             "results": [r.to_json() for r in results]}
     write_atomically(path, json.dumps(data, indent=2) + "\n")
-
-
-def failure_pointers(records: Iterable[ResultRecord]) -> list[str]:
-    """Where to look, for every case that needs a look."""
-    return [f"{r.name}: {r.outcome.value}"
-            + (f"; artefacts in {r.artefacts}" if r.artefacts else "")
-            for r in records if r.outcome in NEEDS_A_LOOK]

@@ -1,13 +1,11 @@
-"""Human readable results: the verdict table and the summary line (results.json: results.py)."""
+"""Human readable results: the verdict table, and on source-built revisions the revision
+matrix and why each revision differs from the final API."""
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
 
-from harness.runner import CaseResult
-from harness.verdict import Outcome
+from harness.results import CaseResult, Outcome
 
 COLUMNS = ("scenario", "machine", "kernel", "mode", "result", "reason")
 REASON_WIDTH = 100
@@ -28,8 +26,7 @@ def _final_api_cell(result: CaseResult) -> str:
 
 
 def _row(result: CaseResult, with_final_api: bool) -> tuple[str, ...]:
-    case = result.case
-    cells = [case.scenario.id, case.machine, case.kernel, case.mode,
+    cells = [result.scenario, result.machine, result.kernel, result.mode,
              result.outcome.value.upper()]
     if with_final_api:
         cells.append(_final_api_cell(result))
@@ -70,36 +67,20 @@ def revision_matrix(results: Sequence[CaseResult]) -> str:
     cases = [r for r in results if r.kernel_revision and r.outcome is not Outcome.SKIP]
     if not cases:
         return ""
-    kernels = sorted({r.case.kernel for r in cases},
+    kernels = sorted({r.kernel for r in cases},
                      key=lambda k: next(r.kernel_revision or "" for r in cases
-                                        if r.case.kernel == k))
+                                        if r.kernel == k))
     cells: dict[tuple[str, str, str], dict[str, str]] = {}
     for result in cases:
-        row = (result.case.scenario.id, result.case.machine, result.case.mode)
-        cells.setdefault(row, {})[result.case.kernel] = _matrix_cell(result)
+        row = (result.scenario, result.machine, result.mode)
+        cells.setdefault(row, {})[result.kernel] = _matrix_cell(result)
     rows = [(*row, *(cells[row].get(k, "-") for k in kernels)) for row in sorted(cells)]
     return _layout(["scenario", "machine", "mode", *kernels], rows)
 
 
 def final_api_differences(results: Sequence[CaseResult]) -> list[str]:
     """Why each revision differs from the final API, one line per case."""
-    return [f"{r.case.name}: differs from {r.final_api.revision} in "
+    return [f"{r.name}: differs from {r.final_api.revision} in "
             + ("; ".join(r.final_api.differs) or _short(r.final_api.reason))
             for r in results if r.final_api is not None and r.final_api.outcome is not
             Outcome.PASS and r.outcome is Outcome.PASS]
-
-
-class HasOutcome(Protocol):
-    """A case result of a run (``CaseResult``) or read back from JSON (``ResultRecord``)."""
-
-    @property
-    def outcome(self) -> Outcome: ...
-
-
-def summary_line(results: Iterable[HasOutcome]) -> str:
-    """``verdict: N pass, N fail, N error, N inconclusive, N skip``."""
-    counts = Counter(r.outcome for r in results)
-    order = (Outcome.PASS, Outcome.FAIL, Outcome.ERROR, Outcome.INCONCLUSIVE, Outcome.SKIP)
-    parts = [f"{counts.get(o, 0)} {o.value}" for o in order]
-    return "verdict: " + ", ".join(parts)
-

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from harness.errors import InfraError
-from harness.images.run import tail
+from harness.store.run import tail
 
 EXTRACT_TIMEOUT = 300
 # After SIGKILL a process is gone as soon as the kernel has torn it down: seconds at most.

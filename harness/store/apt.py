@@ -9,9 +9,9 @@ arm64 indexes are fetched.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InfraError
-from harness.images.locking import file_lock
-from harness.images.profiles import AptSpec
-from harness.images.run import run
 from harness.paths import cache_dir
+from harness.store.aptspec import AptSpec
+from harness.store.locking import file_lock
+from harness.store.run import run
+
+log = logging.getLogger(__name__)
 
 UPDATE_TIMEOUT = 600
 QUERY_TIMEOUT = 120
@@ -168,7 +170,7 @@ class PrivateApt:
             if not self._stamp.exists() or max_age == 0:
                 raise
             # Offline with usable lists: keep resolving against them (and say so).
-            print(f"pmu-harness: warning: keeping old package lists: {exc}", file=sys.stderr)
+            log.warning("pmu-harness: warning: keeping old package lists: %s", exc)
             return
         self._stamp.write_text(f"{time.time()}\n")
         self._memo.unlink(missing_ok=True)

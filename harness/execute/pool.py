@@ -1,4 +1,4 @@
-"""``-j N``: up to N L1 machines at once, one worker process per kernel x machine group.
+"""The worker pool (``-j N``): up to N L1 machines at once, one worker process per group.
 
 Processes, not threads: Ctrl-C reaches every worker through the terminal's process group and
 each unwinds its own L1 (QMP quit, reap) exactly as a sequential run does, and a worker that
@@ -8,6 +8,7 @@ QEMU dies with it, so not even SIGKILL leaves a machine behind.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -22,9 +23,12 @@ from pathlib import Path
 from types import FrameType
 
 from harness.errors import InfraError
+from harness.execute.case import group_error
+from harness.execute.group import Progress, run_group
 from harness.machine.process import parent_death_signal
-from harness.runner import CaseResult, Group, group_error
-from harness.session import Progress, RunOptions, run_group
+from harness.modes import REGISTRY
+from harness.plan import Group, RunOptions
+from harness.results import CaseResult, ErrorClass
 
 # One L1 runs single-vCPU work most of the time (the probe and L2 use one vCPU), and needs
 # its profile's memory plus QEMU's own: this is what a default -j budgets per machine.
@@ -32,13 +36,9 @@ GIB_PER_L1 = 4
 # How long a stopped worker gets to shut its L1 down before it is killed.
 STOP_GRACE_SECONDS = 60.0
 POLL_SECONDS = 30.0
-# Rough seconds per case by mode (bench/run_results.md): a linux case boots L2 twice.
-# Only the order groups start in depends on it, never a verdict or a deadline.
-SECONDS_PER_CASE = {"probe": 2.0, "linux": 20.0}
-# A worker's deadline: image checks and L1 boots (with retries), plus per case far more than
-# it ever took (probe ~1-7 s, linux ~15-40 s with both cores shared).
+# A worker's deadline: image checks and L1 boots (with retries), plus each case's deadline
+# from its mode (harness.modes).
 GROUP_SETUP_SECONDS = 900.0
-CASE_DEADLINE_SECONDS = {"probe": 300.0, "linux": 1200.0}
 
 
 def default_jobs() -> int:
@@ -55,7 +55,7 @@ def default_jobs() -> int:
 def _start_order(groups: Sequence[Group]) -> list[tuple[int, Group]]:
     """Longest first, so the long groups do not end up running alone at the end."""
     def cost(item: tuple[int, Group]) -> float:
-        return sum(SECONDS_PER_CASE.get(c.mode, 2.0) for c in item[1].cases)
+        return sum(REGISTRY[c.mode].seconds_per_case for c in item[1].cases)
     return sorted(enumerate(groups), key=cost, reverse=True)
 
 
@@ -68,8 +68,9 @@ def _stop_once(signum: int, frame: FrameType | None) -> None:
 
 
 def _worker(conn: Connection, group: Group, run_dir: Path, options: RunOptions,
-            progress: Progress) -> None:
+            progress: Progress, log_level: int) -> None:
     parent_death_signal(signal.SIGTERM)
+    _log_like_the_parent(log_level)
     signal.signal(signal.SIGINT, _stop_once)
     signal.signal(signal.SIGTERM, _stop_once)
     try:
@@ -78,6 +79,19 @@ def _worker(conn: Connection, group: Group, run_dir: Path, options: RunOptions,
         sys.exit(130)
     finally:
         conn.close()
+
+
+# What a worker logs to its stderr (the terminal's): the front end's level for the harness's
+# loggers, in the CLI's plain format. Only the level crosses the process boundary: a
+# handler's formatter may hold what does not pickle (a stream, under pytest).
+WORKER_LOG_FORMAT = "%(message)s"
+
+
+def _log_like_the_parent(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(WORKER_LOG_FORMAT))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger("harness").setLevel(level)
 
 
 @dataclass
@@ -93,7 +107,7 @@ class _Running:
 
 def group_deadline_seconds(group: Group) -> float:
     """Generous, but finite: a worker past it is stuck, not slow."""
-    return GROUP_SETUP_SECONDS + sum(CASE_DEADLINE_SECONDS.get(c.mode, 600.0)
+    return GROUP_SETUP_SECONDS + sum(REGISTRY[c.mode].case_deadline_seconds
                                      for c in group.cases)
 
 
@@ -101,20 +115,23 @@ def _start(context: SpawnContext, index: int, group: Group, run_dir: Path,
            options: RunOptions, progress: Progress) -> _Running:
     ours, theirs = context.Pipe(duplex=False)
     process: BaseProcess = context.Process(target=_worker, name=f"pmu-harness-{index}",
-                                           args=(theirs, group, run_dir, options, progress))
+                                           args=(theirs, group, run_dir, options, progress,
+                                                 logging.getLogger("harness")
+                                                 .getEffectiveLevel()))
     process.start()
     theirs.close()
     return _Running(index, group, process, ours,
                     time.monotonic() + group_deadline_seconds(group))
 
 
-def _lost(worker: _Running, run_dir: Path, why: str) -> list[CaseResult]:
+def _lost(worker: _Running, run_dir: Path, why: str,
+          error_class: ErrorClass = ErrorClass.INFRASTRUCTURE) -> list[CaseResult]:
     group = worker.group
     group_dir = group.directory(run_dir)
     group_dir.mkdir(parents=True, exist_ok=True)
     exc = InfraError(f"the worker for {group.kernel}/{group.machine} {why}",
                      log_path=group_dir)
-    return group_error(group, exc, group_dir)
+    return group_error(group, exc, group_dir, error_class)
 
 
 def _stop(workers: Iterable[_Running]) -> None:
@@ -150,7 +167,8 @@ def _overdue(running: dict[Connection, _Running], run_dir: Path
     for worker in late:
         del running[worker.conn]
     return {w.index: _lost(w, run_dir, f"passed its deadline of "
-                                        f"{group_deadline_seconds(w.group):.0f} s and was stopped")
+                                        f"{group_deadline_seconds(w.group):.0f} s and was stopped",
+                           ErrorClass.TIMEOUT)
             for w in late}
 
 

@@ -1,0 +1,124 @@
+"""One case inside a booted L1: L2 runs (control, then filtered), the oracle predicts, the
+verdict judges. The machinery failing is an error for this case, never a kernel verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from harness.errors import InfraError
+from harness.kernelrules import KernelVersion, final_revision, rules_for
+from harness.l2.remote import Remote
+from harness.machine.profile import MachineProfile
+from harness.modes import REGISTRY
+from harness.oracle import PmuModel, Prediction, predict
+from harness.plan import Case, Group
+from harness.results import CaseResult, ErrorClass, FinalApiVerdict, Outcome
+from harness.scenario.model import Expectations, Scenario
+from harness.verdict import Verdict, judge
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Environment:
+    """One booted L1 and what the oracle needs to know about it."""
+
+    remote: Remote
+    pmu: PmuModel
+    kernel_version: KernelVersion
+    group_dir: Path
+    revision: str | None = None  # of the filter series, on a kernel built from source
+
+
+def pmu_model(profile: MachineProfile) -> PmuModel:
+    """The oracle's view of a machine profile's PMU."""
+    pmu = profile.pmu
+    return PmuModel(pmu.event_bits, pmu.host_pmceid0, pmu.host_pmceid1,
+                    frozenset(pmu.counting_events))
+
+
+def run_case(case: Case, env: Environment) -> CaseResult:
+    """The case's result; its artefacts (filter files, L2 output, the oracle's prediction,
+    ``verdict.json``) in ``<group dir>/<scenario>-<mode>/``."""
+    case_dir = env.group_dir / case.slug
+    start = time.monotonic()
+    try:
+        case_dir.mkdir(parents=True, exist_ok=True)
+        verdict, final_api = _judge(case, env, case_dir)
+    except (InfraError, OSError) as exc:  # OSError: the artefacts' disk is full
+        result = replace(case.result(Outcome.ERROR, f"infrastructure: {exc}"),
+                         error_class=ErrorClass.INFRASTRUCTURE)
+    else:
+        result = replace(case.result(verdict.outcome, verdict.reason), checks=verdict.checks,
+                         final_api=final_api)
+    result = replace(result, artefacts=str(case_dir), kernel_version=str(env.kernel_version),
+                     seconds=time.monotonic() - start, kernel_revision=env.revision)
+    _keep(case_dir / "verdict.json", json.dumps(result.to_json(), indent=2) + "\n")
+    return result
+
+
+def _judge(case: Case, env: Environment, case_dir: Path
+           ) -> tuple[Verdict, FinalApiVerdict | None]:
+    scenario = case.scenario
+    runner = REGISTRY[case.mode].load_runner()
+    control = runner(env.remote, scenario, False, case_dir) if scenario.control else None
+    seen = runner(env.remote, scenario, True, case_dir)
+    prediction = _predict(scenario, env, env.revision)
+    _save_prediction(prediction, case_dir)
+    final = final_revision()
+    if env.revision is None or env.revision == final:
+        return judge(scenario, prediction, seen, control), None
+    # An earlier revision of the series: a scenario's written expectations state the
+    # documented (final) API, so the revision is judged by its own prediction alone,
+    # and the scenario as written is judged against the final revision's prediction.
+    own = judge(replace(scenario, expect=Expectations()), prediction, seen, control)
+    against_final = _predict(scenario, env, final)
+    _save_prediction(against_final, case_dir, "oracle-final-api.json")
+    other = judge(scenario, against_final, seen, control)
+    differs = tuple(c.name for c in other.checks if c.outcome is not Outcome.PASS)
+    return own, FinalApiVerdict(final, other.outcome, other.reason, differs)
+
+
+def _predict(scenario: Scenario, env: Environment, revision: str | None) -> Prediction:
+    return predict(pmu=env.pmu, rules=rules_for(env.kernel_version, revision),
+                   steps=scenario.steps, workload=scenario.workload, vcpus=scenario.vcpus,
+                   no_pmu_vcpus=scenario.no_pmu_vcpus)
+
+
+def _save_prediction(prediction: Prediction, case_dir: Path, name: str = "oracle.json") -> None:
+    data = {
+        "kernel_rules": prediction.rules.describe(),
+        "steps": [{"step": o.step.describe(), "errno": o.errno, "reason": o.reason,
+                   "implicit": o.implicit} for o in prediction.steps],
+        "pmceid0": f"{prediction.pmceid0:#x}",
+        "pmceid1": f"{prediction.pmceid1:#x}",
+        "counters": [{"ref": c.ref, "counts": c.counts, "reason": c.reason}
+                     for c in prediction.counters],
+    }
+    (case_dir / name).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _keep(path: Path, text: str) -> None:
+    """Write an artefact; on a full disk the verdict it records still stands (in memory,
+    then in results.json if that fits), so a failed write is logged, not raised."""
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        log.warning("could not write %s: %s", path, exc)
+
+
+def group_error(group: Group, exc: Exception, group_dir: Path,
+                error_class: ErrorClass = ErrorClass.INFRASTRUCTURE) -> list[CaseResult]:
+    """Every case of a group whose L1 could not be had is an error, with the evidence."""
+    _keep(group_dir / "infrastructure-error.txt", str(exc) + "\n")
+    first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    what = "infrastructure" if error_class is ErrorClass.INFRASTRUCTURE else \
+        error_class.value.replace("-", " ")
+    return [replace(case.result(Outcome.ERROR, f"{what}: {first_line}"),
+                    artefacts=str(group_dir), error_class=error_class)
+            for case in group.cases]

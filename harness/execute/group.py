@@ -1,0 +1,186 @@
+"""One group: bring up an L1 for a kernel x machine and run its cases in it, in fresh ones
+when it does not hold up. The only place images, L1 and L2 meet.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from harness.bundle import BundleSource, write_bundle
+from harness.errors import InfraError, UsageError
+from harness.execute.case import Environment, group_error, pmu_model, run_case
+from harness.images import ImageSet, build_image_set
+from harness.kernelrules import KernelVersion
+from harness.l2.remote import Remote
+from harness.machine import L1Machine, load_machine_profile
+from harness.machine.facts import L1Facts
+from harness.machine.profile import MachineProfile
+from harness.plan import Case, Group, RunOptions
+from harness.results import CaseResult, ErrorClass, Outcome
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[CaseResult], None]
+
+
+class BootedL1(Protocol):
+    """What a group needs of a running L1 (``L1Machine``; a fake one in unit tests)."""
+
+    @property
+    def ssh(self) -> Remote: ...
+    @property
+    def kvm_mode(self) -> str: ...
+    @property
+    def run_dir(self) -> Path: ...
+    def facts(self) -> L1Facts: ...
+
+
+BootL1 = Callable[[ImageSet, MachineProfile, Path, RunOptions],
+                  AbstractContextManager[BootedL1]]
+"""Brings an L1 up for a group's directory; leaving the context shuts it down."""
+
+
+def boot_l1(images: ImageSet, profile: MachineProfile, group_dir: Path, options: RunOptions
+            ) -> AbstractContextManager[BootedL1]:
+    return L1Machine(images, profile, group_dir, kvm_mode=options.kvm_mode,
+                     snapshots=options.snapshots)
+
+
+@dataclass
+class RetryPolicy:
+    """How often a case may meet an infrastructure error before its error stands: each
+    one sends it to a fresh L1 (the old one may be wedged: a vCPU stuck in KVM_RUN ignores
+    even SIGKILL). An L1 that does not boot counts against the first case waiting for it.
+    Failed checks are never retried: a flaky kernel must show as flaky."""
+
+    retries: int
+    errors: dict[str, int] = field(default_factory=dict)
+
+    def may_retry(self, case: Case) -> bool:
+        return self.errors.get(case.name, 0) < self.retries
+
+    def record(self, case: Case) -> None:
+        self.errors[case.name] = self.errors.get(case.name, 0) + 1
+
+
+def _kernel_version(images: ImageSet, l1: BootedL1) -> KernelVersion:
+    # Debian's `uname -r` (6.1.0-41-arm64) hides the patch level; the package version has it.
+    if images.kernel_package_version:
+        try:
+            return KernelVersion.parse(images.kernel_package_version)
+        except UsageError:
+            pass
+    return KernelVersion.parse(l1.facts().kernel_release)
+
+
+@dataclass(frozen=True)
+class _GroupRun:
+    """What every L1 of one group is brought up with."""
+
+    images: ImageSet
+    profile: MachineProfile
+    group_dir: Path
+    options: RunOptions
+    boot: BootL1
+
+
+def _run_in_one_l1(cases: list[Case], run: _GroupRun, retry: RetryPolicy,
+                   progress: Progress, results: list[CaseResult]) -> None:
+    """Run cases until one hits an infrastructure error (then L1 is suspect: stop), each
+    result appended to ``results`` as it comes (so whatever happens later, the finished
+    cases keep theirs). The case that hit the error is left out, to run again in a fresh
+    L1, while it has retries left."""
+    images, profile, group_dir, options = run.images, run.profile, run.group_dir, run.options
+    with run.boot(images, profile, group_dir, options) as l1:
+        env = Environment(l1.ssh, pmu_model(profile), _kernel_version(images, l1), group_dir,
+                          images.kernel_revision)
+        source = BundleSource(images, options.machines_dir, profile.name, l1.kvm_mode,
+                              options.local_image, options.local_modules, l1.run_dir)
+        for case in cases:
+            result = run_case(case, env)
+            if result.outcome is Outcome.ERROR and retry.may_retry(case):
+                retry.record(case)
+                log.warning("  RETRY        %s in a fresh L1: %s", case.name,
+                            result.reason[:200])
+                break
+            result = _with_bundle(case, result, source, group_dir.parent / "bundles")
+            results.append(result)
+            progress(result)
+            if result.outcome is Outcome.ERROR:
+                break
+
+
+def _with_bundle(case: Case, result: CaseResult, source: BundleSource, bundles_dir: Path
+                 ) -> CaseResult:
+    if not result.needs_a_look:
+        return result
+    try:
+        return replace(result, bundle=str(write_bundle(case, result, source, bundles_dir)))
+    except OSError as exc:
+        # The verdict stands without its reproducer; say so rather than lose the verdict.
+        log.warning("  (no bundle for %s: %s)", case.name, exc)
+        return result
+
+
+def _boot_failure(pending: list[Case], retry: RetryPolicy, exc: InfraError) -> None:
+    """An L1 that would not come up counts against the first case waiting for it."""
+    if not pending or not retry.may_retry(pending[0]):
+        raise exc
+    retry.record(pending[0])
+    log.warning("  RETRY        L1 for %s: %s", pending[0].name,
+                str(exc).splitlines()[0][:200])
+
+
+def _images(group: Group, options: RunOptions) -> ImageSet:
+    return options.image_set or build_image_set(
+        group.kernel, local_image=options.local_image, local_modules=options.local_modules,
+        progress=sys.stderr.isatty(), overrides=options.overrides)
+
+
+def run_group(group: Group, run_dir: Path, options: RunOptions, progress: Progress,
+              boot: BootL1 = boot_l1) -> list[CaseResult]:
+    """Every case of the group, in one L1 while it holds up, in fresh ones when it does not.
+
+    Raises nothing but KeyboardInterrupt: the machinery failing is an infrastructure error
+    for the cases it touched, a problem with the user's input found only now (the plan
+    checked what it could) a configuration error, anything else a harness bug; each with
+    the evidence in the group's directory."""
+    group_dir = group.directory(run_dir)
+    group_dir.mkdir(parents=True, exist_ok=True)
+    results: list[CaseResult] = []
+    pending = list(group.cases)
+    retry = RetryPolicy(max(options.retries, 0))
+    error_class = ErrorClass.INFRASTRUCTURE
+    try:
+        profile = load_machine_profile(group.machine, options.machines_dir)
+        run = _GroupRun(_images(group, options), profile, group_dir, options, boot)
+        while pending:
+            before = len(results)
+            try:
+                _run_in_one_l1(pending, run, retry, progress, results)
+            except InfraError as exc:
+                if len(results) == before:  # not one case ran: the L1 never came up
+                    _boot_failure(pending, retry, exc)
+            pending = pending[len(results) - before:]
+    except InfraError as exc:
+        failure: Exception = exc
+    except UsageError as exc:
+        failure, error_class = exc, ErrorClass.CONFIGURATION
+    except Exception as exc:  # noqa: BLE001 - a harness bug must not read as "bad kernel"
+        failure, error_class = exc, ErrorClass.HARNESS_BUG
+        log.error("internal error (a harness bug, not a kernel verdict) in %s/%s:\n%s",
+                  group.kernel, group.machine, traceback.format_exc())
+    else:
+        return results
+    rest = Group(group.machine, group.kernel, tuple(group.cases[len(results):]))
+    for result in group_error(rest, failure, group_dir, error_class):
+        results.append(result)
+        progress(result)
+    return results

@@ -1,0 +1,72 @@
+"""The L2 modes: everything a mode is, in one registry.
+
+A mode is how a case reaches the PMU from L2: ``probe`` (our minimal VMM on L1's
+``/dev/kvm``) or ``linux`` (QEMU + Linux + perf stat in L2). A new mode is one ``Mode``
+here plus its runner module under ``harness/l2/``; the scenario parser, the planner, the
+worker pool, the avocado front end and the reports all read this table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from harness.catalog import unknown_name
+from harness.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from harness.l2.remote import Remote
+    from harness.observation import Observation
+    from harness.scenario.model import Scenario
+
+    L2Runner = Callable[[Remote, Scenario, bool, Path], Observation]
+    """(L1, scenario, with the filter or as the unfiltered control, artefacts dir) ->
+    what L2 saw"""
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    description: str
+    # "module:function" of its L2 runner, imported when a case runs: the registry stays
+    # importable by the scenario parser without SSH or QEMU code.
+    runner: str
+    # Rough seconds per case (bench/run_results.md): only the order groups start in
+    # depends on it, never a verdict or a deadline.
+    seconds_per_case: float
+    # A worker's per-case deadline: far more than a case ever took (probe ~1-7 s, linux
+    # ~15-40 s with both cores shared); past it the worker is stuck, not slow.
+    case_deadline_seconds: float
+    # What one avocado test (one case in its own L1) may take: an L1 boot, a cold image
+    # build (about 20 s) and one retry in a fresh L1, on a loaded host.
+    avocado_timeout_seconds: int
+    default: bool = False  # chosen when the user names no mode
+
+    def load_runner(self) -> L2Runner:
+        module, _, function = self.runner.partition(":")
+        runner: L2Runner = getattr(importlib.import_module(module), function)
+        return runner
+
+
+REGISTRY: dict[str, Mode] = {mode.name: mode for mode in (
+    Mode("probe", "pmu-probe, our minimal VMM, on L1's /dev/kvm: errnos, PMCEID, counters",
+         "harness.l2.probe:run_probe", seconds_per_case=2.0, case_deadline_seconds=300.0,
+         avocado_timeout_seconds=600, default=True),
+    Mode("linux", "QEMU + Linux in L2, the filter set through a preload, perf stat inside",
+         "harness.l2.linux:run_linux", seconds_per_case=20.0, case_deadline_seconds=1200.0,
+         avocado_timeout_seconds=1200),
+)}
+
+MODES: tuple[str, ...] = tuple(REGISTRY)
+DEFAULT_MODES: tuple[str, ...] = tuple(m.name for m in REGISTRY.values() if m.default)
+
+
+def get_mode(name: str) -> Mode:
+    mode = REGISTRY.get(name)
+    if mode is None:
+        raise UsageError(unknown_name("L2 mode", name, MODES))
+    return mode
