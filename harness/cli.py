@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "harness.commands.run",
     "harness.commands.rerun",
     "harness.commands.report",
+    "harness.commands.mutants",
 )
 
 Handler = Callable[[argparse.Namespace], int]

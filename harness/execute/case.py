@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.errors import InfraError
+from harness.execute.health import console_size, kernel_health, with_health
 from harness.kernelrules import KernelVersion, final_revision, rules_for
 from harness.l2.remote import Remote
 from harness.machine.profile import MachineProfile
@@ -33,6 +34,7 @@ class Environment:
     kernel_version: KernelVersion
     group_dir: Path
     revision: str | None = None  # of the filter series, on a kernel built from source
+    console_log: Path | None = None  # L1's console: what its kernel logs, as it logs it
 
 
 def pmu_model(profile: MachineProfile) -> PmuModel:
@@ -47,13 +49,21 @@ def run_case(case: Case, env: Environment) -> CaseResult:
     ``verdict.json``) in ``<group dir>/<scenario>-<mode>/``."""
     case_dir = env.group_dir / case.slug
     start = time.monotonic()
+    log_start = console_size(env.console_log)
     try:
         case_dir.mkdir(parents=True, exist_ok=True)
         verdict, final_api = _judge(case, env, case_dir)
     except (InfraError, OSError) as exc:  # OSError: the artefacts' disk is full
         result = replace(case.result(Outcome.ERROR, f"infrastructure: {exc}"),
                          error_class=ErrorClass.INFRASTRUCTURE)
+        health = kernel_health(env.console_log, log_start, case_dir)
+        if health is not None and health.outcome is Outcome.FAIL:
+            # The kernel splat explains the failure: the kernel misbehaved (exit 1).
+            result = replace(case.result(Outcome.FAIL, health.message()),
+                             checks=(health,))
     else:
+        health = kernel_health(env.console_log, log_start, case_dir)
+        verdict = with_health(verdict, health)
         result = replace(case.result(verdict.outcome, verdict.reason), checks=verdict.checks,
                          final_api=final_api)
     result = replace(result, artefacts=str(case_dir), kernel_version=str(env.kernel_version),

@@ -39,6 +39,8 @@ class BootedL1(Protocol):
     def kvm_mode(self) -> str: ...
     @property
     def run_dir(self) -> Path: ...
+    @property
+    def console_log(self) -> Path | None: ...
     def facts(self) -> L1Facts: ...
 
 
@@ -100,7 +102,7 @@ def _run_in_one_l1(cases: list[Case], run: _GroupRun, retry: RetryPolicy,
     images, profile, group_dir, options = run.images, run.profile, run.group_dir, run.options
     with run.boot(images, profile, group_dir, options) as l1:
         env = Environment(l1.ssh, pmu_model(profile), _kernel_version(images, l1), group_dir,
-                          images.kernel_revision)
+                          images.kernel_revision, l1.console_log)
         source = BundleSource(images, options.machines_dir, profile.name, l1.kvm_mode,
                               options.local_image, options.local_modules, l1.run_dir)
         for case in cases:

@@ -24,6 +24,13 @@ class Entry:
     profile: str
     created: str
     workspace: str
+    series: tuple[str, ...] = ()  # names, in order: a profile built with --series differs
+
+    @property
+    def line(self) -> tuple[str, tuple[str, ...]]:
+        """What is kept N of: a profile with one series line-up (a mutant, ``--series``,
+        must never push out the profile's own kernel)."""
+        return self.profile, self.series
 
 
 def built_kernels() -> list[Entry]:
@@ -32,18 +39,22 @@ def built_kernels() -> list[Entry]:
         manifest = cache.read_manifest(directory)
         if manifest is None or directory.name.startswith(cache.TMP_PREFIX):
             continue
+        series = manifest.get("series", [])
+        names = tuple(str(s.get("name", "?")) for s in series if isinstance(s, dict)) \
+            if isinstance(series, list) else ()
         entries.append(Entry(directory, str(manifest.get("profile", "?")),
                              str(manifest.get("created", "")),
-                             str(manifest.get("workspace", ""))))
+                             str(manifest.get("workspace", "")), names))
     return entries
 
 
 def stale(keep: int) -> tuple[list[Entry], list[Path]]:
-    """Results beyond the ``keep`` newest per profile, and workspaces no kept result used."""
+    """Results beyond the ``keep`` newest per profile and series line-up, and workspaces no
+    kept result used."""
     entries = built_kernels()
-    by_profile: dict[str, list[Entry]] = defaultdict(list)
+    by_profile: dict[tuple[str, tuple[str, ...]], list[Entry]] = defaultdict(list)
     for entry in entries:
-        by_profile[entry.profile].append(entry)
+        by_profile[entry.line].append(entry)
     old: list[Entry] = []
     for members in by_profile.values():
         old += sorted(members, key=lambda e: e.created, reverse=True)[max(keep, 0):]

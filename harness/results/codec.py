@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,14 @@ from harness.atomicfile import write_atomically
 from harness.errors import Located, UsageError
 from harness.inputfile import read_json
 from harness.located import LocatedReader
-from harness.results.model import CaseResult, Check, ErrorClass, FinalApiVerdict, Outcome, summary_line
+from harness.results.model import (
+    CaseResult,
+    Check,
+    ErrorClass,
+    FinalApiVerdict,
+    Outcome,
+    summary_line,
+)
 
 _OUTCOMES = {o.value: o for o in Outcome}
 _ERROR_CLASSES = {c.value: c for c in ErrorClass}

@@ -90,6 +90,10 @@ class ReplayRemote:
     lost_on: frozenset[str] = frozenset()
     commands: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)
+    # What L1's kernel prints on its console while a case's filtered run goes (by case
+    # slug): lines cut from a real console log. ``console`` is set by the boot.
+    kernel_says: Mapping[str, str] = field(default_factory=dict)
+    console: Path | None = None
 
     def run(self, command: str, timeout: float) -> CommandResult:
         self.commands.append(command)
@@ -106,6 +110,9 @@ class ReplayRemote:
         assert path is not None, f"{slug}: no control run captured"
         text = path.read_text()
         _same_file(text, remote_file)
+        if label == "filtered" and slug in self.kernel_says and self.console is not None:
+            with self.console.open("a") as console:
+                console.write(self.kernel_says[slug])
         return Output(0, text)
 
     def put(self, local: Path, remote: str, timeout: float = 60.0) -> None:
@@ -134,6 +141,7 @@ class FakeL1:
     ssh: ReplayRemote
     run_dir: Path
     kvm_mode: str = "vhe"
+    console_log: Path | None = None
 
     def facts(self) -> L1Facts:
         return L1Facts(kernel_release="6.1.0-56-arm64", kvm_mode=self.kvm_mode, kvm_error=None,
@@ -168,9 +176,12 @@ class Boots:
         self.events.append(f"boot {number}")
         if isinstance(step, BaseException):
             raise step
-        l1 = FakeL1(step, group_dir / "l1")
+        run_dir = group_dir / "l1"
+        l1 = FakeL1(step, run_dir, console_log=run_dir / f"console-{number}-cold.log")
         l1.run_dir.mkdir(parents=True, exist_ok=True)
-        (l1.run_dir / f"console-{number}-cold.log").write_text(f"boot {number}\n")
+        assert l1.console_log is not None
+        l1.console_log.write_text(f"boot {number}\n")
+        step.console = l1.console_log
         (l1.run_dir / f"command-{number}-cold.txt").write_text("qemu-system-aarch64 ...\n")
         self.booted.append(l1)
         try:

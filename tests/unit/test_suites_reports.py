@@ -38,12 +38,12 @@ def test_suites_load() -> None:
 
 def test_nightly_matrix_shape() -> None:
     groups, _ = plan(Request(suite="nightly"))
-    # 4 Debian kernels and 4 revisions of the series, x 2 machines; linux cases share the
-    # max L1s.
-    assert len(groups) == 16
+    # 4 Debian kernels, 4 revisions of the series and v3's fixed KASAN build, x 2 machines;
+    # linux cases share the max L1s.
+    assert len(groups) == 18
     assert {g.kernel for g in groups} == {"debian-5.10", "debian-6.1", "debian-6.12",
                                           "debian-latest", "filter-base", "filter-v1",
-                                          "filter-v2", "filter-v3"}
+                                          "filter-v2", "filter-v3", "filter-v3-oob-fix-debug"}
     modes = {c.mode for g in groups for c in g.cases}
     assert modes == {"probe", "linux"}
 

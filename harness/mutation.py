@@ -1,0 +1,172 @@
+"""Mutation testing of the scenarios: the suite on the unmutated kernel, then on each planted
+bug (``kernel-patches/mutants/``), each built incrementally on the same workspace.
+
+The unmutated kernel must pass every case first: a failure there means the suite itself is
+wrong, and no mutant verdict would mean anything. A mutant is killed when a case fails on
+it (a check, or L1's kernel-health check), survives when every case passes (a hole in the
+scenarios), and errs when nothing failed but something erred.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from harness.catalog import unknown_name
+from harness.errors import InfraError, UsageError
+from harness.execute.group import Progress
+from harness.execute.pool import run_groups
+from harness.images import build_image_set
+from harness.images.kinds import kernel_kind, load_profile
+from harness.images.profiles import SourceOverrides
+from harness.kbuild.series import PATCHES_DIR
+from harness.located import LocatedReader
+from harness.plan import Plan, Request, make_plan
+from harness.results import CaseResult, Outcome
+from harness.results.mutants import MutantResult, judge_mutant
+from harness.yamlsource import LocatedDict, load_located
+
+log = logging.getLogger(__name__)
+
+MUTANTS_DIR = PATCHES_DIR / "mutants"
+CATALOG = MUTANTS_DIR / "mutants.yaml"
+DEFAULT_SUITE = "mutants"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    directory: Path
+    breaks: str
+    in_default_run: bool = True
+    why_not: str = ""  # why a mutant is left out of the default run
+
+
+def _mutant(r: LocatedReader, raw: object, line: int) -> Mutant:
+    if not isinstance(raw, LocatedDict):  # its other keys document the mutant: not read
+        raise r.fail(line, "mutant: expected a mapping with name, directory, breaks")
+    entry = raw
+
+    def text(key: str) -> str:
+        value: str = r.string(entry.get(key), entry.key_lines.get(key, line), key)
+        return value
+
+    name = text("name")
+    directory = MUTANTS_DIR / text("directory")
+    if directory.parent != MUTANTS_DIR or not directory.is_dir():
+        raise r.fail(entry.key_lines.get("directory", line),
+                     f"directory: no patch directory {directory.name!r} in {MUTANTS_DIR}")
+    default = entry.get("in_default_run", True)
+    if not isinstance(default, bool):
+        raise r.fail(entry.key_lines.get("in_default_run", line),
+                     "in_default_run: expected true or false")
+    return Mutant(name, directory, text("breaks"), default,
+                  str(entry.get("why_not_in_default_run", "")))
+
+
+def load_mutants(path: Path = CATALOG) -> list[Mutant]:
+    """The mutants catalog, every problem located."""
+    doc = load_located(path)
+    r = LocatedReader(path)
+    if not isinstance(doc, LocatedDict):
+        raise UsageError(f"{path}: expected a mapping with `mutants:`")
+    found = r.guarded([], r.each, doc.get("mutants"), doc.key_lines.get("mutants", doc.line),
+                      "mutants", lambda raw, line: _mutant(r, raw, line))
+    if r.problems:
+        raise UsageError(f"bad mutants catalog {path}", tuple(r.problems))
+    return list(found)
+
+
+def choose(mutants: Sequence[Mutant], names: Sequence[str]) -> list[Mutant]:
+    """The mutants named (every unknown name is a usage error), or the default run's."""
+    if not names:
+        return [m for m in mutants if m.in_default_run]
+    known = {m.name: m for m in mutants}
+    unknown = [unknown_name("mutant", n, known) for n in names if n not in known]
+    if unknown:
+        raise UsageError("; ".join(unknown))
+    return [known[n] for n in dict.fromkeys(names)]
+
+
+def base_plan(request: Request) -> Plan:
+    """The suite's plan on the unmutated kernel; its kernels must be built from source (a
+    mutant is a patch on top of their series)."""
+    plan = make_plan(request)
+    kernels = sorted({g.kernel for g in plan.groups})
+    binary = [k for k in kernels if not kernel_kind(load_profile(k)).takes_overrides]
+    if binary or not kernels:
+        raise UsageError(f"suite {request.suite}: mutants are patches on a kernel built from "
+                         f"source; {', '.join(binary) or 'no kernel'} is not one")
+    return plan
+
+
+def _with_mutant(plan: Plan, mutant: Mutant | None) -> Plan:
+    series = () if mutant is None else (mutant.directory,)
+    options = replace(plan.options, overrides=SourceOverrides(series=series))
+    return replace(plan, options=options)
+
+
+def _build(plan: Plan) -> float:
+    start = time.monotonic()
+    for kernel in sorted({g.kernel for g in plan.groups}):
+        build_image_set(kernel, overrides=plan.options.overrides, progress=False)
+    return time.monotonic() - start
+
+
+def _check_baseline(baseline: Sequence[CaseResult], where: Path) -> None:
+    """A failed check on the unmutated kernel: the suite is wrong (exit 2); an error: the
+    machinery (125). Either way no mutant is run."""
+    failed = [r for r in baseline if r.outcome is Outcome.FAIL]
+    erred = [r for r in baseline if r.outcome in (Outcome.ERROR, Outcome.INCONCLUSIVE)]
+    for bad, kind in ((failed, UsageError), (erred, InfraError)):
+        if bad:
+            raise kind(f"the unmutated kernel does not pass the suite ({len(bad)} case(s), "
+                       f"e.g. {bad[0].name}: {bad[0].outcome.value}: {bad[0].reason[:200]}); "
+                       f"no mutant was run (results in {where})")
+
+
+@dataclass(frozen=True)
+class MutantsRun:
+    """The unmutated kernel's results, then one result per mutant."""
+
+    baseline: list[CaseResult]
+    mutants: list[MutantResult]
+    baseline_seconds: float
+
+
+Announce = Callable[[str], None]
+
+
+def _run_one(plan: Plan, mutant: Mutant, run_dir: Path, jobs: int, progress: Progress
+             ) -> MutantResult:
+    mutated = _with_mutant(plan, mutant)
+    build_seconds = _build(mutated)
+    start = time.monotonic()
+    results = run_groups(mutated.groups, run_dir, mutated.options, jobs, progress)
+    status, killers = judge_mutant(results)
+    return MutantResult(mutant.name, mutant.breaks, status, tuple(r.name for r in killers),
+                        tuple(r.reason for r in killers), build_seconds,
+                        time.monotonic() - start, len(results), str(run_dir))
+
+
+def run_mutants(plan: Plan, mutants: Sequence[Mutant], run_dir: Path, jobs: int,
+                progress: Progress, announce: Announce) -> MutantsRun:
+    """The suite on the unmutated kernel, then on each mutant. Raises ``UsageError`` when
+    the unmutated kernel does not pass (the suite is wrong; mutants would prove nothing)."""
+    base = _with_mutant(plan, None)
+    _build(base)
+    start = time.monotonic()
+    baseline = run_groups(base.groups, run_dir / "unmutated", base.options, jobs, progress)
+    baseline_seconds = time.monotonic() - start
+    _check_baseline(baseline, run_dir / "unmutated")
+    announce(f"unmutated: {len(baseline)} case(s) passed in {baseline_seconds:.0f} s")
+    outcomes = []
+    for mutant in mutants:
+        result = _run_one(plan, mutant, run_dir / mutant.name, jobs, progress)
+        announce(f"{mutant.name}: {result.status.value} (build {result.build_seconds:.0f} s, "
+                 f"suite {result.suite_seconds:.0f} s)")
+        outcomes.append(result)
+    return MutantsRun(list(baseline), outcomes, baseline_seconds)

@@ -1,0 +1,54 @@
+"""What a mutants run gave: per planted bug, killed (a case failed), survived (every case
+passed: a hole in the scenarios) or errored (only errors: it says nothing either way)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from harness.results.model import CaseResult, Outcome
+
+
+class MutantStatus(Enum):
+    KILLED = "killed"
+    SURVIVED = "survived"
+    ERRORED = "errored"
+
+
+@dataclass(frozen=True)
+class MutantResult:
+    name: str
+    breaks: str          # what the planted bug breaks, from the mutants catalog
+    status: MutantStatus
+    killed_by: tuple[str, ...]  # the failed cases, scenario[machine,kernel,mode]
+    reasons: tuple[str, ...]    # why each of them failed, in the same order
+    build_seconds: float
+    suite_seconds: float
+    cases: int
+    run_dir: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "breaks": self.breaks, "status": self.status.value,
+                "killed_by": list(self.killed_by), "reasons": list(self.reasons),
+                "build_seconds": round(self.build_seconds, 1),
+                "suite_seconds": round(self.suite_seconds, 1), "cases": self.cases,
+                "run_dir": self.run_dir}
+
+
+def judge_mutant(results: Sequence[CaseResult]) -> tuple[MutantStatus, tuple[CaseResult, ...]]:
+    """Killed when a case failed (a check, or the kernel-health check); survived when every
+    case that ran passed; errored when nothing failed but something erred (a crashed L1
+    is not a kill the scenarios can claim, nor a survival)."""
+    failed = tuple(r for r in results if r.outcome is Outcome.FAIL)
+    if failed:
+        return MutantStatus.KILLED, failed
+    if any(r.outcome in (Outcome.ERROR, Outcome.INCONCLUSIVE) for r in results):
+        return MutantStatus.ERRORED, ()
+    return MutantStatus.SURVIVED, ()
+
+
+def mutation_score(results: Sequence[MutantResult]) -> tuple[int, int]:
+    """(killed, mutants run)."""
+    return sum(r.status is MutantStatus.KILLED for r in results), len(results)

@@ -1,0 +1,79 @@
+"""The kernel-health check of a case, driven through a fake L1 whose console gets the lines a
+real kernel printed: a WARN splat (captured from the warn-in-filter-path mutant) fails a
+case whose every other check passed; a clean log passes; stalls are reported, not failed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.execute.group import run_group
+from harness.execute.health import CASE_LOG, CHECK_NAME
+from harness.paths import SCENARIOS_DIR
+from harness.plan import Case, Group, RunOptions
+from harness.results import CaseResult, ErrorClass, Outcome
+from harness.scenario.discover import load_scenarios
+from tests.unit.fakes import Boots, Capture, ReplayRemote, image_set, probe_capture
+
+LOGS = Path(__file__).resolve().parents[1] / "data" / "kernel-logs"
+WARN_LOG = (LOGS / "v3-warn-mutant-max-member-deny.console.log").read_text().splitlines()
+# Lines 139-171 of the real console: the WARNING, its registers, call trace and end marker.
+WARN_SPLAT = "\n".join(WARN_LOG[138:171]) + "\n"
+NO_FILTER = probe_capture("6.1", "max", "01-nofilter")
+DENY_CYCLES = probe_capture("6.1", "max", "02-deny-cycles")
+CAPTURES = {"no-filter-probe": Capture(NO_FILTER, NO_FILTER),
+            "member-deny-probe": Capture(DENY_CYCLES, NO_FILTER)}
+
+
+def case(ident: str) -> Case:
+    (scenario,) = [s for s in load_scenarios([SCENARIOS_DIR]) if s.id == ident]
+    return Case(scenario, "max", "debian-6.1", "probe")
+
+
+def run(tmp_path: Path, kernel_says: dict[str, str]) -> list[CaseResult]:
+    remote = ReplayRemote(CAPTURES, kernel_says=kernel_says)
+    group = Group("max", "debian-6.1", (case("no-filter"), case("member-deny")))
+    return run_group(group, tmp_path, RunOptions(image_set=image_set(tmp_path / "images")),
+                     lambda result: None, boot=Boots([remote]))
+
+
+def health_check(result: CaseResult) -> tuple[str, Outcome]:
+    (check,) = [c for c in result.checks if c.name == CHECK_NAME]
+    return check.observed, check.outcome
+
+
+def test_the_golden_excerpt_is_the_warning() -> None:
+    assert WARN_SPLAT.startswith("WARNING: CPU: 0 PID: 68 at kvm_arm_pmu_v3_set_attr")
+    assert WARN_SPLAT.rstrip().endswith("]---")
+
+
+def test_a_clean_console_passes_with_the_check_recorded(tmp_path: Path) -> None:
+    results = run(tmp_path, {})
+    assert [r.outcome for r in results] == [Outcome.PASS, Outcome.PASS]
+    assert health_check(results[1]) == ("none", Outcome.PASS)
+
+
+def test_a_warning_fails_a_case_whose_checks_all_pass(tmp_path: Path) -> None:
+    results = run(tmp_path, {"member-deny-probe": WARN_SPLAT})
+    no_filter, member_deny = results
+    assert no_filter.outcome is Outcome.PASS  # the splat came during the next case
+    assert member_deny.outcome is Outcome.FAIL
+    assert member_deny.error_class is ErrorClass.TEST_FAILURE
+    others = [c for c in member_deny.checks if c.name != CHECK_NAME]
+    assert others and all(c.outcome is Outcome.PASS for c in others)
+    assert member_deny.reason.startswith(
+        f"{CHECK_NAME}: expected no KASAN, UBSAN, lockdep, WARNING, BUG or Oops report, "
+        "observed warning: WARNING: CPU: 0 PID: 68 at kvm_arm_pmu_v3_set_attr+0x32c/0x35c")
+    # The piece of the console the case added is kept with its artefacts.
+    kept = (Path(str(member_deny.artefacts)) / CASE_LOG).read_text()
+    assert kept == WARN_SPLAT
+
+
+def test_a_stall_is_reported_not_failed(tmp_path: Path) -> None:
+    # Line 126 of a real cortex-a57 console (a revisions run): TCG being slow, not a bug.
+    lines = (LOGS / "v3-hrtimer-cortex-a57-revisions.console.log").read_text().splitlines()
+    stall = lines[125] + "\n"
+    assert stall == "hrtimer: interrupt took 87099680 ns\n"
+    results = run(tmp_path, {"member-deny-probe": stall})
+    observed, outcome = health_check(results[1])
+    assert outcome is Outcome.PASS and results[1].outcome is Outcome.PASS
+    assert observed.startswith("none; 1 stall(s) from emulation load reported (hrtimer)")

@@ -1,0 +1,95 @@
+"""The pure parts of a mutants run: the catalog, choosing mutants, judging one from its
+cases, the score and the report."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UsageError
+from harness.mutation import MUTANTS_DIR, Mutant, choose, load_mutants
+from harness.reports.mutants import mutants_json, mutants_table, render_mutants_html, score_line
+from harness.results import CaseResult, Outcome
+from harness.results.mutants import MutantResult, MutantStatus, judge_mutant, mutation_score
+
+# The issue's list of planted bugs, by the names the catalog gives them.
+REQUIRED = {"deny-ignored", "default-inverted", "first-rule-every-filter", "pmceid-not-masked",
+            "cycle-counter-unfiltered", "range-end-off-by-one", "v80-width-not-enforced",
+            "no-ebusy-after-init", "per-vcpu-filter", "sw-incr-filterable",
+            "empty-range-no-default", "unknown-action-accepted", "warn-in-filter-path"}
+
+
+def result(name: str, outcome: Outcome, reason: str = "r") -> CaseResult:
+    return CaseResult(name=name, scenario=name.split("[")[0], machine="max",
+                      kernel="filter-v3", mode="probe", outcome=outcome, reason=reason)
+
+
+def test_the_catalog_holds_every_required_mutant_with_its_patch() -> None:
+    mutants = {m.name: m for m in load_mutants()}
+    assert set(mutants) >= REQUIRED
+    for mutant in mutants.values():
+        (patch,) = mutant.directory.glob("*.patch")
+        assert f"MUTANT {mutant.name}" in patch.read_text()
+        assert mutant.breaks
+    assert {m.name for m in mutants.values() if m.in_default_run} >= REQUIRED
+    left_out = [m for m in mutants.values() if not m.in_default_run]
+    assert left_out and all(m.why_not for m in left_out)
+
+
+def test_a_bad_catalog_is_a_located_error(tmp_path: Path) -> None:
+    catalog = tmp_path / "mutants.yaml"
+    catalog.write_text("mutants:\n  - name: x\n    directory: ../../etc\n    breaks: y\n"
+                       "  - name: z\n")
+    with pytest.raises(UsageError) as info:
+        load_mutants(catalog)
+    text = str(info.value)
+    assert "mutants.yaml:3: directory: no patch directory 'etc'" in text
+    assert "mutants.yaml:5: directory: expected a non-empty string" in text
+
+
+def test_choose_defaults_and_names() -> None:
+    mutants = [Mutant("a", MUTANTS_DIR, "x"), Mutant("b", MUTANTS_DIR, "y", False, "why")]
+    assert [m.name for m in choose(mutants, [])] == ["a"]
+    assert [m.name for m in choose(mutants, ["b", "a", "b"])] == ["b", "a"]
+    with pytest.raises(UsageError, match="unknown mutant 'c'"):
+        choose(mutants, ["c"])
+
+
+def test_a_failed_case_kills_errors_alone_do_not() -> None:
+    passed, failed = result("p[max]", Outcome.PASS), result("f[max]", Outcome.FAIL, "why")
+    erred = result("e[max]", Outcome.ERROR)
+    assert judge_mutant([passed, failed, erred]) == (MutantStatus.KILLED, (failed,))
+    assert judge_mutant([passed, erred]) == (MutantStatus.ERRORED, ())
+    skipped = result("s[max]", Outcome.SKIP)
+    assert judge_mutant([passed, skipped]) == (MutantStatus.SURVIVED, ())
+
+
+def mutant(name: str, status: MutantStatus, killed_by: tuple[str, ...] = ()) -> MutantResult:
+    return MutantResult(name, "breaks it", status, killed_by,
+                        tuple(f"reason {i}" for i in range(len(killed_by))), 12.4, 80.6, 37,
+                        f"/r/{name}")
+
+
+def test_score_table_and_reports() -> None:
+    results = [mutant("a", MutantStatus.KILLED,
+                      ("m[max,filter-v3,probe]", "m[cortex-a57,filter-v3,probe]",
+                       "n[max,filter-v3,probe]", "o[max,filter-v3,probe]",
+                       "p[max,filter-v3,probe]")),
+               mutant("b", MutantStatus.SURVIVED), mutant("c", MutantStatus.ERRORED)]
+    assert mutation_score(results) == (1, 3)
+    assert score_line(results) == (
+        "mutation score: 1/3 killed (33%); survived: b (no case failed: a hole in the "
+        "scenarios); errored: c (only errors: neither killed nor survived)")
+    table = mutants_table(results).splitlines()
+    assert table[0].split() == ["MUTANT", "RESULT", "KILLED", "BY", "BUILD", "S", "SUITE", "S"]
+    assert table[1].split() == ["a", "KILLED", "m[max],", "m[cortex-a57],", "n[max]", "(+2",
+                                "more)", "12", "81"]
+    assert table[2].split() == ["b", "SURVIVED", "-", "12", "81"]
+    data = json.loads(mutants_json(results, {"suite": "s"}))
+    assert data["score"] == {"killed": 1, "total": 3}
+    assert data["mutants"][0]["killed_by"][1] == "m[cortex-a57,filter-v3,probe]"
+    html = render_mutants_html([replace(results[0], breaks="<b>")], {"suite": "<s>"})
+    assert "&lt;b&gt;" in html and "&lt;s&gt;" in html and "<b>" not in html
