@@ -634,3 +634,15 @@ def test_five_megabytes_of_anything() -> None:
                  "BUG: KASAN: x\n" + "y\n" * 2_500_000,
                  ("\x1b[" + "1" * 4000 + "\n") * 1200):
         assert isinstance(scan(text), HealthReport)
+
+
+def test_a_case_piece_with_a_kasan_report_is_one_splat() -> None:
+    """What one case added to a KASAN kernel's console (the kasan suite, filter-v3-debug on
+    cortex-a57): the report between its rulers, then the taint line."""
+    text = golden("v3-kasan-slab-oob-cortex-a57-default-policy.l1-kernel.log")
+    report = scan(text)
+    assert [(s.kind, s.first_line, s.last_line) for s in report.splats] == [
+        (Kind.KASAN, 2, 81)]
+    assert report.splats[0].title == (
+        "BUG: KASAN: slab-out-of-bounds in kvm_pmu_get_pmceid+0x130/0x150")
+    assert report.stalls == ()
