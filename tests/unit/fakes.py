@@ -20,6 +20,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+import pytest
+
 from harness.errors import InfraError
 from harness.execute.group import BootedL1
 from harness.images import ImageSet
@@ -210,3 +212,14 @@ def stuck_progress(result: CaseResult) -> None:
     """A worker that reports its first result and then never gets any further: what a
     worker wedged in a wait without a deadline looks like from the pool."""
     time.sleep(600)
+
+
+def shrink_pool_deadlines(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """The pool's deadlines shrunk from minutes to ``seconds`` (checked every 50 ms), and a
+    group run in the test's own process made an error: only a worker can be stopped."""
+    def in_process(*args: object) -> object:
+        raise AssertionError("a group ran in-process: nothing could stop it")
+
+    monkeypatch.setattr("harness.execute.pool.run_group", in_process)
+    monkeypatch.setattr("harness.execute.pool.group_deadline_seconds", lambda g: seconds)
+    monkeypatch.setattr("harness.execute.pool.POLL_SECONDS", 0.05)

@@ -31,6 +31,7 @@ from tests.unit.fakes import (
     ReplayRemote,
     image_set,
     probe_capture,
+    shrink_pool_deadlines,
     stuck_progress,
 )
 
@@ -296,12 +297,7 @@ def test_a_worker_past_its_deadline_is_stopped_and_its_cases_time_out(
     # A real worker process that gets stuck: its group fails to find its machine profile
     # (no profiles in `machines_dir`), and the progress callback it then calls never
     # returns. Its deadline is shrunk from minutes to one second.
-    def in_process(*args: object) -> object:
-        raise AssertionError("a group ran in-process: nothing could stop it")
-
-    monkeypatch.setattr("harness.execute.pool.run_group", in_process)
-    monkeypatch.setattr("harness.execute.pool.group_deadline_seconds", lambda g: 1.0)
-    monkeypatch.setattr("harness.execute.pool.POLL_SECONDS", 0.05)
+    shrink_pool_deadlines(monkeypatch, 1.0)
     (tmp_path / "machines").mkdir()
     stuck = group("no-filter", "member-deny")
     started = time.monotonic()

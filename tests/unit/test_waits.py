@@ -25,7 +25,7 @@ from harness.plan import Case, Group, RunOptions
 from harness.results import ErrorClass, Outcome
 from harness.scenario.discover import load_scenarios
 from harness.store.debs import extract
-from tests.unit.fakes import stuck_progress
+from tests.unit.fakes import shrink_pool_deadlines, stuck_progress
 
 
 def finishes(action: Callable[[], object], within: float) -> list[BaseException]:
@@ -269,12 +269,7 @@ def test_one_group_runs_in_a_worker_under_a_deadline(tmp_path: Path,
     (scenario,) = [s for s in load_scenarios([SCENARIOS_DIR]) if s.id == "member-deny"]
     group = Group("max", "debian-6.1", (Case(scenario, "max", "debian-6.1", "probe"),))
 
-    def in_process(*args: object) -> object:
-        raise AssertionError("a single group ran in-process: nothing could stop it")
-
-    monkeypatch.setattr("harness.execute.pool.run_group", in_process)
-    monkeypatch.setattr("harness.execute.pool.group_deadline_seconds", lambda g: 0.5)
-    monkeypatch.setattr("harness.execute.pool.POLL_SECONDS", 0.05)
+    shrink_pool_deadlines(monkeypatch, 0.5)
     (tmp_path / "machines").mkdir()
     (result,) = run_groups([group], tmp_path, RunOptions(machines_dir=tmp_path / "machines"),
                            1, stuck_progress)
