@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import UsageError
-from harness.mutation import MUTANTS_DIR, Mutant, choose, load_mutants
+from harness.errors import InfraError, UsageError
+from harness.mutation import MUTANTS_DIR, Mutant, choose, load_mutants, run_mutants
+from harness.plan import Plan, RunOptions
 from harness.reports.mutants import mutants_json, mutants_table, render_mutants_html, score_line
 from harness.results import CaseResult, Outcome
 from harness.results.mutants import MutantResult, MutantStatus, judge_mutant, mutation_score
@@ -93,3 +94,47 @@ def test_score_table_and_reports() -> None:
     assert data["mutants"][0]["killed_by"][1] == "m[cortex-a57,filter-v3,probe]"
     html = render_mutants_html([replace(results[0], breaks="<b>")], {"suite": "<s>"})
     assert "&lt;b&gt;" in html and "&lt;s&gt;" in html and "<b>" not in html
+
+
+def _fake_run(monkeypatch: pytest.MonkeyPatch, outcomes: dict[str, Outcome]) -> list[str]:
+    """``run_mutants`` with the builds and the workers replaced: each run's cases get the
+    outcome given for its directory (``unmutated`` or the mutant's name)."""
+    from harness import mutation
+
+    runs: list[str] = []
+
+    def fake_groups(groups: object, run_dir: Path, *args: object) -> list[CaseResult]:
+        runs.append(run_dir.name)
+        return [result(f"s[max,filter-v3,probe]@{run_dir.name}", outcomes[run_dir.name])]
+
+    monkeypatch.setattr(mutation, "build_image_set", lambda *a, **k: None)
+    monkeypatch.setattr(mutation, "run_groups", fake_groups)
+    return runs
+
+
+def _plan() -> Plan:
+    return Plan((), (), RunOptions())
+
+
+@pytest.mark.parametrize(("baseline", "error"), [(Outcome.FAIL, UsageError),
+                                                 (Outcome.ERROR, InfraError)])
+def test_an_unmutated_kernel_that_does_not_pass_stops_the_run(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, baseline: Outcome,
+        error: type[Exception]) -> None:
+    runs = _fake_run(monkeypatch, {"unmutated": baseline, "a": Outcome.FAIL})
+    with pytest.raises(error, match="the unmutated kernel does not pass the suite"):
+        run_mutants(_plan(), [Mutant("a", MUTANTS_DIR, "x")], tmp_path, 1, print, print)
+    assert runs == ["unmutated"]  # no mutant was run
+
+
+def test_each_mutant_is_judged_after_the_unmutated_run(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    runs = _fake_run(monkeypatch, {"unmutated": Outcome.PASS, "a": Outcome.FAIL,
+                                   "b": Outcome.PASS})
+    said: list[str] = []
+    run = run_mutants(_plan(), [Mutant("a", MUTANTS_DIR, "x"), Mutant("b", MUTANTS_DIR, "y")],
+                      tmp_path, 1, print, said.append)
+    assert runs == ["unmutated", "a", "b"]
+    assert [(m.name, m.status) for m in run.mutants] == [("a", MutantStatus.KILLED),
+                                                         ("b", MutantStatus.SURVIVED)]
+    assert said[0].startswith("unmutated: 1 case(s) passed")
