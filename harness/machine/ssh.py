@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import shlex
 import threading
 import time
@@ -15,6 +16,8 @@ from typing import Protocol
 import paramiko
 
 from harness.errors import InfraError
+
+log = logging.getLogger(__name__)
 
 # Output beyond this is dropped (and flagged): a runaway command must not eat the host's RAM.
 MAX_OUTPUT_BYTES = 8 * 1024 * 1024
@@ -120,7 +123,16 @@ def closed_at(deadline: float, channel: _Closer) -> Iterator[None]:
     no timeout: a wedged L1 (QEMU stopped, dropbear gone) would hold the run forever.
     Closing the channel wakes that wait with an ``SSHException``.
     """
-    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), channel.close)
+    def close() -> None:
+        # On a connection that is already gone, closing says so (EOFError, SSHException):
+        # the waiter is woken either way, and an exception in a timer thread has no one
+        # to hear it.
+        try:
+            channel.close()
+        except (EOFError, OSError, paramiko.SSHException) as exc:
+            log.debug("closing a channel past its deadline: %s", exc)
+
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), close)
     timer.daemon = True
     timer.start()
     try:

@@ -174,6 +174,26 @@ def test_closed_at_closes_only_when_the_deadline_passes() -> None:
     assert (quick.closed, slow.closed) == (0, 1)
 
 
+def test_closing_a_channel_of_a_gone_connection_raises_in_no_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a dead transport paramiko's close raises EOFError; in the deadline's timer thread
+    that would be an exception no one hears (pytest saw one in CI)."""
+    class Gone:
+        closed = 0
+
+        def close(self) -> None:
+            self.closed += 1
+            raise EOFError()
+
+    heard: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: heard.append(args.exc_value))
+    channel = Gone()
+    with closed_at(time.monotonic() + 0.05, channel):
+        time.sleep(0.3)
+    time.sleep(0.1)
+    assert channel.closed == 1 and heard == []
+
+
 # -- processes ----------------------------------------------------------------------------
 
 
