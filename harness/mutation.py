@@ -19,7 +19,7 @@ from harness.catalog import unknown_name
 from harness.errors import InfraError, UsageError
 from harness.execute.group import Progress
 from harness.execute.pool import run_groups
-from harness.images import build_image_set
+from harness.execute.prebuild import prebuild_source_kernels
 from harness.images.kinds import kernel_kind, load_profile
 from harness.images.profiles import SourceOverrides
 from harness.kbuild.series import PATCHES_DIR
@@ -109,13 +109,6 @@ def _with_mutant(plan: Plan, mutant: Mutant | None) -> Plan:
     return replace(plan, options=options)
 
 
-def _build(plan: Plan) -> float:
-    start = time.monotonic()
-    for kernel in sorted({g.kernel for g in plan.groups}):
-        build_image_set(kernel, overrides=plan.options.overrides, progress=False)
-    return time.monotonic() - start
-
-
 def _check_baseline(baseline: Sequence[CaseResult], where: Path) -> None:
     """A failed check on the unmutated kernel: the suite is wrong (exit 2); an error: the
     machinery (125). Either way no mutant is run."""
@@ -143,7 +136,7 @@ Announce = Callable[[str], None]
 def _run_one(plan: Plan, mutant: Mutant, run_dir: Path, jobs: int, progress: Progress
              ) -> MutantResult:
     mutated = _with_mutant(plan, mutant)
-    build_seconds = _build(mutated)
+    build_seconds = prebuild_source_kernels(mutated, progress=False)
     start = time.monotonic()
     results = run_groups(mutated.groups, run_dir, mutated.options, jobs, progress)
     status, killers = judge_mutant(results)
@@ -157,7 +150,7 @@ def run_mutants(plan: Plan, mutants: Sequence[Mutant], run_dir: Path, jobs: int,
     """The suite on the unmutated kernel, then on each mutant. Raises ``UsageError`` when
     the unmutated kernel does not pass (the suite is wrong; mutants would prove nothing)."""
     base = _with_mutant(plan, None)
-    _build(base)
+    prebuild_source_kernels(base, progress=False)
     start = time.monotonic()
     baseline = run_groups(base.groups, run_dir / "unmutated", base.options, jobs, progress)
     baseline_seconds = time.monotonic() - start

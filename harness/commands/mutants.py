@@ -28,6 +28,7 @@ from harness.reports.mutants import (
     write_mutants_html,
     write_mutants_json,
 )
+from harness.reports.table import progress_line
 from harness.results import CaseResult
 from harness.results.mutants import MutantStatus
 
@@ -50,8 +51,7 @@ def register(subparsers: Any) -> None:
 
 
 def _progress(result: CaseResult) -> None:
-    print(f"  {result.outcome.value.upper():<12} {result.name}  ({result.seconds:.1f} s)",
-          file=sys.stderr, flush=True)
+    print(progress_line(result), file=sys.stderr, flush=True)
 
 
 def _announce(text: str) -> None:

@@ -158,5 +158,5 @@ def rerun_command(args: argparse.Namespace) -> int:
     results = run_groups(plan.groups, run_dir, plan.options, 1, _quiet)
     notes = [] if local else [compare(bundle, r) for r in results]
     meta = {"bundle": str(bundle.directory), "run_dir": str(run_dir)}
-    return emit(results, meta, report_request(args, run_dir), notes=notes,
+    return emit(results, meta, replace(request, run_dir=run_dir), notes=notes,
                 summary_suffix=f" ({run_dir})")

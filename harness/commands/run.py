@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from harness.cliargs import (
 from harness.images.profiles import SourceOverrides
 from harness.modes import DEFAULT_MODES, MODES
 from harness.paths import SCENARIOS_DIR, new_run_dir
-from harness.plan import DEFAULT_KERNELS, DEFAULT_MACHINES, Plan, Request, RunOptions, make_plan
+from harness.plan import DEFAULT_KERNELS, DEFAULT_MACHINES, Request, RunOptions, make_plan
 from harness.reports import emit
+from harness.reports.table import progress_line
 from harness.results import CaseResult
 
 
@@ -66,8 +68,7 @@ def register(subparsers: Any) -> None:
 
 
 def _progress(result: CaseResult) -> None:
-    print(f"  {result.outcome.value.upper():<12} {result.name}  ({result.seconds:.1f} s)",
-          file=sys.stderr, flush=True)
+    print(progress_line(result), file=sys.stderr, flush=True)
 
 
 def request_from(args: argparse.Namespace) -> Request:
@@ -82,19 +83,10 @@ def request_from(args: argparse.Namespace) -> Request:
                    tags=tuple(args.tag), suite=args.suite, shard=args.shard, options=options)
 
 
-def prebuild_source_kernels(plan: Plan) -> None:
-    """Build every source kernel of the run before any L1 starts: a compile error is exit
-    125 for the whole run, found in minutes rather than inside a worker with a deadline;
-    the workers then find the images in the cache."""
-    from harness.images import build_image_set
-
-    for kernel in plan.source_kernels():
-        build_image_set(kernel, overrides=plan.options.overrides, progress=True)
-
-
 def run_command(args: argparse.Namespace) -> int:
     # These boot machines: imported only when running, so `--help` and bad input stay fast.
     from harness.execute.pool import default_jobs, run_groups
+    from harness.execute.prebuild import prebuild_source_kernels
 
     plan = make_plan(request_from(args))
     request = report_request(args)
@@ -112,5 +104,5 @@ def run_command(args: argparse.Namespace) -> int:
         "groups": [f"{g.kernel}/{g.machine}" for g in plan.groups],
         "seconds": round(time.monotonic() - start, 1),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    return emit(results, meta, report_request(args, run_dir),
+    return emit(results, meta, replace(request, run_dir=run_dir),
                 summary_suffix=f" ({meta['seconds']} s; {run_dir})")

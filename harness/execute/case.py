@@ -127,8 +127,7 @@ def group_error(group: Group, exc: Exception, group_dir: Path,
     """Every case of a group whose L1 could not be had is an error, with the evidence."""
     _keep(group_dir / "infrastructure-error.txt", str(exc) + "\n")
     first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    what = "infrastructure" if error_class is ErrorClass.INFRASTRUCTURE else \
-        error_class.value.replace("-", " ")
+    what = error_class.value.replace("-", " ")  # "infrastructure", "harness bug", ...
     return [replace(case.result(Outcome.ERROR, f"{what}: {first_line}"),
                     artefacts=str(group_dir), error_class=error_class)
             for case in group.cases]

@@ -41,6 +41,11 @@ def _layout(columns: Sequence[str], rows: Sequence[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
+def progress_line(result: CaseResult) -> str:
+    """One finished case, as a run prints it while the others go on."""
+    return f"  {result.outcome.value.upper():<12} {result.name}  ({result.seconds:.1f} s)"
+
+
 def verdict_table(results: Sequence[CaseResult], *, include_skips: bool = False) -> str:
     """One row per case; on source-built revisions also the verdict against the final API."""
     shown = [r for r in results if include_skips or r.outcome is not Outcome.SKIP]

@@ -100,6 +100,7 @@ def _fake_run(monkeypatch: pytest.MonkeyPatch, outcomes: dict[str, Outcome]) -> 
     """``run_mutants`` with the builds and the workers replaced: each run's cases get the
     outcome given for its directory (``unmutated`` or the mutant's name)."""
     from harness import mutation
+    from harness.execute import prebuild
 
     runs: list[str] = []
 
@@ -107,7 +108,7 @@ def _fake_run(monkeypatch: pytest.MonkeyPatch, outcomes: dict[str, Outcome]) -> 
         runs.append(run_dir.name)
         return [result(f"s[max,filter-v3,probe]@{run_dir.name}", outcomes[run_dir.name])]
 
-    monkeypatch.setattr(mutation, "build_image_set", lambda *a, **k: None)
+    monkeypatch.setattr(prebuild, "build_image_set", lambda *a, **k: None)
     monkeypatch.setattr(mutation, "run_groups", fake_groups)
     return runs
 

@@ -14,7 +14,7 @@ from harness.catalog import KERNELS, unknown_name
 from harness.errors import InfraError, UsageError
 from harness.images.kernel import KernelFiles, KernelKind, KernelPlan, KernelRequest
 from harness.images.kinds import debian, local, source
-from harness.images.profiles import KERNELS_DIR, KernelProfile
+from harness.images.profiles import KERNELS_DIR, NO_OVERRIDES, KernelProfile
 from harness.located import file_problem
 from harness.yamlsource import LocatedDict, load_located
 
@@ -53,7 +53,7 @@ def plan_kernel(profile: KernelProfile, request: KernelRequest) -> KernelPlan:
     """The kernel resolved to exact inputs; options that do not apply to its kind are the
     user's error."""
     kind = kernel_kind(profile)
-    if request.overrides != request.__class__().overrides and not kind.takes_overrides:
+    if request.overrides != NO_OVERRIDES and not kind.takes_overrides:
         raise UsageError(f"--tree/--series only apply to source kernel profiles, not "
                          f"{profile.name} ({profile.kind})")
     if (request.local_image or request.local_modules) and not kind.takes_local_image:

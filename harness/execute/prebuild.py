@@ -1,0 +1,19 @@
+"""Kernels built here, built before any L1 starts: a series that does not apply is exit 2
+and a compile error exit 125 for the whole run, found in minutes rather than inside a worker
+with a deadline; the workers then find the images in the cache."""
+
+from __future__ import annotations
+
+import time
+
+from harness.images import build_image_set
+from harness.plan import Plan
+
+
+def prebuild_source_kernels(plan: Plan, *, progress: bool = True) -> float:
+    """Build (or find) the image set of every source kernel of the plan, with the plan's
+    ``--tree``/``--series``; the seconds it took."""
+    start = time.monotonic()
+    for kernel in plan.source_kernels():
+        build_image_set(kernel, overrides=plan.options.overrides, progress=progress)
+    return time.monotonic() - start
