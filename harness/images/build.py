@@ -89,12 +89,29 @@ def build_image_set(kernel_profile: str, *, local_image: Path | None = None,
         if manifest is not None:
             problems = cache.verify_entry(final, quick=True)
             if not problems:
-                return ImageSet.from_manifest(final, manifest)
+                source = the_plan.kernel.source
+                record = source.record() if source is not None else None
+                return ImageSet.from_manifest(final, with_build_record(manifest, record))
             _say(progress, f"cached {final.name} is damaged ({problems[0]}); rebuilding")
         with cache.atomic_dir(final) as tmp:
             manifest = _build(the_plan, tmp, progress=progress)
         _say(progress, f"built {final.name} in {manifest['seconds']['total']} s")
         return ImageSet.from_manifest(final, manifest)
+
+
+def with_build_record(manifest: dict[str, Any], record: dict[str, Any] | None
+                      ) -> dict[str, Any]:
+    """A cached set's manifest with this invocation's build inputs.
+
+    The entry is keyed by content (the series' and fragments' hashes), so whoever built it
+    first may have read the very same patches from elsewhere: a bundle's copy under a
+    temporary directory that is long gone. A bundle copies the inputs from the paths its
+    record names, so the record must name where this run read them."""
+    build = manifest["kernel"].get("build")
+    if record is None or not isinstance(build, dict):
+        return manifest
+    current = {**build, **record}
+    return {**manifest, "kernel": {**manifest["kernel"], "build": current}}
 
 
 def _build(the_plan: Plan, out: Path, *, progress: bool) -> dict[str, Any]:

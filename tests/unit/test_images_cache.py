@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.images.build import entry_key
+from harness.images.build import entry_key, with_build_record
 from harness.images.tools import TOOLS, ToolPlan
 from harness.store import cache
 
@@ -34,6 +34,20 @@ def test_key_depends_on_every_input() -> None:
     assert base != entry_key(KERNEL, "u1", _tools(True, "y"), {"init": "1"})
     assert base != entry_key(KERNEL, "u1", _tools(False), {"init": "1"})
     assert base != entry_key(KERNEL, "u1", _tools(True), {"init": "2"})
+
+
+def test_a_cached_source_set_names_where_this_run_read_its_series() -> None:
+    # CI's red run: the entry was built by a rerun from a bundle under /tmp, so every later
+    # bundle copied its series from a directory that no longer existed.
+    first = {"series": [{"name": "base", "source": "/tmp/gone/kernel/series/base"}],
+             "image_sha256": "cd" * 32, "build_log": "/cache/kernels/x/build.log"}
+    manifest = {"kernel": {"package": "p", "build": first}, "files": {}}
+    now = {"series": [{"name": "base", "source": "/repo/kernel-patches/base"}]}
+    build = with_build_record(manifest, now)["kernel"]["build"]
+    assert build["series"][0]["source"] == "/repo/kernel-patches/base"
+    assert build["image_sha256"] == "cd" * 32 and build["build_log"].endswith("build.log")
+    assert manifest["kernel"]["build"] is first            # the cached manifest is untouched
+    assert with_build_record(manifest, None) is manifest    # a Debian kernel has no record
 
 
 @pytest.fixture
