@@ -43,6 +43,9 @@ def render(scenario: Scenario, *, with_filters: bool = True) -> str:
     lines = [FORMAT_LINE, f"# scenario {scenario.id}: {printable(scenario.path.name)}",
              f"vcpus {scenario.vcpus}"]
     lines += [f"no-pmu-vcpu {v}" for v in scenario.no_pmu_vcpus]
+    if scenario.measure != DEFAULT_MEASURE:
+        # The control measures where the filtered run does: each vCPU needs its own.
+        lines.append("measure " + " ".join(str(v) for v in scenario.measure))
     if with_filters:
         lines += [_step_line(step) for step in scenario.steps]
     workload = scenario.workload
@@ -60,6 +63,7 @@ class FilterFile:
     no_pmu_vcpus: tuple[int, ...]
     steps: tuple[Step, ...]
     workload: Workload
+    measure: tuple[int, ...] = (0,)
 
 
 # The C reader's limits (guest-images/probe/filterfile.h), so that both refuse alike.
@@ -69,6 +73,7 @@ MAX_STEPS = 1024
 MAX_LOOPS = 0xFFFFFFFF
 DEFAULT_WORKLOAD = Workload((0x11, 0x08), True, 200000)
 DEFAULT_LOOPS = 200000
+DEFAULT_MEASURE = (0,)
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _DECIMAL = re.compile(r"[0-9]+")
 # Significant decimal digits of a number (20 hold any 64-bit value; 16 hex digits do):
@@ -134,6 +139,8 @@ class _File:
     no_pmu: list[tuple[int, int]] = field(default_factory=list)  # vCPU, line
     steps: list[Step] = field(default_factory=list)
     workload: Workload | None = None
+    measure: tuple[int, ...] = DEFAULT_MEASURE
+    measure_line: int = 0
     seen: set[str] = field(default_factory=set)  # directives that may appear once
 
 
@@ -144,7 +151,7 @@ def _once(state: _File, word: str) -> None:
 
 
 def _directive(state: _File, word: str, args: list[str], line: int) -> None:
-    if word in ("pmu-harness-filter", "vcpus", "workload"):
+    if word in ("pmu-harness-filter", "vcpus", "workload", "measure"):
         _once(state, word)
     if word == "pmu-harness-filter":
         version = _number(_arguments(args, 1, word)[0], "format version", 0xFFFF)
@@ -159,8 +166,22 @@ def _directive(state: _File, word: str, args: list[str], line: int) -> None:
                              line))
     elif word == "workload":
         state.workload = _workload(args)
+    elif word == "measure":
+        state.measure, state.measure_line = _measure(args), line
     else:
         _step(state, word, args, line)
+
+
+def _measure(args: list[str]) -> tuple[int, ...]:
+    if not 1 <= len(args) <= MAX_VCPUS:
+        raise _Bad(f"'measure' takes 1 to {MAX_VCPUS} vCPUs, got {len(args)}")
+    vcpus: list[int] = []
+    for arg in args:
+        vcpu = _number(arg, "vcpu", MAX_VCPUS - 1)
+        if vcpu in vcpus:
+            raise _Bad(f"vCPU {vcpu} is measured twice")
+        vcpus.append(vcpu)
+    return tuple(vcpus)
 
 
 def _step(state: _File, word: str, args: list[str], line: int) -> None:
@@ -188,6 +209,10 @@ def _check_vcpus(state: _File, source: Path) -> None:
     for step in state.steps:
         if step.vcpu >= state.vcpus:
             raise _problem(source, step.line, f"vcpu {step.vcpu} out of range "
+                           f"(vcpus {state.vcpus})")
+    for vcpu in state.measure:
+        if vcpu >= state.vcpus:
+            raise _problem(source, state.measure_line, f"measured vcpu {vcpu} out of range "
                            f"(vcpus {state.vcpus})")
     # In vCPU order, each at its last line: the C reader keeps a bit mask.
     for vcpu, line in sorted(dict(state.no_pmu).items()):
@@ -219,4 +244,4 @@ def parse(text: str, source: Path = Path("<filter file>")) -> FilterFile:
         raise _problem(source, None, "end of file before the 'pmu-harness-filter 1' line")
     _check_vcpus(state, source)
     return FilterFile(state.vcpus, tuple(v for v, _ in state.no_pmu), tuple(state.steps),
-                      state.workload or DEFAULT_WORKLOAD)
+                      state.workload or DEFAULT_WORKLOAD, state.measure)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.errors import InfraError
@@ -38,10 +38,18 @@ class Observation:
     kernel_release: str = ""
     unobservable: frozenset[str] = frozenset()  # counter refs this mode cannot drive
     unlisted_events: frozenset[int] = frozenset()  # events whose PMCEID bit it cannot see
+    vcpu: int = 0  # the vCPU the fields above were read on
+    # The other measured vCPUs, each in this same shape (their ``steps`` are empty: the
+    # calls were made once, for the VM).
+    others: tuple[Observation, ...] = ()
 
     @property
     def filter_errnos(self) -> tuple[str, ...]:
         return tuple(s.errno for s in self.steps if s.op == "filter")
+
+    def on(self, vcpu: int) -> Observation | None:
+        """What ``vcpu`` saw, or None where it was not measured."""
+        return next((o for o in (self, *self.others) if o.vcpu == vcpu), None)
 
 
 def advertised_events(pmceid0: int, pmceid1: int) -> frozenset[int]:
@@ -85,7 +93,17 @@ def parse_probe_output(text: str, *, source: str = "pmu-probe") -> Observation:
         raise InfraError(f"{source} could not run: {data['fatal']}", log_tail=text[-2000:])
     steps = tuple(StepResult(str(s["op"]), int(s["vcpu"]), errno_name(s), bool(s.get("implicit")))
                   for s in data.get("steps", []))
-    measurement = data.get("measurement") or {}
+    release = str(data.get("uname", ""))
+    # Probes before `measure` printed only "measurement" (vCPU 0): the captures keep it.
+    listed = data.get("measurements") or [data.get("measurement") or {}]
+    if not isinstance(listed, list) or not all(isinstance(m, dict) for m in listed):
+        raise InfraError(f"{source}: malformed measurements", log_tail=text[-2000:])
+    first, *rest = (_view(m, (), release) for m in listed)
+    return replace(first, steps=steps, others=tuple(rest))
+
+
+def _view(measurement: dict[str, Any], steps: tuple[StepResult, ...],
+          release: str) -> Observation:
     measured = bool(measurement) and int(measurement.get("errno", 0)) == 0
     pmceid0 = int(measurement["pmceid0"]) if measured else None
     pmceid1 = int(measurement["pmceid1"]) if measured else None
@@ -97,5 +115,6 @@ def parse_probe_output(text: str, *, source: str = "pmu-probe") -> Observation:
         advertised=advertised_events(pmceid0 or 0, pmceid1 or 0),
         counters=_counters(measurement) if measured else {},
         measured=measured,
-        kernel_release=str(data.get("uname", "")),
+        kernel_release=release,
+        vcpu=int(measurement.get("vcpu", 0)),
     )

@@ -62,6 +62,11 @@ class Prediction:
     measured: bool
     counters: tuple[CounterPrediction, ...]
     rules: KernelRules
+    initialised: frozenset[int] = frozenset({0})  # vCPUs whose PMU init succeeds
+
+    def measured_on(self, vcpu: int) -> bool:
+        """Whether ``vcpu`` can run the measurement: its PMU was initialised."""
+        return vcpu in self.initialised
 
     def allowed(self, event: int) -> bool:
         return _allowed(self.filter_mask, self.nr_events, event)
@@ -218,9 +223,10 @@ def predict(
     outcomes = _play(steps, vcpus, state)
     pmceid0, pmceid1 = _guest_pmceid(pmu, state.mask, rules)
     measured = 0 in state.created
-    counters = _counters(workload, pmu, state.mask, rules, state.nr_events) if measured else ()
+    counters = (_counters(workload, pmu, state.mask, rules, state.nr_events)
+                if state.created else ())
     return Prediction(tuple(outcomes), state.mask, state.nr_events, pmceid0, pmceid1, measured,
-                      counters, rules)
+                      counters, rules, frozenset(state.created))
 
 
 def filter_space(pmu: PmuModel, rules: KernelRules) -> int:

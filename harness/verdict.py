@@ -7,13 +7,16 @@ counting: under TCG most events never count, and silence proves nothing by itsel
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.events import format_event
 from harness.observation import Observation, advertised_events
 from harness.oracle import Prediction
 from harness.results import Check, Outcome
-from harness.scenario.model import FilterCall, Scenario
+from harness.scenario.model import Expectations, FilterCall, Scenario
+
+# What a measured vCPU the written expectations do not hold for is judged by: the oracle.
+DERIVED = Expectations()
 
 
 @dataclass(frozen=True)
@@ -57,33 +60,54 @@ def _bit_word(prediction_value: int) -> str:
     return f"0x{prediction_value:x}"
 
 
-def _pmceid_checks(scenario: Scenario, prediction: Prediction, seen: Observation,
-                   control: Observation | None) -> list[Check]:
-    expect = scenario.expect
+def _word_check(name: str, want: int, got: int | None, mode: str, source: str) -> Check:
+    if got is None:
+        return Check(f"guest {name}", _bit_word(want), f"not observable in {mode} mode",
+                     Outcome.SKIP, source)
+    return Check(f"guest {name}", _bit_word(want), _bit_word(got), _outcome(want == got),
+                 source)
+
+
+def _word_checks(expect: Expectations, prediction: Prediction,
+                 seen: Observation) -> list[Check]:
+    """Whole PMCEID words: as written, or the oracle's where the scenario says `derive`."""
+    oracle = f"oracle: {prediction.rules.describe()}"
+    checks = []
+    for register, written, predicted, got in ((0, expect.pmceid0, prediction.pmceid0,
+                                               seen.pmceid0),
+                                              (1, expect.pmceid1, prediction.pmceid1,
+                                               seen.pmceid1)):
+        name = f"PMCEID{register}"
+        if written is not None:
+            checks.append(_word_check(name, written, got, seen.mode, "scenario"))
+        elif register in expect.derive_words:
+            checks.append(_word_check(name, predicted, got, seen.mode, oracle))
+    return checks
+
+
+def _bit_checks(expect: Expectations, seen: Observation) -> list[Check]:
     checks = []
     for events, present in ((expect.pmceid_present, True), (expect.pmceid_absent, False)):
         for event in events or ():
-            got = event in seen.advertised
+            name, want = f"PMCEID bit of {format_event(event)}", "present" if present else "absent"
             if event in seen.unlisted_events:
-                checks.append(Check(f"PMCEID bit of {format_event(event)}",
-                                    "present" if present else "absent",
-                                    f"not observable in {seen.mode} mode", Outcome.SKIP,
-                                    "scenario"))
+                checks.append(Check(name, want, f"not observable in {seen.mode} mode",
+                                    Outcome.SKIP, "scenario"))
                 continue
-            checks.append(Check(
-                f"PMCEID bit of {format_event(event)}",
-                "present" if present else "absent", "present" if got else "absent",
-                _outcome(got == present), "scenario"))
-    derived = expect.pmceid_present is None and expect.pmceid_absent is None
-    if derived and seen.pmceid0 is not None and seen.pmceid1 is not None:
-        source = f"oracle: {prediction.rules.describe()}"
-        for name, want_word, got_word in (("PMCEID0", prediction.pmceid0, seen.pmceid0),
-                                          ("PMCEID1", prediction.pmceid1, seen.pmceid1)):
-            checks.append(Check(f"guest {name}", _bit_word(want_word), _bit_word(got_word),
-                                _outcome(want_word == got_word), source))
-    elif derived:
-        checks.extend(_advertised_checks(prediction, seen, control))
+            got = event in seen.advertised
+            checks.append(Check(name, want, "present" if got else "absent",
+                                _outcome(got == present), "scenario"))
     return checks
+
+
+def _pmceid_checks(expect: Expectations, prediction: Prediction, seen: Observation,
+                   control: Observation | None) -> list[Check]:
+    if not expect.says_nothing_of_pmceid:
+        return _word_checks(expect, prediction, seen) + _bit_checks(expect, seen)
+    # Nothing written: the oracle's whole words, or in linux mode its sysfs list.
+    if seen.pmceid0 is not None and seen.pmceid1 is not None:
+        return _word_checks(replace(expect, derive_words=frozenset({0, 1})), prediction, seen)
+    return _advertised_checks(prediction, seen, control)
 
 
 def _advertised_checks(prediction: Prediction, seen: Observation,
@@ -129,9 +153,8 @@ def _count_check(ref: str, want: bool, source: str, seen: Observation,
     return Check(name, "0", f"{shown} (control: {control_value})", Outcome.PASS, source)
 
 
-def _counting_checks(scenario: Scenario, prediction: Prediction, seen: Observation,
+def _counting_checks(expect: Expectations, prediction: Prediction, seen: Observation,
                      control: Observation | None) -> list[Check]:
-    expect = scenario.expect
     wanted: dict[str, tuple[bool, str]] = {}
     if expect.counting is None and expect.not_counting is None:
         for counter in prediction.counters:
@@ -152,15 +175,30 @@ def _control_checks(control: Observation | None) -> list[Check]:
                   "ok" if ok else "failed", Outcome.PASS if ok else Outcome.ERROR, "harness")]
 
 
+def _vcpu_checks(scenario: Scenario, prediction: Prediction, seen: Observation,
+                 control: Observation | None, vcpu: int) -> list[Check]:
+    """What one measured vCPU saw, against the expectations that hold for it."""
+    view = seen.on(vcpu)
+    control_view = control.on(vcpu) if control else None
+    expect = scenario.expect if scenario.expect.holds_for(vcpu) else DERIVED
+    checks: list[Check] = []
+    if view is not None and view.measured:
+        checks += _pmceid_checks(expect, prediction, view, control_view)
+        checks += _counting_checks(expect, prediction, view, control_view)
+    elif prediction.measured_on(vcpu):
+        checks.append(Check(f"measurement on vCPU {vcpu}", "measured", "not measured",
+                            Outcome.FAIL, f"oracle: {prediction.rules.describe()}"))
+    if len(scenario.measure) == 1:
+        return checks
+    return [c if c.name.startswith("measurement on") else replace(c, name=f"vCPU {vcpu}: {c.name}")
+            for c in checks]
+
+
 def judge(scenario: Scenario, prediction: Prediction, seen: Observation,
           control: Observation | None) -> Verdict:
     checks = _control_checks(control) + _errno_checks(scenario, prediction, seen)
-    if seen.measured:
-        checks += _pmceid_checks(scenario, prediction, seen, control)
-        checks += _counting_checks(scenario, prediction, seen, control)
-    elif prediction.measured:
-        checks.append(Check("measurement on vCPU 0", "measured", "not measured", Outcome.FAIL,
-                            f"oracle: {prediction.rules.describe()}"))
+    for vcpu in scenario.measure:
+        checks += _vcpu_checks(scenario, prediction, seen, control, vcpu)
     return Verdict(_overall(checks), tuple(checks))
 
 

@@ -21,6 +21,8 @@ struct parser {
 	int seen_vcpus;
 	unsigned int vcpus_line;
 	unsigned int no_pmu_line[FF_MAX_VCPUS];
+	int seen_measure;
+	unsigned int measure_line;
 	size_t cap;
 	char *err;
 	size_t errlen;
@@ -158,6 +160,30 @@ static int do_vcpus(struct parser *p, char **tok, int ntok)
 	return 0;
 }
 
+static int do_measure(struct parser *p, char **tok, int ntok)
+{
+	struct ff_file *ff = p->ff;
+	unsigned int v, i;
+	int n;
+
+	if (p->seen_measure)
+		return fail(p, "duplicate 'measure' line");
+	if (ntok < 2 || ntok - 1 > FF_MAX_VCPUS)
+		return fail(p, "'measure' takes 1 to %d vCPUs, got %d", FF_MAX_VCPUS, ntok - 1);
+	ff->nmeasure = 0;
+	for (n = 1; n < ntok; n++) {
+		if (vcpu_arg(p, tok[n], &v))
+			return -1;
+		for (i = 0; i < ff->nmeasure; i++)
+			if (ff->measure[i] == v)
+				return fail(p, "vCPU %u is measured twice", v);
+		ff->measure[ff->nmeasure++] = v;
+	}
+	p->seen_measure = 1;
+	p->measure_line = p->line;
+	return 0;
+}
+
 static int do_no_pmu(struct parser *p, char **tok, int ntok)
 {
 	unsigned int v;
@@ -281,6 +307,8 @@ static int do_line(struct parser *p, char *line)
 		return do_vcpus(p, tok, ntok);
 	if (!strcmp(tok[0], "no-pmu-vcpu"))
 		return do_no_pmu(p, tok, ntok);
+	if (!strcmp(tok[0], "measure"))
+		return do_measure(p, tok, ntok);
 	if (!strcmp(tok[0], "filter"))
 		return do_filter(p, tok, ntok);
 	if (!strcmp(tok[0], "init"))
@@ -311,6 +339,11 @@ static int check_file(struct parser *p)
 			return fail(p, "vcpu %u out of range (vcpus %u)",
 				    ff->steps[i].vcpu, ff->vcpus);
 	}
+	p->line = p->measure_line;
+	for (i = 0; i < ff->nmeasure; i++)
+		if (ff->measure[i] >= ff->vcpus)
+			return fail(p, "measured vcpu %u out of range (vcpus %u)",
+				    ff->measure[i], ff->vcpus);
 	for (v = 0; v < FF_MAX_VCPUS; v++) {
 		p->line = p->no_pmu_line[v];
 		if ((ff->no_pmu_mask & (1u << v)) && v >= ff->vcpus)
@@ -324,6 +357,7 @@ static void set_defaults(struct ff_file *ff)
 {
 	memset(ff, 0, sizeof(*ff));
 	ff->vcpus = 1;
+	ff->nmeasure = 1;	/* measure[0] = 0 by the memset */
 	/* The example workload of docs/filter-file.rst. */
 	ff->workload.nevents = 2;
 	ff->workload.events[0] = 0x11;

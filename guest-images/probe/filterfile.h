@@ -48,6 +48,9 @@ struct ff_file {
 	size_t nsteps;
 	struct ff_workload workload;
 	int has_workload;		/* 0: defaults were filled in */
+	/* "measure": the vCPUs the payload measures on, in order; default vCPU 0 */
+	unsigned int measure[FF_MAX_VCPUS];
+	unsigned int nmeasure;
 };
 
 /*

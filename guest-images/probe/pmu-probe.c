@@ -82,6 +82,7 @@ struct report {
 };
 
 struct measurement {
+	unsigned int vcpu;
 	int skipped;
 	int err;
 	char reason[160];
@@ -97,10 +98,10 @@ struct probe {
 	struct vm vm;
 	struct step_result *res;
 	size_t nres;
-	int measured;		/* measurement section is meaningful */
+	unsigned int nmeasured;	/* entries of m[] that are meaningful */
 	int fds_at_start;	/* count_open_fds() before anything was opened */
 	int fds_at_end;		/* count_open_fds() after teardown */
-	struct measurement m;
+	struct measurement m[FF_MAX_VCPUS];	/* in the file's "measure" order */
 	char fatal[512];
 	unsigned int timeout_s;
 	struct timespec t0;
@@ -587,55 +588,72 @@ static void implicit_init(struct probe *p)
 	}
 }
 
-static void skip_measurement(struct probe *p, int err, const char *reason)
+static void skip_measurement(struct measurement *m, int err, const char *reason)
 {
-	p->m.skipped = 1;
-	p->m.err = err;
-	snprintf(p->m.reason, sizeof(p->m.reason), "%s", reason);
+	m->skipped = 1;
+	m->err = err;
+	snprintf(m->reason, sizeof(m->reason), "%s", reason);
 }
 
-static int measure(struct probe *p)
+/* One run of the measuring payload on vCPU v, into m. -1: fatal (already set). */
+static int measure_on(struct probe *p, unsigned int v, struct measurement *m)
 {
-	struct vcpu *c = &p->vm.vcpu[0];
+	struct vcpu *c = &p->vm.vcpu[v];
 	const struct ff_workload *w = &p->ff.workload;
-	uint64_t *blk = param_block(&p->vm, 0);
+	uint64_t *blk = param_block(&p->vm, v);
 	struct timespec t0;
 	char why[128];
 	unsigned int i;
 	int ret;
 
-	p->measured = 1;
+	m->vcpu = v;
 	if (c->init_err) {
-		skip_measurement(p, c->init_err, "KVM_ARM_VCPU_INIT of vCPU 0 failed");
+		snprintf(why, sizeof(why), "KVM_ARM_VCPU_INIT of vCPU %u failed", v);
+		skip_measurement(m, c->init_err, why);
 		return 0;
 	}
 	if (!c->has_pmu) {
-		skip_measurement(p, ENODEV, "vCPU 0 has no PMUv3 (no-pmu-vcpu 0)");
+		snprintf(why, sizeof(why), "vCPU %u has no PMUv3 (no-pmu-vcpu %u)", v, v);
+		skip_measurement(m, ENODEV, why);
 		return 0;
 	}
 	if (!c->pmu_ready) {
-		snprintf(why, sizeof(why), "PMU init of vCPU 0 failed at stage %s", c->pmu_stage);
-		skip_measurement(p, c->pmu_err, why);
+		snprintf(why, sizeof(why), "PMU init of vCPU %u failed at stage %s", v,
+			 c->pmu_stage);
+		skip_measurement(m, c->pmu_err, why);
 		return 0;
 	}
 
 	blk[P_NEVENTS / 8] = w->nevents;
 	blk[P_CYCLES / 8] = w->cycles;
 	blk[P_LOOPS / 8] = w->loops;
-	p->m.swinc_mask = 0;
+	m->swinc_mask = 0;
 	for (i = 0; i < w->nevents; i++) {
 		blk[P_EVENTS / 8 + i] = w->events[i];
 		if (w->events[i] == 0)	/* SW_INCR: needs PMSWINC writes */
-			p->m.swinc_mask |= 1ULL << i;
+			m->swinc_mask |= 1ULL << i;
 	}
-	blk[P_SWINC / 8] = p->m.swinc_mask;
+	blk[P_SWINC / 8] = m->swinc_mask;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	ret = run_command(p, 0, CMD_MEASURE, &p->m.rep);
-	p->m.run_ms = ms_since(&t0);
+	ret = run_command(p, v, CMD_MEASURE, &m->rep);
+	m->run_ms = ms_since(&t0);
 	if (ret < 0)
 		return -1;
-	p->m.err = ret;
+	m->err = ret;
+	return 0;
+}
+
+/* The filter is per VM but the PMU per vCPU: each listed vCPU reads its own view. */
+static int measure(struct probe *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->ff.nmeasure; i++) {
+		p->nmeasured = i + 1;
+		if (measure_on(p, p->ff.measure[i], &p->m[i]))
+			return -1;
+	}
 	return 0;
 }
 
@@ -696,10 +714,10 @@ static void emit_key(struct jw *w, const char *name, const struct report *rep, i
 		jw_null(w, name);
 }
 
-static void emit_counters(struct jw *w, const struct probe *p)
+static void emit_counters(struct jw *w, const struct probe *p, const struct measurement *m)
 {
 	const struct ff_workload *wl = &p->ff.workload;
-	const struct report *rep = &p->m.rep;
+	const struct report *rep = &m->rep;
 	uint64_t nprog = (rep->seen & (1ULL << K_NPROG)) ? rep->val[K_NPROG] : 0;
 	unsigned int i;
 
@@ -717,19 +735,15 @@ static void emit_counters(struct jw *w, const struct probe *p)
 	jw_arr_end(w);
 }
 
-static void emit_measurement(struct jw *w, const struct probe *p)
+static void emit_one(struct jw *w, const char *key, const struct probe *p,
+		     const struct measurement *m)
 {
-	const struct measurement *m = &p->m;
 	const struct report *rep = &m->rep;
 	int have_pmcr = !!(rep->seen & (1ULL << K_PMCR));
 	int have_dfr0 = !!(rep->seen & (1ULL << K_DFR0));
 
-	if (!p->measured) {
-		jw_null(w, "measurement");
-		return;
-	}
-	jw_obj_begin(w, "measurement");
-	jw_uint(w, "vcpu", 0);
+	jw_obj_begin(w, key);
+	jw_uint(w, "vcpu", m->vcpu);
 	jw_int(w, "errno", m->err);
 	jw_str(w, "error", ff_errno_name(m->err));
 	jw_bool(w, "skipped", m->skipped);
@@ -747,7 +761,7 @@ static void emit_measurement(struct jw *w, const struct probe *p)
 		jw_uint(w, "pmuver", (rep->val[K_DFR0] >> 8) & 0xf);
 	else
 		jw_null(w, "pmuver");
-	emit_counters(w, p);
+	emit_counters(w, p, m);
 	emit_key(w, "cycle_counter", rep, K_CCNT);
 	jw_bool(w, "cycles_enabled", p->ff.workload.cycles);
 	jw_uint(w, "loops", p->ff.workload.loops);
@@ -756,6 +770,26 @@ static void emit_measurement(struct jw *w, const struct probe *p)
 	if (!m->skipped)
 		jw_int(w, "run_ms", (long long)(m->run_ms + 0.5));
 	jw_obj_end(w);
+}
+
+/*
+ * "measurement": the first measured vCPU (what format 1 readers know);
+ * "measurements": every measured vCPU, in the file's order.
+ */
+static void emit_measurement(struct jw *w, const struct probe *p)
+{
+	unsigned int i;
+
+	if (!p->nmeasured) {
+		jw_null(w, "measurement");
+		jw_null(w, "measurements");
+		return;
+	}
+	emit_one(w, "measurement", p, &p->m[0]);
+	jw_arr_begin(w, "measurements");
+	for (i = 0; i < p->nmeasured; i++)
+		emit_one(w, NULL, p, &p->m[i]);
+	jw_arr_end(w);
 }
 
 static void emit(const struct probe *p)

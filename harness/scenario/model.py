@@ -85,6 +85,24 @@ class Expectations:
     pmceid_absent: tuple[int, ...] | None = None
     counting: tuple[str, ...] | None = None
     not_counting: tuple[str, ...] | None = None
+    # The guest's whole PMCEID0_EL0/PMCEID1_EL0, 64 bits each (the high words are events
+    # 0x4000+), or `derive` for the oracle's. When the scenario says nothing of PMCEID at
+    # all (these two and the present/absent lists), the oracle's whole words are checked.
+    pmceid0: int | None = None
+    pmceid1: int | None = None
+    derive_words: frozenset[int] = frozenset()  # registers written as `pmceidN: derive`
+    # The measured vCPUs the written expectations hold for (None: every one); the others
+    # are judged by the oracle alone.
+    vcpus: tuple[int, ...] | None = None
+
+    @property
+    def says_nothing_of_pmceid(self) -> bool:
+        return not self.derive_words and all(
+            v is None for v in (self.pmceid_present, self.pmceid_absent, self.pmceid0,
+                                self.pmceid1))
+
+    def holds_for(self, vcpu: int) -> bool:
+        return self.vcpus is None or vcpu in self.vcpus
 
 
 @dataclass(frozen=True)
@@ -103,6 +121,9 @@ class Scenario:
     expect: Expectations
     path: Path
     id_line: int = 0  # where `id:` is in the file (0: not from a file)
+    # The vCPUs the guest payload measures on, in order (the filter is per VM, the PMU per
+    # vCPU: a scenario may look at the filter from a vCPU other than the one that set it).
+    measure: tuple[int, ...] = (0,)
 
     @property
     def filter_calls(self) -> tuple[FilterCall, ...]:

@@ -37,14 +37,19 @@ TOP_KEYS = {
     "modes": "a list of L2 modes: probe, linux (default: [probe])",
     "vcpus": f"the number of vCPUs, 1 to {MAX_VCPUS} (default 1)",
     "no_pmu_vcpus": "vCPU indices created without the PMUv3 feature",
+    "measure": "the vCPUs to measure on: a list of indices or `all` (default [0])",
     "control": "true (default) to run an unfiltered control first",
     "filters": "the ordered list of filter calls and ordering steps, or `none`",
     "workload": "events, cycle_counter, loops",
-    "expect": "errnos, pmceid_present, pmceid_absent, counting, not_counting",
+    "expect": "errnos, pmceid_present, pmceid_absent, pmceid0, pmceid1, counting, "
+              "not_counting, vcpus",
 }
 REQUIRED_KEYS = ("id", "description", "filters", "workload")
 WORKLOAD_KEYS = ("events", "cycle_counter", "loops")
-EXPECT_KEYS = ("errnos", "pmceid_present", "pmceid_absent", "counting", "not_counting")
+EXPECT_KEYS = ("errnos", "pmceid_present", "pmceid_absent", "pmceid0", "pmceid1", "counting",
+               "not_counting", "vcpus")
+PMCEID_MAX = (1 << 64) - 1  # a whole 64-bit PMCEIDn_EL0, high word included
+MEASURE_ALL = "all"
 STEP_KEYS = ("allow", "deny", "raw", "init", "run")
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
 # An id names directories and files of every run (`<id>-<mode>/`, bundles): 64 characters
@@ -131,7 +136,8 @@ def _raw_call(r: _Reader, spec: Any, line: int, vcpu: int | None) -> FilterCall:
         "base": lambda v, ln: r.integer(v, ln, "raw filter base", 0, 0xFFFF),
         "nevents": lambda v, ln: r.integer(v, ln, "raw filter nevents", 0, 0xFFFF),
         "action": lambda v, ln: r.integer(v, ln, "raw filter action", 0, 0xFF)})
-    _check_space(r, base, count, line, "raw filter")
+    # No range check: a raw call carries whatever the struct can hold (the sum of two u16
+    # may pass 0x10000) so that the kernel's own checks are what the scenario tests.
     if vcpu is None:
         raise Invalid()
     return FilterCall(base, count, action, vcpu, line)
@@ -227,6 +233,25 @@ def _event_list(r: _Reader, value: Any, line: int, what: str) -> tuple[int, ...]
     return tuple(r.each(value, line, what, lambda v, ln: r.event(v, ln, what)))
 
 
+def _vcpu_list(r: _Reader, value: Any, line: int, what: str, count: int) -> tuple[int, ...]:
+    indices = r.each(value, line, what, lambda v, ln: r.integer(v, ln, what, 0, count - 1,
+                                                                 hexadecimal=False))
+    if not indices:
+        raise r.fail(line, f"{what}: expected at least one vCPU index")
+    if len(set(indices)) != len(indices):
+        raise r.fail(line, f"{what}: a vCPU is listed twice in {shown(value)}")
+    return tuple(indices)
+
+
+def _measure(r: _Reader, doc: LocatedDict, vcpus: int, indices: int) -> tuple[int, ...]:
+    value, line = doc.get("measure"), _line_of(doc, "measure")
+    if value is None:
+        return (0,)
+    if value == MEASURE_ALL:
+        return tuple(range(vcpus))
+    return _vcpu_list(r, value, line, "measure", indices)
+
+
 def _expectations(r: _Reader, doc: LocatedDict) -> Expectations:
     if "expect" not in doc:
         return Expectations()
@@ -237,6 +262,9 @@ def _expectations(r: _Reader, doc: LocatedDict) -> Expectations:
         "pmceid_absent": lambda v, ln, w: _event_list(r, v, ln, w),
         "counting": lambda v, ln, w: _counter_refs(r, v, ln, w),
         "not_counting": lambda v, ln, w: _counter_refs(r, v, ln, w),
+        "pmceid0": lambda v, ln, w: r.integer(v, ln, w, 0, PMCEID_MAX),
+        "pmceid1": lambda v, ln, w: r.integer(v, ln, w, 0, PMCEID_MAX),
+        "vcpus": lambda v, ln, w: _vcpu_list(r, v, ln, w, MAX_VCPUS),
     }
     values: dict[str, Any] = {}
     for key, read in readers.items():
@@ -244,7 +272,11 @@ def _expectations(r: _Reader, doc: LocatedDict) -> Expectations:
         if value != DERIVE:
             line = _line_of(spec, key)
             values[key] = r.guarded(None, read, value, line, f"expect {key}")
-    return Expectations(**values)
+    # Omitted or `derive` are the same for every other key; a word written `derive` is asked
+    # for: the oracle's whole word is checked beside the scenario's present/absent lists.
+    derived = frozenset(n for n, key in enumerate(("pmceid0", "pmceid1"))
+                        if spec.get(key) == DERIVE)
+    return Expectations(**values, derive_words=derived)
 
 
 # -- top level --------------------------------------------------------------------------
@@ -306,9 +338,14 @@ def _check_consistency(r: _Reader, scenario: Scenario, doc: LocatedDict,
     if errnos is not None and steps_complete and len(errnos) != len(scenario.filter_calls):
         r.fail(_line_of(doc, "expect"), f"expect errnos: {len(errnos)} given for "
                f"{len(scenario.filter_calls)} filter call(s); give one per call, in order")
-    if 0 in scenario.no_pmu_vcpus:
-        r.fail(_line_of(doc, "no_pmu_vcpus"), "no_pmu_vcpus: vCPU 0 runs the measurement and "
-               "needs the PMU; use vCPU 1 or higher")
+    for vcpu in sorted(set(scenario.no_pmu_vcpus) & set(scenario.measure)):
+        r.fail(_line_of(doc, "no_pmu_vcpus"), f"no_pmu_vcpus: vCPU {vcpu} runs the "
+               f"measurement (measure: {list(scenario.measure)}) and needs the PMU; measure "
+               "other vCPUs or give the PMU-less one another index")
+    for vcpu in scenario.expect.vcpus or ():
+        if vcpu not in scenario.measure:
+            r.fail(_line_of(doc, "expect"), f"expect vcpus: vCPU {vcpu} is not measured "
+                   f"(measure: {list(scenario.measure)}); add it to `measure:`")
     # With a step left out (already reported), the order of the rest proves nothing.
     initialised: set[int] = set(scenario.no_pmu_vcpus)
     for step in scenario.steps if steps_complete else ():
@@ -318,9 +355,11 @@ def _check_consistency(r: _Reader, scenario: Scenario, doc: LocatedDict,
             r.fail(step.line, f"run: vCPU {step.vcpu} must have its PMU initialised first "
                    f"(add `- init: {step.vcpu}` before it); KVM refuses to run it otherwise")
     ordering = [s for s in scenario.steps if not isinstance(s, FilterCall)]
-    if "linux" in scenario.modes and (ordering or scenario.vcpus > 1 or scenario.no_pmu_vcpus):
+    several = scenario.vcpus > 1 or scenario.no_pmu_vcpus or scenario.measure != (0,)
+    if "linux" in scenario.modes and (ordering or several):
         r.fail(_line_of(doc, "modes"), "modes: linux mode applies filters just before PMU "
-               "init of a 1-vCPU guest; ordering steps, vcpus and no_pmu_vcpus need probe mode")
+               "init of a 1-vCPU guest; ordering steps, vcpus, no_pmu_vcpus and measure need "
+               "probe mode")
 
 
 def _scenario(r: _Reader, doc: LocatedDict) -> Scenario:
@@ -350,6 +389,7 @@ def _scenario(r: _Reader, doc: LocatedDict) -> Scenario:
         expect=r.guarded(Expectations(), lambda: _expectations(r, doc)),
         path=r.path,
         id_line=_line_of(doc, "id"),
+        measure=r.guarded((0,), lambda: _measure(r, doc, vcpus, indices)),
     )
     _check_consistency(r, scenario, doc, steps_complete)
     return scenario

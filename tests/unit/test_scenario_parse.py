@@ -49,6 +49,9 @@ workload:
         ("- allow: {base: 0x11, nevents: 0}", (0x11, 0, Action.ALLOW)),
         ("- allow: {base: CPU_CYCLES, nevents: 2}", (0x11, 2, Action.ALLOW)),
         ("- raw: {base: 1, nevents: 1, action: 7}", (1, 1, 7)),
+        # The selftest's overflowing range: only the kernel may refuse it (EINVAL).
+        ("- raw: {base: 0x8000, nevents: 0x8001, action: 0}", (0x8000, 0x8001, 0)),
+        ("- raw: {base: 0xffff, nevents: 0xffff, action: 255}", (0xFFFF, 0xFFFF, 255)),
         ("- deny: 0xffff", (0xFFFF, 1, Action.DENY)),
     ],
 )

@@ -46,12 +46,14 @@ static void test_full_example(void)
 		"filter 0 0 1 7\n"
 		"init 0\n"
 		"run 0\n"
+		"measure 1 0\n"
 		"workload 0x11,0x08 cycles=1 loops=200000\n";
 	struct ff_file ff;
 	char err[256];
 
 	CHECK(parse(text, &ff, err, sizeof(err)) == 0);
 	CHECK(ff.vcpus == 2);
+	CHECK(ff.nmeasure == 2 && ff.measure[0] == 1 && ff.measure[1] == 0);
 	CHECK(ff.no_pmu_mask == 2);
 	CHECK(ff.nsteps == 5);
 	CHECK(ff.steps[0].op == FF_OP_FILTER && ff.steps[0].line == 6 &&
@@ -74,6 +76,7 @@ static void test_defaults(void)
 
 	CHECK(parse("pmu-harness-filter 1\n", &ff, err, sizeof(err)) == 0);
 	CHECK(ff.vcpus == 1 && ff.nsteps == 0 && !ff.has_workload);
+	CHECK(ff.nmeasure == 1 && ff.measure[0] == 0);
 	CHECK(ff.workload.nevents == 2 && ff.workload.cycles == 1 &&
 	      ff.workload.loops == FF_DEFAULT_LOOPS);
 	ff_free(&ff);
@@ -114,6 +117,12 @@ static void test_rejects(void)
 		{ "pmu-harness-filter 1\nrun 1\nvcpus 1\n", "line 2:" },
 		{ "pmu-harness-filter 1\nno-pmu-vcpu 3\nvcpus 2\n", "line 2:" },
 		{ "pmu-harness-filter 1\ninit\n", "line 2:" },
+		{ "pmu-harness-filter 1\nmeasure\n", "line 2:" },
+		{ "pmu-harness-filter 1\nmeasure 0 0\n", "line 2:" },
+		{ "pmu-harness-filter 1\nmeasure 8\n", "line 2:" },
+		{ "pmu-harness-filter 1\nmeasure 0 1 2 3 4 5 6 7 0\n", "line 2:" },
+		{ "pmu-harness-filter 1\nmeasure 0\nmeasure 0\n", "line 3:" },
+		{ "pmu-harness-filter 1\nmeasure 1\nvcpus 1\n", "line 2:" },
 		{ "pmu-harness-filter 1\nworkload\n", "line 2:" },
 		{ "pmu-harness-filter 1\nworkload 0x11,,8\n", "line 2:" },
 		{ "pmu-harness-filter 1\nworkload 0x11,\n", "line 2:" },
@@ -174,7 +183,7 @@ static unsigned int rng(unsigned int below)
 static const char *const fuzz_tokens[] = {
 	"\n", " ", "\t", "\r", "#", ",", "-", "0x", "0x10000", "4294967296",
 	"99999999999999999999999", "filter ", "init ", "run ", "vcpus ", "no-pmu-vcpu ",
-	"workload ", "cycles=", "loops=", "allow", "deny", "7", "8", "\xff", "\xc2\x85",
+	"measure ", "workload ", "cycles=", "loops=", "allow", "deny", "7", "8", "\xff", "\xc2\x85",
 };
 
 /*
@@ -185,7 +194,8 @@ static void test_random_inputs(void)
 {
 	static const char base[] =
 		"pmu-harness-filter 1\nvcpus 2\nno-pmu-vcpu 1\nfilter 0 0x11 1 deny\n"
-		"filter 1 8 0xffff allow\ninit 0\nrun 0\nworkload 0x11,0x08 cycles=1 loops=9\n";
+		"filter 1 8 0xffff allow\ninit 0\nrun 0\nmeasure 0 1\n"
+		"workload 0x11,0x08 cycles=1 loops=9\n";
 	char text[4096];
 	int i, rounds;
 
