@@ -14,11 +14,13 @@ from harness.errors import Located, UsageError
 from harness.events import format_event
 from harness.printable import printable
 from harness.scenario.model import (
+    PMU_CHOICES,
     Action,
     FilterCall,
     InitStep,
     RunStep,
     Scenario,
+    SetPmuStep,
     Step,
     Workload,
     action_word,
@@ -34,6 +36,8 @@ def _step_line(step: Step) -> str:
                 f"{action_word(step.action)}  # {comment}")
     if isinstance(step, InitStep):
         return f"init {step.vcpu}"
+    if isinstance(step, SetPmuStep):
+        return f"set-pmu {step.vcpu} {step.pmu}"
     return f"run {step.vcpu}"
 
 
@@ -185,7 +189,7 @@ def _measure(args: list[str]) -> tuple[int, ...]:
 
 
 def _step(state: _File, word: str, args: list[str], line: int) -> None:
-    if word not in ("filter", "init", "run"):
+    if word not in ("filter", "init", "run", "set-pmu"):
         raise _Bad(f"unknown directive {printable(word[:40])!r}")
     if len(state.steps) == MAX_STEPS:
         raise _Bad(f"more than {MAX_STEPS} steps")
@@ -194,6 +198,13 @@ def _step(state: _File, word: str, args: list[str], line: int) -> None:
         state.steps.append(FilterCall(_number(base, "base event", 0xFFFF),
                                       _number(count, "nevents", 0xFFFF), _action(action),
                                       _number(vcpu, "vcpu", MAX_VCPUS - 1), line))
+        return
+    if word == "set-pmu":
+        vcpu, pmu = _arguments(args, 2, word)
+        index = _number(vcpu, "vcpu", MAX_VCPUS - 1)
+        if pmu not in PMU_CHOICES:
+            raise _Bad(f"PMU {printable(pmu[:40])!r} is not host or other")
+        state.steps.append(SetPmuStep(index, pmu, line))
         return
     vcpu_index = _number(_arguments(args, 1, word)[0], "vcpu", MAX_VCPUS - 1)
     state.steps.append(InitStep(vcpu_index, line) if word == "init" else RunStep(vcpu_index, line))

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from harness.events import CHAIN, CPU_CYCLES, SW_INCR, default_event_table
 from harness.kernelrules import KernelRules
 from harness.pmceid import WORD, filter_word, words_for
-from harness.scenario.model import Action, FilterCall, InitStep, Step, Workload
+from harness.scenario.model import (
+    PMU_HOST,
+    Action,
+    FilterCall,
+    InitStep,
+    SetPmuStep,
+    Step,
+    Workload,
+)
 
 FULL_EVENT_SPACE = 1 << 16
 STALL_SLOT_EVENTS = (0x3D, 0x3E, 0x3F)  # STALL_SLOT_BACKEND, _FRONTEND, STALL_SLOT
@@ -135,6 +143,24 @@ class _VmState:
         self.created.add(vcpu)
         return "OK", "initialised"
 
+    def set_pmu(self, step: SetPmuStep) -> tuple[str, str]:
+        # Before the series each attribute made its own checks, and an unknown one is
+        # ENXIO at once; the series moved ENODEV and EBUSY in front of every attribute.
+        if not self.rules.has("filter-api"):
+            return "ENXIO", "this kernel has no SET_PMU attribute (an unknown PMU attribute)"
+        if self.lacks_pmu(step.vcpu):
+            return "ENODEV", f"vCPU {step.vcpu} has no PMUv3 feature"
+        if step.vcpu in self.created:
+            return "EBUSY", f"PMU of vCPU {step.vcpu} already initialised"
+        if not self.rules.has("set-pmu"):
+            return "ENXIO", "this kernel has no SET_PMU attribute (an unknown PMU attribute)"
+        if step.pmu != PMU_HOST:
+            return "ENXIO", "no Arm PMU has that perf type"
+        if self.ran:
+            return "EBUSY", "a vCPU has run: " + self.rules.get("set-pmu").cite()
+        # The one PMU L1 has is the VM's already, so an existing filter does not matter.
+        return "OK", "the host's PMU: " + self.rules.get("set-pmu").cite()
+
     def run(self, vcpu: int) -> tuple[str, str]:
         self.ran = True
         return "OK", f"vCPU {vcpu} ran"
@@ -147,6 +173,8 @@ def _play(steps: Iterable[Step], vcpus: int, state: _VmState) -> list[StepOutcom
             errno, reason = state.filter(step)
         elif isinstance(step, InitStep):
             errno, reason = state.init(step.vcpu)
+        elif isinstance(step, SetPmuStep):
+            errno, reason = state.set_pmu(step)
         else:
             errno, reason = state.run(step.vcpu)
         outcomes.append(StepOutcome(step, errno, reason))

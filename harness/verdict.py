@@ -13,7 +13,7 @@ from harness.events import format_event
 from harness.observation import Observation, advertised_events
 from harness.oracle import Prediction
 from harness.results import Check, Outcome
-from harness.scenario.model import Expectations, FilterCall, Scenario
+from harness.scenario.model import Expectations, FilterCall, Scenario, SetPmuStep
 
 # What a measured vCPU the written expectations do not hold for is judged by: the oracle.
 DERIVED = Expectations()
@@ -53,6 +53,19 @@ def _errno_checks(scenario: Scenario, prediction: Prediction, seen: Observation)
             source = f"oracle: {predicted[index].reason}; {prediction.rules.describe()}"
         name = f"errno of filter call {index + 1} (line {call.line}: {call.describe()})"
         checks.append(Check(name, want, got, _outcome(want == got), source))
+    return checks + _set_pmu_checks(prediction, seen)
+
+
+def _set_pmu_checks(prediction: Prediction, seen: Observation) -> list[Check]:
+    """SET_PMU steps, judged by the oracle: what they answer is the kernel's to decide."""
+    observed = [s.errno for s in seen.steps if s.op == "set-pmu"]
+    predicted = [o for o in prediction.steps if isinstance(o.step, SetPmuStep)]
+    checks = []
+    for index, outcome in enumerate(predicted):
+        got = observed[index] if index < len(observed) else "missing"
+        checks.append(Check(f"errno of line {outcome.step.line}: {outcome.step.describe()}",
+                            outcome.errno, got, _outcome(outcome.errno == got),
+                            f"oracle: {outcome.reason}; {prediction.rules.describe()}"))
     return checks
 
 

@@ -217,6 +217,21 @@ static int do_filter(struct parser *p, char **tok, int ntok)
 	return add_step(p, &s);
 }
 
+static int do_set_pmu(struct parser *p, char **tok, int ntok)
+{
+	struct ff_step s = { .op = FF_OP_SET_PMU, .line = p->line };
+
+	if (expect_args(p, tok, ntok, 2) || vcpu_arg(p, tok[1], &s.vcpu))
+		return -1;
+	if (!strcmp(tok[2], "host"))
+		s.pmu = FF_PMU_HOST;
+	else if (!strcmp(tok[2], "other"))
+		s.pmu = FF_PMU_OTHER;
+	else
+		return fail(p, "PMU '%s' is not host or other", tok[2]);
+	return add_step(p, &s);
+}
+
 static int do_vcpu_step(struct parser *p, char **tok, int ntok, enum ff_op op)
 {
 	struct ff_step s = { .op = op, .line = p->line };
@@ -315,6 +330,8 @@ static int do_line(struct parser *p, char *line)
 		return do_vcpu_step(p, tok, ntok, FF_OP_INIT);
 	if (!strcmp(tok[0], "run"))
 		return do_vcpu_step(p, tok, ntok, FF_OP_RUN);
+	if (!strcmp(tok[0], "set-pmu"))
+		return do_set_pmu(p, tok, ntok);
 	if (!strcmp(tok[0], "workload"))
 		return do_workload(p, tok, ntok);
 	return fail(p, "unknown directive '%s'", tok[0]);
@@ -426,6 +443,8 @@ const char *ff_op_name(enum ff_op op)
 		return "init";
 	case FF_OP_RUN:
 		return "run";
+	case FF_OP_SET_PMU:
+		return "set-pmu";
 	}
 	return "?";
 }

@@ -22,6 +22,13 @@ enum ff_op {
 	FF_OP_FILTER,
 	FF_OP_INIT,
 	FF_OP_RUN,
+	FF_OP_SET_PMU,
+};
+
+/* FF_OP_SET_PMU: which PMU to ask for */
+enum ff_pmu {
+	FF_PMU_HOST,		/* the Arm PMU L1's perf knows (its sysfs "type") */
+	FF_PMU_OTHER,		/* a perf PMU type that is no Arm PMU: PERF_TYPE_SOFTWARE */
 };
 
 struct ff_step {
@@ -32,6 +39,8 @@ struct ff_step {
 	unsigned int base;
 	unsigned int nevents;
 	unsigned int action;
+	/* FF_OP_SET_PMU only */
+	enum ff_pmu pmu;
 };
 
 struct ff_workload {

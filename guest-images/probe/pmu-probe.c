@@ -5,7 +5,8 @@
  *
  * It replays a filter file (docs/filter-file.rst) against a fresh VM,
  * records the errno of every call, then runs a small EL1 payload on
- * vCPU 0 that reads PMCEID0/1 and PMCR and counts the requested events.
+ * each measured vCPU (vCPU 0 unless the file says "measure") that reads
+ * PMCEID0/1 and PMCR and counts the requested events.
  * Output: one JSON object on stdout (format "pmu-harness-probe/1").
  * Exit 0 when a result was produced (whatever the calls returned), 2 on a
  * setup failure ("fatal" is then set).
@@ -38,6 +39,11 @@
 #define PROBE_FORMAT		"pmu-harness-probe/1"
 #define PMU_IRQ			23	/* PPI 7, what QEMU's virt board uses */
 #define DEFAULT_TIMEOUT_S	120
+#ifndef KVM_ARM_VCPU_PMU_V3_SET_PMU
+#define KVM_ARM_VCPU_PMU_V3_SET_PMU	3	/* 5.18+; older headers lack it */
+#endif
+#define PERF_TYPE_SOFTWARE_ID	1	/* a perf PMU type that is never an Arm PMU */
+#define EVENT_SOURCES		"/sys/bus/event_source/devices"
 
 extern const unsigned char pmu_payload_start[];
 extern const unsigned char pmu_payload_end[];
@@ -72,7 +78,8 @@ struct step_result {
 	unsigned int line;	/* 0 for implicit steps */
 	const struct ff_step *step;
 	int err;
-	const char *stage;	/* init: irq | vgic | pmu */
+	const char *stage;	/* init: irq | vgic | pmu; set-pmu: lookup | pmu */
+	int pmu_id;		/* set-pmu: the perf PMU type asked for (-1: none found) */
 };
 
 /* Values the payload stored to the report window during one command. */
@@ -493,6 +500,52 @@ static void do_filter(struct probe *p, const struct ff_step *s)
 			     KVM_ARM_VCPU_PMU_V3_FILTER, &f);
 }
 
+/*
+ * The perf type of L1's Arm PMU (the armv8_* event source), which is what
+ * SET_PMU takes; -1 when there is none.
+ */
+static int host_pmu_type(void)
+{
+	DIR *d = opendir(EVENT_SOURCES);
+	struct dirent *e;
+	int type = -1;
+
+	if (!d)
+		return -1;
+	while (type < 0 && (e = readdir(d))) {
+		char path[512];
+		FILE *f;
+
+		if (strncmp(e->d_name, "armv8", 5))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s/type", EVENT_SOURCES, e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fscanf(f, "%d", &type) != 1)
+			type = -1;
+		fclose(f);
+	}
+	closedir(d);
+	return type;
+}
+
+static void do_set_pmu(struct probe *p, const struct ff_step *s)
+{
+	struct step_result *r = new_result(p, "set-pmu", s->vcpu, s);
+	int id = s->pmu == FF_PMU_HOST ? host_pmu_type() : PERF_TYPE_SOFTWARE_ID;
+
+	r->pmu_id = id;
+	if (id < 0) {
+		r->stage = "lookup";
+		r->err = ENOENT;
+		return;
+	}
+	r->stage = "pmu";
+	r->err = device_attr(p->vm.vcpu[s->vcpu].fd, KVM_ARM_VCPU_PMU_V3_CTRL,
+			     KVM_ARM_VCPU_PMU_V3_SET_PMU, &id);
+}
+
 /* vGIC CTRL_INIT, retried until it has succeeded once. */
 static int vgic_init(struct vm *vm)
 {
@@ -558,6 +611,9 @@ static int run_steps(struct probe *p)
 		case FF_OP_RUN:
 			if (do_run(p, s))
 				return -1;
+			break;
+		case FF_OP_SET_PMU:
+			do_set_pmu(p, s);
 			break;
 		}
 	}
@@ -674,6 +730,10 @@ static void emit_steps(struct jw *w, const struct probe *p)
 			jw_uint(w, "base", r->step->base);
 			jw_uint(w, "nevents", r->step->nevents);
 			jw_uint(w, "action", r->step->action);
+		}
+		if (r->step && r->step->op == FF_OP_SET_PMU) {
+			jw_str(w, "pmu", r->step->pmu == FF_PMU_HOST ? "host" : "other");
+			jw_int(w, "pmu_id", r->pmu_id);
 		}
 		jw_int(w, "errno", r->err);
 		jw_str(w, "error", ff_errno_name(r->err));

@@ -64,7 +64,25 @@ class RunStep:
         return f"first run of vCPU {self.vcpu}"
 
 
-Step = FilterCall | InitStep | RunStep
+@dataclass(frozen=True)
+class SetPmuStep:
+    """Ordering step: KVM_ARM_VCPU_PMU_V3_SET_PMU on ``vcpu`` (5.18+), asking for L1's own
+    Arm PMU (``host``) or for a perf PMU that is no Arm PMU (``other``)."""
+
+    vcpu: int
+    pmu: str
+    line: int
+
+    def describe(self) -> str:
+        which = "the host's PMU" if self.pmu == PMU_HOST else "a non-Arm perf PMU"
+        return f"SET_PMU to {which} via vCPU {self.vcpu}"
+
+
+PMU_HOST = "host"
+PMU_OTHER = "other"
+PMU_CHOICES = (PMU_HOST, PMU_OTHER)
+
+Step = FilterCall | InitStep | RunStep | SetPmuStep
 
 
 @dataclass(frozen=True)

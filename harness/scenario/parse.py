@@ -17,12 +17,15 @@ from harness.scenario.model import (
     COUNTER_REF_CYCLES,
     ERRNO_NAMES,
     MAX_VCPUS,
+    PMU_CHOICES,
+    PMU_HOST,
     Action,
     Expectations,
     FilterCall,
     InitStep,
     RunStep,
     Scenario,
+    SetPmuStep,
     Step,
     Workload,
 )
@@ -50,7 +53,8 @@ EXPECT_KEYS = ("errnos", "pmceid_present", "pmceid_absent", "pmceid0", "pmceid1"
                "not_counting", "vcpus")
 PMCEID_MAX = (1 << 64) - 1  # a whole 64-bit PMCEIDn_EL0, high word included
 MEASURE_ALL = "all"
-STEP_KEYS = ("allow", "deny", "raw", "init", "run")
+STEP_KEYS = ("allow", "deny", "raw", "init", "run", "set_pmu")
+ORDERING_KEYS = ("init", "run", "set_pmu")
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
 # An id names directories and files of every run (`<id>-<mode>/`, bundles): 64 characters
 # keep those well inside the 255 bytes a file name may have. The longest shipped id has 26.
@@ -146,23 +150,37 @@ def _raw_call(r: _Reader, spec: Any, line: int, vcpu: int | None) -> FilterCall:
 def _ordering_step(r: _Reader, entry: LocatedDict, kind: str, line: int, vcpus: int) -> Step:
     if "vcpu" in entry:
         raise r.fail(line, f"{kind}: give the vCPU as the value (`{kind}: 1`), not `vcpu:`")
+    if "pmu" in entry and kind != "set_pmu":
+        raise r.fail(_line_of(entry, "pmu"), f"{kind}: `pmu:` belongs to a set_pmu step")
     value = 0 if entry[kind] is None else entry[kind]
     vcpu = r.integer(value, line, f"{kind} vCPU", 0, vcpus - 1)
+    if kind == "set_pmu":
+        return SetPmuStep(vcpu, _pmu_choice(r, entry), line)
     return InitStep(vcpu, line) if kind == "init" else RunStep(vcpu, line)
+
+
+def _pmu_choice(r: _Reader, entry: LocatedDict) -> str:
+    choice = entry.get("pmu", PMU_HOST)
+    if choice not in PMU_CHOICES:
+        raise r.fail(_line_of(entry, "pmu"), f"set_pmu pmu: expected one of "
+                     f"{', '.join(PMU_CHOICES)}, got {shown(choice)}")
+    return str(choice)
 
 
 def _step(r: _Reader, entry: Any, line: int, vcpus: int) -> Step:
     if not isinstance(entry, LocatedDict):
         raise r.fail(line, f"filters: expected an entry such as `- deny: CPU_CYCLES`, got "
                      f"{shown(entry)}")
-    r.unknown_keys(entry, "filter entry", (*STEP_KEYS, "vcpu"))
+    r.unknown_keys(entry, "filter entry", (*STEP_KEYS, "vcpu", "pmu"))
     kinds = [k for k in STEP_KEYS if k in entry]
     if len(kinds) != 1:
         raise r.fail(line, f"filter entry: expected exactly one of {', '.join(STEP_KEYS)}, "
                      f"got {', '.join(kinds) or 'none'}")
     kind = kinds[0]
-    if kind in ("init", "run"):
+    if kind in ORDERING_KEYS:
         return _ordering_step(r, entry, kind, line, vcpus)
+    if "pmu" in entry:
+        raise r.fail(_line_of(entry, "pmu"), f"{kind}: `pmu:` belongs to a set_pmu step")
     # The vCPU and the range are independent: a bad one must not hide the other.
     vcpu = r.guarded(None, r.integer, entry.get("vcpu", 0), _line_of(entry, "vcpu"),
                      "filter vCPU", 0, vcpus - 1)

@@ -46,6 +46,8 @@ static void test_full_example(void)
 		"filter 0 0 1 7\n"
 		"init 0\n"
 		"run 0\n"
+		"set-pmu 1 host\n"
+		"set-pmu 0 other\n"
 		"measure 1 0\n"
 		"workload 0x11,0x08 cycles=1 loops=200000\n";
 	struct ff_file ff;
@@ -54,8 +56,10 @@ static void test_full_example(void)
 	CHECK(parse(text, &ff, err, sizeof(err)) == 0);
 	CHECK(ff.vcpus == 2);
 	CHECK(ff.nmeasure == 2 && ff.measure[0] == 1 && ff.measure[1] == 0);
+	CHECK(ff.nsteps == 7 && ff.steps[5].op == FF_OP_SET_PMU && ff.steps[5].vcpu == 1 &&
+	      ff.steps[5].pmu == FF_PMU_HOST && ff.steps[6].pmu == FF_PMU_OTHER);
 	CHECK(ff.no_pmu_mask == 2);
-	CHECK(ff.nsteps == 5);
+	CHECK(ff.nsteps == 7);
 	CHECK(ff.steps[0].op == FF_OP_FILTER && ff.steps[0].line == 6 &&
 	      ff.steps[0].base == 0x11 && ff.steps[0].nevents == 1 &&
 	      ff.steps[0].action == 1);
@@ -118,6 +122,9 @@ static void test_rejects(void)
 		{ "pmu-harness-filter 1\nno-pmu-vcpu 3\nvcpus 2\n", "line 2:" },
 		{ "pmu-harness-filter 1\ninit\n", "line 2:" },
 		{ "pmu-harness-filter 1\nmeasure\n", "line 2:" },
+		{ "pmu-harness-filter 1\nset-pmu 0\n", "line 2:" },
+		{ "pmu-harness-filter 1\nset-pmu 0 8\n", "line 2:" },
+		{ "pmu-harness-filter 1\nset-pmu 1 host\n", "line 2:" },
 		{ "pmu-harness-filter 1\nmeasure 0 0\n", "line 2:" },
 		{ "pmu-harness-filter 1\nmeasure 8\n", "line 2:" },
 		{ "pmu-harness-filter 1\nmeasure 0 1 2 3 4 5 6 7 0\n", "line 2:" },
@@ -183,7 +190,7 @@ static unsigned int rng(unsigned int below)
 static const char *const fuzz_tokens[] = {
 	"\n", " ", "\t", "\r", "#", ",", "-", "0x", "0x10000", "4294967296",
 	"99999999999999999999999", "filter ", "init ", "run ", "vcpus ", "no-pmu-vcpu ",
-	"measure ", "workload ", "cycles=", "loops=", "allow", "deny", "7", "8", "\xff", "\xc2\x85",
+	"measure ", "set-pmu ", "host", "workload ", "cycles=", "loops=", "allow", "deny", "7", "8", "\xff", "\xc2\x85",
 };
 
 /*
