@@ -373,11 +373,9 @@ def _check_consistency(r: _Reader, scenario: Scenario, doc: LocatedDict,
             r.fail(step.line, f"run: vCPU {step.vcpu} must have its PMU initialised first "
                    f"(add `- init: {step.vcpu}` before it); KVM refuses to run it otherwise")
     ordering = [s for s in scenario.steps if not isinstance(s, FilterCall)]
-    several = scenario.vcpus > 1 or scenario.no_pmu_vcpus or scenario.measure != (0,)
-    if "linux" in scenario.modes and (ordering or several):
+    if "linux" in scenario.modes and (ordering or scenario.vcpus > 1 or scenario.no_pmu_vcpus):
         r.fail(_line_of(doc, "modes"), "modes: linux mode applies filters just before PMU "
-               "init of a 1-vCPU guest; ordering steps, vcpus, no_pmu_vcpus and measure need "
-               "probe mode")
+               "init of a 1-vCPU guest; ordering steps, vcpus and no_pmu_vcpus need probe mode")
 
 
 def _scenario(r: _Reader, doc: LocatedDict) -> Scenario:

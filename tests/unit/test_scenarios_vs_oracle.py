@@ -31,7 +31,7 @@ from harness.paths import CONFIGS_DIR, GUEST_IMAGES_DIR, SCENARIOS_DIR
 from harness.pmceid import words_for
 from harness.results import Outcome
 from harness.scenario.discover import load_scenarios
-from harness.scenario.model import FilterCall, Scenario
+from harness.scenario.model import FilterCall, Scenario, SetPmuStep
 from harness.verdict import Verdict, judge
 
 KERNELS = ("5.10.223", "6.1.158", "6.12.57", "7.3.0")
@@ -81,7 +81,8 @@ NOT_CAPTURED = {
     "nonmember-deny", "pmceid1-masked-by-its-own-events", "sw-incr-unfilterable",
     "vcpu-without-pmu",
     "selftest-invalid-nevents-overflow", "filter-seen-from-vcpu1", "high-events-on-max",
-    "stall-slot-hidden", "chain-advertised", "deny-cycles-exact-words",
+    "stall-slot-hidden", "chain-advertised", "deny-cycles-exact-words", "set-pmu-after-filter",
+    "set-pmu-after-run",
 }
 # The unfiltered control: the same counters measured without a filter.
 CONTROL = "01-nofilter"
@@ -205,6 +206,7 @@ class Seen:
     errnos: tuple[str, ...]
     hidden: frozenset[int] = frozenset()     # events taken out of the guest's PMCEID
     stopped: frozenset[str] = frozenset()    # counters that stay at 0
+    set_pmu: tuple[str, ...] = ()            # what each SET_PMU step answers
 
 
 STOPS_CYCLES = frozenset({"CPU_CYCLES", CYCLE_COUNTER})
@@ -236,6 +238,20 @@ def _event_space_width(machine: str, kernel: str) -> Seen:
     if machine == "cortex-a57":
         return Seen(("EINVAL", "EINVAL", "EINVAL", "OK"))
     return Seen(("OK", "OK", "OK", "OK"))
+
+
+def _set_pmu_after_filter(machine: str, kernel: str) -> Seen:
+    # The host's PMU is the VM's already: accepted from 5.18 (unknown before); a perf type
+    # that is no Arm PMU is ENXIO either way. The DENY stays.
+    host = "OK" if version(kernel) >= (5, 18) else "ENXIO"
+    return Seen(("OK",), frozenset({CPU_CYCLES}), STOPS_CYCLES, (host, "ENXIO"))
+
+
+def _set_pmu_after_run(machine: str, kernel: str) -> Seen:
+    # vCPU 1 (PMU not initialised) after vCPU 0 ran: EBUSY from 5.18, unknown before;
+    # vCPU 0 (initialised): EBUSY on every kernel, checked before the attribute.
+    first = "EBUSY" if version(kernel) >= (5, 18) else "ENXIO"
+    return Seen(("OK",), frozenset({CPU_CYCLES}), STOPS_CYCLES, (first, "EBUSY"))
 
 
 BY_HAND: dict[str, Hand] = {
@@ -274,6 +290,8 @@ BY_HAND: dict[str, Hand] = {
     "stall-slot-hidden": _same(Seen(("OK",), EVERY_EVENT, STOPS_CYCLES)),
     "chain-advertised": _same(Seen(("OK",), frozenset({CPU_CYCLES}), STOPS_CYCLES)),
     "deny-cycles-exact-words": _same(Seen(("OK",), frozenset({CPU_CYCLES}), STOPS_CYCLES)),
+    "set-pmu-after-filter": _set_pmu_after_filter,
+    "set-pmu-after-run": _set_pmu_after_run,
 }
 
 
@@ -295,6 +313,10 @@ def by_hand(s: Scenario, machine: str, kernel: str, seen: Seen | None) -> Observ
     steps = tuple(StepResult("filter", call.vcpu, errno, False)
                   for call, errno in zip(s.filter_calls, seen.errnos, strict=True)) \
         if seen else ()
+    set_pmu_steps = [step for step in s.steps if isinstance(step, SetPmuStep)]
+    steps += tuple(StepResult("set-pmu", step.vcpu, errno, False)
+                   for step, errno in zip(set_pmu_steps, seen.set_pmu, strict=True)) \
+        if seen else ()
     first = Observation("probe", steps, pmceid0, pmceid1, advertised_events(pmceid0, pmceid1),
                         counters, measured=True, vcpu=s.measure[0])
     # Every measured vCPU sees the same: the filter is the VM's.
@@ -311,7 +333,8 @@ HAND_CASES = [(s, m, k) for s in SCENARIOS.values() for m in MACHINES for k in K
 DERIVING = {"chain-unaffected", "cycle-counter-deny", "event-space-width", "filter-after-run",
             "invalid-filter", "nevents-zero-first", "pmceid1-masked-by-its-own-events",
             "sw-incr-unfilterable", "vcpu-without-pmu", "selftest-invalid-nevents-overflow",
-            "high-events-on-max", "stall-slot-hidden", "chain-advertised"}
+            "high-events-on-max", "stall-slot-hidden", "chain-advertised",
+            "set-pmu-after-filter", "set-pmu-after-run"}
 
 
 @pytest.mark.parametrize(("scenario", "machine", "kernel"), HAND_CASES,
