@@ -107,13 +107,22 @@ class _VmState:
         # attributes then follow the VM's features: it answers as if it had the PMU.
         return vcpu in self.no_pmu and not self.rules.has("vcpu-features-vm-wide")
 
-    def filter(self, call: FilterCall) -> tuple[str, str]:
+    def refused(self, attribute: str, vcpu: int) -> tuple[str, str] | None:
+        """What every PMU attribute the series added answers before its own checks. Before
+        the series each attribute made its own checks and an unknown one is ENXIO at once;
+        the series moved ENODEV and EBUSY in front of every attribute."""
         if not self.rules.has("filter-api"):
-            return "ENXIO", "this kernel has no FILTER attribute (an unknown PMU attribute)"
-        if self.lacks_pmu(call.vcpu):
-            return "ENODEV", f"vCPU {call.vcpu} has no PMUv3 feature"
-        if call.vcpu in self.created:
-            return "EBUSY", f"PMU of vCPU {call.vcpu} already initialised"
+            return "ENXIO", f"this kernel has no {attribute} attribute (an unknown PMU attribute)"
+        if self.lacks_pmu(vcpu):
+            return "ENODEV", f"vCPU {vcpu} has no PMUv3 feature"
+        if vcpu in self.created:
+            return "EBUSY", f"PMU of vCPU {vcpu} already initialised"
+        return None
+
+    def filter(self, call: FilterCall) -> tuple[str, str]:
+        refused = self.refused("FILTER", call.vcpu)
+        if refused:
+            return refused
         if call.end > self.nr_events:
             return "EINVAL", f"range ends past the {self.nr_events:#x}-event space"
         if call.action not in (Action.ALLOW, Action.DENY):
@@ -144,14 +153,9 @@ class _VmState:
         return "OK", "initialised"
 
     def set_pmu(self, step: SetPmuStep) -> tuple[str, str]:
-        # Before the series each attribute made its own checks, and an unknown one is
-        # ENXIO at once; the series moved ENODEV and EBUSY in front of every attribute.
-        if not self.rules.has("filter-api"):
-            return "ENXIO", "this kernel has no SET_PMU attribute (an unknown PMU attribute)"
-        if self.lacks_pmu(step.vcpu):
-            return "ENODEV", f"vCPU {step.vcpu} has no PMUv3 feature"
-        if step.vcpu in self.created:
-            return "EBUSY", f"PMU of vCPU {step.vcpu} already initialised"
+        refused = self.refused("SET_PMU", step.vcpu)
+        if refused:
+            return refused
         if not self.rules.has("set-pmu"):
             return "ENXIO", "this kernel has no SET_PMU attribute (an unknown PMU attribute)"
         if step.pmu != PMU_HOST:
