@@ -72,6 +72,10 @@ CAPTURED = {
     "nevents-zero-first": "12-allow-nevents0",
     "cancel-does-not-restore": "15-cancel",
     "filter-is-per-vm": "17-2vcpu-filter-vcpu1",
+    # Added with the selftest-parity scenarios: captures that make their calls.
+    "selftest-deny-cpu-cycles": "02-deny-cycles",
+    "selftest-member-allow-inst-retired": "03-allow-inst",
+    "selftest-member-deny-inst-retired": "22-default-workload",
 }
 # No capture makes the same calls: judged by hand only (and, call by call, where a capture
 # makes one of them: ``CAPTURED_CALLS``).
@@ -80,6 +84,12 @@ NOT_CAPTURED = {
     "event-space-width", "filter-after-init", "invalid-filter", "member-allow",
     "nonmember-deny", "pmceid1-masked-by-its-own-events", "sw-incr-unfilterable",
     "vcpu-without-pmu",
+    # The upstream selftest's cases (selftest-parity) no capture makes the calls of.
+    "selftest-without-filter", "selftest-member-allow-sw-incr",
+    "selftest-member-allow-br-retired", "selftest-member-deny-sw-incr",
+    "selftest-member-deny-br-retired", "selftest-not-member-deny", "selftest-not-member-allow",
+    "selftest-deny-chain", "selftest-cancel-allow", "selftest-cancel-deny",
+    "selftest-multiple-filter", "selftest-invalid-action",
 }
 # The unfiltered control: the same counters measured without a filter.
 CONTROL = "01-nofilter"
@@ -175,6 +185,7 @@ def test_derived_errnos_meet_the_same_call_on_real_kernels(ident: str, call: int
 
 INST_RETIRED = 0x08
 L1D_CACHE = 0x04
+BR_RETIRED = 0x21  # QEMU's TCG PMU neither advertises nor counts it
 EVERY_EVENT = frozenset(range(0x40))  # the common events, the ones PMCEID has bits for
 COUNTS = 1000
 
@@ -206,6 +217,7 @@ class Seen:
 
 
 STOPS_CYCLES = frozenset({"CPU_CYCLES", CYCLE_COUNTER})
+STOPS_INST = frozenset({"INST_RETIRED"})
 Hand = Callable[[str, str], Seen]  # (machine, kernel) -> what it shows
 
 
@@ -226,6 +238,11 @@ def _vcpu_without_pmu(machine: str, kernel: str) -> Seen:
     if version(kernel) >= (6, 7):
         return Seen(("OK",), frozenset({CPU_CYCLES}), STOPS_CYCLES)
     return Seen(("ENODEV",))
+
+
+def events_in(first: int, end: int) -> frozenset[int]:
+    """The events of the filter range [first, end)."""
+    return frozenset(range(first, end))
 
 
 def _event_space_width(machine: str, kernel: str) -> Seen:
@@ -262,6 +279,34 @@ BY_HAND: dict[str, Hand] = {
     "filter-after-run": _filter_after_run,
     "vcpu-without-pmu": _vcpu_without_pmu,
     "event-space-width": _event_space_width,
+    # The upstream selftest's cases. ALLOW first: everything not allowed is denied; DENY
+    # first: everything not denied is allowed. SW_INCR counts whatever its bit says.
+    "selftest-without-filter": _same(Seen(())),
+    "selftest-member-allow-sw-incr": _same(Seen(("OK",), EVERY_EVENT - {SW_INCR},
+                                                STOPS_CYCLES | STOPS_INST)),
+    "selftest-member-allow-inst-retired": _same(Seen(("OK",), EVERY_EVENT - {INST_RETIRED},
+                                                     STOPS_CYCLES)),
+    "selftest-member-allow-br-retired": _same(Seen(("OK",), EVERY_EVENT - {BR_RETIRED},
+                                                   STOPS_CYCLES | STOPS_INST)),
+    "selftest-member-deny-sw-incr": _same(Seen(("OK",), frozenset({SW_INCR}))),
+    "selftest-member-deny-inst-retired": _same(Seen(("OK",), frozenset({INST_RETIRED}),
+                                                    STOPS_INST)),
+    "selftest-member-deny-br-retired": _same(Seen(("OK",), frozenset({BR_RETIRED}))),
+    "selftest-not-member-deny": _same(Seen(("OK",), frozenset({SW_INCR}))),
+    "selftest-not-member-allow": _same(Seen(("OK",), EVERY_EVENT - {SW_INCR},
+                                            STOPS_CYCLES | STOPS_INST)),
+    "selftest-deny-chain": _same(Seen(("OK",), frozenset({CHAIN}))),
+    "selftest-deny-cpu-cycles": _same(Seen(("OK",), frozenset({CPU_CYCLES}), STOPS_CYCLES)),
+    # ALLOW then DENY of the same event: the default stays "deny", so nothing is left.
+    "selftest-cancel-allow": _same(Seen(("OK", "OK"), EVERY_EVENT, STOPS_CYCLES | STOPS_INST)),
+    # DENY then ALLOW of the same event: the default stays "allow", so everything is back.
+    "selftest-cancel-deny": _same(Seen(("OK", "OK"))),
+    # ALLOW 0x0-0xf, then DENY 0x6-0x8: 0x0-0x5 and 0x9-0xf allowed, the rest denied.
+    "selftest-multiple-filter": _same(Seen(
+        ("OK", "OK"), EVERY_EVENT - (events_in(0x0, 0x10) - events_in(0x6, 0x9)),
+        STOPS_CYCLES | STOPS_INST)),
+    # The unknown action is refused and leaves no filter.
+    "selftest-invalid-action": _same(Seen(("EINVAL",))),
 }
 
 
@@ -273,7 +318,8 @@ def counted(machine: str) -> frozenset[str]:
 
 def by_hand(s: Scenario, machine: str, kernel: str, seen: Seen | None) -> Observation:
     """The observation ``seen`` describes (None: the unfiltered control)."""
-    refs = [{SW_INCR: "SW_INCR", CPU_CYCLES: "CPU_CYCLES", INST_RETIRED: "INST_RETIRED"}[e]
+    refs = [{SW_INCR: "SW_INCR", CPU_CYCLES: "CPU_CYCLES", INST_RETIRED: "INST_RETIRED",
+             BR_RETIRED: "BR_RETIRED", CHAIN: "CHAIN"}[e]
             for e in s.workload.events] + ([CYCLE_COUNTER] if s.workload.cycle_counter else [])
     stopped = seen.stopped if seen else frozenset()
     counters: dict[str, int | None] = {
@@ -293,7 +339,10 @@ HAND_CASES = [(s, m, k) for s in SCENARIOS.values() for m in MACHINES for k in K
 # the verdict compares, e.g. errnos of a scenario without filter calls).
 DERIVING = {"chain-unaffected", "cycle-counter-deny", "event-space-width", "filter-after-run",
             "invalid-filter", "nevents-zero-first", "pmceid1-masked-by-its-own-events",
-            "sw-incr-unfilterable", "vcpu-without-pmu"}
+            "sw-incr-unfilterable", "vcpu-without-pmu",
+            "selftest-without-filter", "selftest-member-deny-br-retired",
+            "selftest-not-member-deny", "selftest-deny-chain", "selftest-deny-cpu-cycles",
+            "selftest-cancel-deny", "selftest-invalid-action"}
 
 
 @pytest.mark.parametrize(("scenario", "machine", "kernel"), HAND_CASES,
