@@ -72,10 +72,11 @@ CAPTURED = {
     "nevents-zero-first": "12-allow-nevents0",
     "cancel-does-not-restore": "15-cancel",
     "filter-is-per-vm": "17-2vcpu-filter-vcpu1",
-    # Added with the selftest-parity scenarios: captures that make their calls.
+    # Added with the selftest-parity and coverage scenarios: captures that make their calls.
     "selftest-deny-cpu-cycles": "02-deny-cycles",
     "selftest-member-allow-inst-retired": "03-allow-inst",
     "selftest-member-deny-inst-retired": "22-default-workload",
+    "deny-whole-10bit-space": "06-deny-all-10bit",
 }
 # No capture makes the same calls: judged by hand only (and, call by call, where a capture
 # makes one of them: ``CAPTURED_CALLS``).
@@ -84,12 +85,17 @@ NOT_CAPTURED = {
     "event-space-width", "filter-after-init", "invalid-filter", "member-allow",
     "nonmember-deny", "pmceid1-masked-by-its-own-events", "sw-incr-unfilterable",
     "vcpu-without-pmu",
-    # The upstream selftest's cases (selftest-parity) no capture makes the calls of.
+    # The upstream selftest's cases (selftest-parity) and the coverage scenarios
+    # (docs/coverage.rst) no capture makes the calls of.
     "selftest-without-filter", "selftest-member-allow-sw-incr",
     "selftest-member-allow-br-retired", "selftest-member-deny-sw-incr",
     "selftest-member-deny-br-retired", "selftest-not-member-deny", "selftest-not-member-allow",
     "selftest-deny-chain", "selftest-cancel-allow", "selftest-cancel-deny",
     "selftest-multiple-filter", "selftest-invalid-action",
+    "overlap-later-deny-wins", "overlap-later-allow-wins", "range-half-open-deny",
+    "range-half-open-allow", "range-spans-pmceid-words", "nevents-zero-deny-first",
+    "filter-reaches-initialised-vcpu", "filter-after-init-is-per-vcpu",
+    "cycle-counter-needs-cpu-cycles", "chain-pair-unaffected", "vcpu-without-pmu-then-valid",
 }
 # The unfiltered control: the same counters measured without a filter.
 CONTROL = "01-nofilter"
@@ -240,6 +246,15 @@ def _vcpu_without_pmu(machine: str, kernel: str) -> Seen:
     return Seen(("ENODEV",))
 
 
+def _vcpu_without_pmu_then_valid(machine: str, kernel: str) -> Seen:
+    # The ALLOW through the vCPU without PMUv3 is ENODEV and not applied until vCPU features
+    # became VM-wide (6.7): the DENY through vCPU 0 is then the first range. From 6.7 the
+    # ALLOW is applied first (default "deny") and the DENY takes away the one event it let.
+    if version(kernel) >= (6, 7):
+        return Seen(("OK", "OK"), EVERY_EVENT, STOPS_CYCLES | STOPS_INST)
+    return Seen(("ENODEV", "OK"), frozenset({CPU_CYCLES}), STOPS_CYCLES)
+
+
 def events_in(first: int, end: int) -> frozenset[int]:
     """The events of the filter range [first, end)."""
     return frozenset(range(first, end))
@@ -307,6 +322,30 @@ BY_HAND: dict[str, Hand] = {
         STOPS_CYCLES | STOPS_INST)),
     # The unknown action is refused and leaves no filter.
     "selftest-invalid-action": _same(Seen(("EINVAL",))),
+    # The coverage scenarios (docs/coverage.rst).
+    "overlap-later-deny-wins": _same(Seen(
+        ("OK", "OK"), EVERY_EVENT - (events_in(0x00, 0x20) - events_in(0x10, 0x18)),
+        STOPS_CYCLES)),
+    "overlap-later-allow-wins": _same(Seen(("OK", "OK"), EVERY_EVENT - {CPU_CYCLES},
+                                           STOPS_INST)),
+    "range-half-open-deny": _same(Seen(("OK",), events_in(0x08, 0x11), STOPS_INST)),
+    "range-half-open-allow": _same(Seen(("OK",), EVERY_EVENT - events_in(0x08, 0x11),
+                                        STOPS_CYCLES)),
+    "range-spans-pmceid-words": _same(Seen(("OK",), events_in(0x11, 0x23), STOPS_CYCLES)),
+    "deny-whole-10bit-space": _same(Seen(("OK",), EVERY_EVENT, STOPS_CYCLES | STOPS_INST)),
+    # An empty DENY first sets the default "allow"; the ALLOW after it changes nothing.
+    "nevents-zero-deny-first": _same(Seen(("OK", "OK"))),
+    "filter-reaches-initialised-vcpu": _same(Seen(("OK",), frozenset({CPU_CYCLES}),
+                                                  STOPS_CYCLES)),
+    # The ALLOW through the initialised vCPU 1 is refused: the DENY is the first range.
+    "filter-after-init-is-per-vcpu": _same(Seen(("EBUSY", "OK"), frozenset({CPU_CYCLES}),
+                                                STOPS_CYCLES)),
+    # Every event of the 10-bit space allowed but 0x11.
+    "cycle-counter-needs-cpu-cycles": _same(Seen(("OK", "OK"), frozenset({CPU_CYCLES}),
+                                                 STOPS_CYCLES)),
+    # CHAIN's bit goes; the pair's low half (CPU_CYCLES) counts on.
+    "chain-pair-unaffected": _same(Seen(("OK",), frozenset({CHAIN}))),
+    "vcpu-without-pmu-then-valid": _vcpu_without_pmu_then_valid,
 }
 
 
@@ -342,7 +381,10 @@ DERIVING = {"chain-unaffected", "cycle-counter-deny", "event-space-width", "filt
             "sw-incr-unfilterable", "vcpu-without-pmu",
             "selftest-without-filter", "selftest-member-deny-br-retired",
             "selftest-not-member-deny", "selftest-deny-chain", "selftest-deny-cpu-cycles",
-            "selftest-cancel-deny", "selftest-invalid-action"}
+            "selftest-cancel-deny", "selftest-invalid-action", "overlap-later-deny-wins",
+            "range-half-open-deny", "range-half-open-allow", "nevents-zero-deny-first",
+            "cycle-counter-needs-cpu-cycles", "chain-pair-unaffected",
+            "vcpu-without-pmu-then-valid"}
 
 
 @pytest.mark.parametrize(("scenario", "machine", "kernel"), HAND_CASES,
