@@ -10,16 +10,12 @@ smoke suite's cases fall as 0, 3 and 1 into the shards: an empty shard is part o
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.images import build_image_set
-from harness.paths import PROJECT_ROOT
 from tests.pipelines import GITLAB, ci_workspace, github_flow, gitlab_flow, load, run_line
 from tests.system.qemu_processes import qemu_pids_mentioning
 
@@ -33,19 +29,7 @@ def outcomes(path: Path) -> dict[str, str]:
     return {r["name"]: r["result"] for r in data["results"]}
 
 
-def unsharded(tmp_path: Path) -> dict[str, str]:
-    out = tmp_path / "unsharded.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CI_NODE_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "run", "--suite", SUITE, "--json", str(out)],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT, check=False,
-        env={**env, "PMU_HARNESS_RESULTS": str(tmp_path / "unsharded")})
-    print(proc.stdout, proc.stderr)
-    assert "pmu-harness: shard" not in proc.stderr
-    return outcomes(out)
-
-
-def test_three_shards_merge_to_one_run(tmp_path: Path) -> None:
+def test_three_shards_merge_to_one_run(tmp_path: Path, local_smoke: dict[str, str]) -> None:
     build_image_set("debian-6.1", progress=False)  # a cold build is not the flow's time
     count = load(GITLAB)["nightly-shard"]["parallel"]
     assert count == 3
@@ -77,7 +61,7 @@ def test_three_shards_merge_to_one_run(tmp_path: Path) -> None:
     assert proc.returncode == 0 and "::" not in proc.stdout, proc.stdout + proc.stderr
     assert "# Totals: pass:" in summary.read_text()
 
-    reference = unsharded(tmp_path)
+    reference = local_smoke
     assert merged == reference
     assert set(reference.values()) == {"pass"} and len(reference) >= 4
     # Every case ran in exactly one shard.
