@@ -153,7 +153,11 @@ def artefacts_dir(output_dir: str | None) -> Path:
 
 def _ours(test_dir: Path) -> bool:
     """Whether avocado's directory for the test is on this host, for this user to write."""
-    return test_dir.is_dir() and os.access(test_dir, os.W_OK | os.X_OK)
+    try:
+        # is_dir() raises, not answers False, when a parent directory is not ours to search.
+        return test_dir.is_dir() and os.access(test_dir, os.W_OK | os.X_OK)
+    except OSError:
+        return False
 
 
 def where() -> str:

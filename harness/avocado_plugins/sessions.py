@@ -4,38 +4,36 @@
 job's first test and never closes them: each leaves an ``aexpect_helper`` daemon and an
 ``ssh`` client on the job host, and a login shell on the slot's host, after ``avocado run``
 has returned. This job-post plugin closes every session the spawner holds, so a job
-leaves no process behind. Without that spawner installed it does nothing.
+leaves no process behind; without remote sessions it does nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 from typing import Any
 
 from avocado.core.plugin_interfaces import JobPost
+from avocado_spawner_remote import RemoteSpawner
 
 from harness.avocado_plugins import KIND
+from harness.avocado_plugins.spawner import PmuRemoteSpawner
 
 LOG = logging.getLogger(__name__)
-SPAWNER_MODULE = "avocado_spawner_remote"
 
 
 def close_remote_sessions() -> int:
     """Close the remote spawner's sessions (dead ones too); how many there were."""
-    try:
-        spawner = importlib.import_module(SPAWNER_MODULE).RemoteSpawner
-    except (ImportError, AttributeError):
-        return 0
-    # The spawner keeps its sessions in a class attribute, session -> busy (113.0).
-    sessions = list(getattr(spawner, "slots_cache", {}))
+    # The spawner keeps its sessions in a class attribute, session -> busy (113.0); the
+    # pmu-remote subclass shares them and keeps the dead ones apart.
+    sessions = list(RemoteSpawner.slots_cache)
     for session in sessions:
-        # A session whose host died raises on close: it is gone either way.
+        # A session whose host died may raise on close: it is gone either way.
         with contextlib.suppress(Exception):
             session.close()
+    RemoteSpawner.slots_cache.clear()
+    PmuRemoteSpawner.dead.clear()
     if sessions:
-        spawner.slots_cache.clear()
         LOG.info("pmu-harness: closed %d remote spawner session(s)", len(sessions))
     return len(sessions)
 
