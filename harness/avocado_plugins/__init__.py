@@ -10,6 +10,9 @@ without it. Three plugins and a runner, wired up by entry points in ``pyproject.
   runnable of kind ``pmu-harness`` per applicable scenario x machine x kernel x mode;
 - ``runner``: runs one such runnable, one case in its own L1, and maps the verdict onto
   avocado's result (``avocado-runner-pmu-harness``, the command avocado's spawner starts).
+- ``spawner``: ``--spawner pmu-remote``, avocado's remote spawner (tests on SSH hosts)
+  with hosts that may die mid-job: their tests become errors, the job goes on and ends;
+- ``sessions``: a job-post plugin that closes the remote spawner's SSH sessions.
 
 ``matrix`` (no avocado inside) turns scenarios and the chosen matrix into those tests.
 """

@@ -6,12 +6,14 @@ tests need no avocado job. The defaults are ``pmu-harness run``'s.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import UsageError
 from harness.modes import DEFAULT_MODES, REGISTRY
+from harness.paths import PROJECT_ROOT
 from harness.plan import (
     DEFAULT_KERNELS,
     DEFAULT_MACHINES,
@@ -107,3 +109,37 @@ def load_case(path: Path, scenario_id: str, machine: str, kernel: str, mode: str
         raise UsageError(f"{path}: scenario {scenario_id!r} does not apply to "
                          f"{machine}/{kernel}/{mode}")
     return case
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def scenario_reference(path: Path) -> dict[str, str]:
+    """How a runnable names its scenario file so that another host can find its own copy:
+    the path inside the project (when it is there) and the content's SHA-256."""
+    reference = {"sha256": _sha256(path)}
+    resolved = path.resolve()
+    if resolved.is_relative_to(PROJECT_ROOT):
+        reference["project_path"] = str(resolved.relative_to(PROJECT_ROOT))
+    return reference
+
+
+def scenario_file(uri: str, kwargs: Mapping[str, object]) -> Path:
+    """The scenario file a runner reads: this host's checkout's copy when the runnable names
+    one (a remote spawner's host has its own checkout, not the job host's paths), else the
+    URI."""
+    inside = kwargs.get("project_path")
+    if isinstance(inside, str) and inside:
+        local = PROJECT_ROOT / inside
+        if local.is_file():
+            return local
+    return Path(uri)
+
+
+def check_same_scenario(path: Path, sha256: object) -> None:
+    """``UsageError`` when the file read is not the one the job resolved."""
+    if isinstance(sha256, str) and sha256 and _sha256(path) != sha256:
+        raise UsageError(f"{path}: not the scenario the job resolved (its SHA-256 differs): "
+                         "the file changed after the job started, or this host has another "
+                         "revision of pmu-harness (every host must run the job host's)")

@@ -16,7 +16,13 @@ from avocado.core.plugin_interfaces import Resolver
 from avocado.core.resolver import ReferenceResolution, ReferenceResolutionResult
 
 from harness.avocado_plugins import KIND
-from harness.avocado_plugins.matrix import Matrix, cases, is_scenario_file, tags
+from harness.avocado_plugins.matrix import (
+    Matrix,
+    cases,
+    is_scenario_file,
+    scenario_reference,
+    tags,
+)
 from harness.avocado_plugins.options import matrix_from_config
 from harness.errors import UsageError
 from harness.plan import Case
@@ -27,7 +33,8 @@ def runnable(case: Case, matrix: Matrix) -> Runnable:
     """The runnable of one case; its identifier is the case name the native CLI uses."""
     return Runnable(KIND, str(case.scenario.path.resolve()), identifier=case.name,
                     tags=tags(case), scenario=case.scenario.id, machine=case.machine,
-                    kernel=case.kernel, mode=case.mode, timeout=matrix.timeout_for(case.mode))
+                    kernel=case.kernel, mode=case.mode, timeout=matrix.timeout_for(case.mode),
+                    **scenario_reference(case.scenario.path))
 
 
 def _problems(exc: UsageError) -> str:

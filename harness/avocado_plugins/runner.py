@@ -22,11 +22,13 @@ linked from the test's directory (see ``artefacts_dir``).
 from __future__ import annotations
 
 import contextlib
+import getpass
 import io
 import json
 import logging
 import os
 import signal
+import socket
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +40,13 @@ from avocado.core.nrunner.runner import BaseRunner
 from avocado.core.utils import messages
 
 from harness.avocado_plugins import KIND
-from harness.avocado_plugins.matrix import AVOCADO_RESULTS, DEFAULT_TIMEOUTS, load_case
+from harness.avocado_plugins.matrix import (
+    AVOCADO_RESULTS,
+    DEFAULT_TIMEOUTS,
+    check_same_scenario,
+    load_case,
+    scenario_file,
+)
 from harness.errors import UsageError
 from harness.machine.process import parent_death_signal
 from harness.paths import new_run_dir
@@ -126,6 +134,11 @@ def artefacts_dir(output_dir: str | None) -> Path:
     if not output_dir:
         return new_run_dir("avocado")
     test_dir = Path(output_dir)
+    if not _ours(test_dir):
+        # A spawner that runs tests on another host (avocado's remote spawner) hands over
+        # the job host's path: the artefacts stay on this host, in the harness's own results
+        # directory, and the test's log says where (``where``).
+        return new_run_dir("avocado")
     if "," not in test_dir.name:
         return test_dir
     if test_dir.parent.name != "test-results":  # not in a job: the harness's own results
@@ -138,16 +151,31 @@ def artefacts_dir(output_dir: str | None) -> Path:
     return target
 
 
+def _ours(test_dir: Path) -> bool:
+    """Whether avocado's directory for the test is on this host, for this user to write."""
+    try:
+        # is_dir() raises, not answers False, when a parent directory is not ours to search.
+        return test_dir.is_dir() and os.access(test_dir, os.W_OK | os.X_OK)
+    except OSError:
+        return False
+
+
+def where() -> str:
+    """``user@host``: which machine (and which account on it) ran the test, so a job spread
+    over hosts says where each test's artefacts are."""
+    return f"{getpass.getuser()}@{socket.getfqdn()}"
+
+
 def _log(text: str) -> Message:
     message: Message = messages.LogMessage.get(text.rstrip("\n") + "\n")
     return message
 
 
 def _report(result: CaseResult) -> Iterator[Message]:
-    data = result.to_json()
+    data = {**result.to_json(), "host": where()}
     yield _log(f"{result.name}: {result.outcome.value.upper()}: {result.reason}")
     yield _log(f"kernel {data['kernel_version'] or '?'}, {result.seconds:.1f} s; artefacts "
-               f"in {result.artefacts}")
+               f"in {result.artefacts} on {data['host']}")
     for check in result.checks:
         yield _log(check.message())
     if data.get("bundle"):
@@ -162,8 +190,11 @@ def _report(result: CaseResult) -> Iterator[Message]:
 
 def _case(runnable: Any) -> Case:
     kwargs = runnable.kwargs
-    return load_case(Path(runnable.uri), str(kwargs.get("scenario")), str(kwargs.get("machine")),
+    path = scenario_file(runnable.uri, kwargs)
+    case = load_case(path, str(kwargs.get("scenario")), str(kwargs.get("machine")),
                      str(kwargs.get("kernel")), str(kwargs.get("mode")))
+    check_same_scenario(path, kwargs.get("sha256"))
+    return case
 
 
 class PmuHarnessRunner(BaseRunner):  # type: ignore[misc]  # avocado is untyped
@@ -201,7 +232,7 @@ class PmuHarnessRunner(BaseRunner):  # type: ignore[misc]  # avocado is untyped
             return
         seconds = int(runnable.kwargs.get("timeout") or DEFAULT_TIMEOUTS[case.mode])
         yield _log(f"{case.name}: one L1 ({case.kernel} on {case.machine}), time limit "
-                   f"{seconds} s; harness artefacts in {run_dir}")
+                   f"{seconds} s; harness artefacts in {run_dir} on {where()}")
         deadline, output = Deadline(seconds), io.StringIO()
         result = run_case(plan, run_dir, deadline, output)
         if output.getvalue():

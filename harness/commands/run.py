@@ -8,6 +8,7 @@ failed, 2 bad scenario or usage, 125 an infrastructure error or an inconclusive 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -28,6 +29,7 @@ from harness.plan import DEFAULT_KERNELS, DEFAULT_MACHINES, Request, RunOptions,
 from harness.reports import emit
 from harness.reports.table import progress_line
 from harness.results import CaseResult
+from harness.shard import CI_INDEX, CI_TOTAL, Shard, choose_shard
 
 
 def register(subparsers: Any) -> None:
@@ -55,7 +57,8 @@ def register(subparsers: Any) -> None:
     run.add_argument("--suite", metavar="NAME",
                      help="run a suite from configs/suites (instead of paths/kernels/machines)")
     run.add_argument("--shard", metavar="I/N",
-                     help="run only the I-th of N deterministic slices of the matrix")
+                     help="run only the I-th of N deterministic slices of the matrix "
+                          f"(default: GitLab's {CI_INDEX}/{CI_TOTAL} when set)")
     run.add_argument("-j", "--jobs", type=whole_number(1), metavar="N",
                      help="run up to N L1 machines at once (default: one per core, as far "
                           "as memory allows)")
@@ -71,8 +74,8 @@ def _progress(result: CaseResult) -> None:
     print(progress_line(result), file=sys.stderr, flush=True)
 
 
-def request_from(args: argparse.Namespace) -> Request:
-    """The run the command line asks for (checked by ``make_plan``)."""
+def request_from(args: argparse.Namespace, shard: Shard | None = None) -> Request:
+    """The run the command line asks for (checked by ``make_plan``), in ``shard``."""
     options = RunOptions(snapshots=args.snapshots, kvm_mode="nvhe" if args.nvhe else None,
                          local_image=args.kernel_image, local_modules=args.kernel_modules,
                          retries=args.retries,
@@ -80,7 +83,8 @@ def request_from(args: argparse.Namespace) -> Request:
                                                    series=tuple(args.series or ())))
     return Request(paths=tuple(args.paths), kernels=tuple(args.kernel or ()),
                    machines=tuple(args.machine or ()), modes=tuple(args.mode or ()),
-                   tags=tuple(args.tag), suite=args.suite, shard=args.shard, options=options)
+                   tags=tuple(args.tag), suite=args.suite, shard=shard.text if shard else None,
+                   options=options)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -88,19 +92,23 @@ def run_command(args: argparse.Namespace) -> int:
     from harness.execute.pool import default_jobs, run_groups
     from harness.execute.prebuild import prebuild_source_kernels
 
-    plan = make_plan(request_from(args))
+    shard = choose_shard(args.shard, os.environ)
+    plan = make_plan(request_from(args, shard))
     request = report_request(args)
     request.check()
     prebuild_source_kernels(plan)
     jobs = args.jobs or default_jobs()
     run_dir = new_run_dir("run")
+    if shard is not None:
+        print(f"pmu-harness: shard {shard.text} ({shard.source})", file=sys.stderr)
     print(f"pmu-harness: {plan.case_count} case(s) on {len(plan.groups)} L1 machine(s), up to "
           f"{jobs} at once; artefacts in {run_dir}", file=sys.stderr)
     start = time.monotonic()
     results = list(plan.skipped)
     results += run_groups(plan.groups, run_dir, plan.options, jobs, _progress)
     meta: dict[str, Any] = {
-        "suite": args.suite, "shard": args.shard, "jobs": jobs, "run_dir": str(run_dir),
+        "suite": args.suite, "shard": shard.text if shard else None, "jobs": jobs,
+        "run_dir": str(run_dir),
         "groups": [f"{g.kernel}/{g.machine}" for g in plan.groups],
         "seconds": round(time.monotonic() - start, 1),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}

@@ -4,6 +4,7 @@ deadline (with ``run_group`` stood in for)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -91,7 +92,9 @@ def test_scenario_file_is_one_runnable_per_case() -> None:
     assert runnable.identifier == "no-filter[max,debian-6.1,probe]"  # as `pmu-harness run`
     assert runnable.uri == str(NO_FILTER.resolve())
     assert runnable.kwargs == {"scenario": "no-filter", "machine": "max",
-                               "kernel": "debian-6.1", "mode": "probe", "timeout": 600}
+                               "kernel": "debian-6.1", "mode": "probe", "timeout": 600,
+                               "project_path": "testcases/scenarios/no-filter.yaml",
+                               "sha256": hashlib.sha256(NO_FILTER.read_bytes()).hexdigest()}
 
 
 def test_runnable_survives_the_command_line_to_the_runner() -> None:
@@ -101,8 +104,8 @@ def test_runnable_survives_the_command_line_to_the_runner() -> None:
     kwargs = [a for a in args[args.index("-u") + 2:] if "=" in a and not a.startswith("-")]
     parsed = Runnable.from_args({"kind": KIND, "uri": runnable.uri,
                                  "kwargs": [tuple(a.split("=", 1)) for a in kwargs]})
-    assert parsed.kwargs == {"scenario": "no-filter", "machine": "max", "kernel": "debian-6.1",
-                             "mode": "linux", "timeout": 1200}
+    assert parsed.kwargs == {**runnable.kwargs, "mode": "linux", "timeout": 1200}
+    assert parsed.kwargs["scenario"] == "no-filter"
     assert parsed.tags == runnable.get_serializable_tags()
 
 
@@ -375,6 +378,35 @@ def test_runner_reports_a_scenario_that_changed_since_resolution(tmp_path: Path)
     messages = list(avocado_runner.PmuHarnessRunner().run(runnable))
     assert messages[-1]["result"] == "error"
     assert "no scenario with id 'no-filter'" in messages[-1]["fail_reason"]
+
+
+def test_runner_reads_its_own_hosts_copy_and_checks_it_is_the_same(tmp_path: Path) -> None:
+    """On a remote spawner's host the job host's path means nothing: the runner reads the
+    scenario from its own checkout (``project_path``) and refuses a copy that differs."""
+    from harness.avocado_plugins.matrix import check_same_scenario, scenario_file
+
+    [runnable] = resolve_one(NO_FILTER).resolutions
+    assert scenario_file("/nowhere/on/this/host.yaml", runnable.kwargs) == NO_FILTER
+    assert scenario_file(str(NO_FILTER), {}) == NO_FILTER
+    check_same_scenario(NO_FILTER, runnable.kwargs["sha256"])
+    other = tmp_path / "no-filter.yaml"
+    other.write_text(NO_FILTER.read_text() + "# another revision\n")
+    with pytest.raises(UsageError, match="another revision of pmu-harness"):
+        check_same_scenario(other, runnable.kwargs["sha256"])
+    runnable.kwargs["sha256"] = "0" * 64
+    messages = list(avocado_runner.PmuHarnessRunner().run(runnable))
+    assert messages[-1]["result"] == "error"
+    assert "not the scenario the job resolved" in messages[-1]["fail_reason"]
+
+
+def test_artefacts_stay_on_the_host_that_ran_the_test(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # The remote spawner passes the job host's path for the test: not a directory here.
+    monkeypatch.setenv("PMU_HARNESS_RESULTS", str(tmp_path / "own"))
+    elsewhere = "/job/host/job-1/test-results/1-no-filter[max,debian-6.1,probe]"
+    made = avocado_runner.artefacts_dir(elsewhere)
+    assert made.parent == tmp_path / "own" and made.is_dir()
+    assert "@" in avocado_runner.where()
 
 
 def test_runner_reports_a_harness_bug_instead_of_going_silent(
