@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.images import build_image_set
+from tests.system.children import default_sigint
 from tests.system.qemu_processes import qemu_pids_mentioning
 
 pytestmark = pytest.mark.system
@@ -26,21 +27,14 @@ def _wait_for(predicate: object, timeout: float) -> bool:
     return False
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_mid_boot_reaps_qemu(tmp_path: Path, signum: signal.Signals) -> None:
     build_image_set("debian-6.1", progress=False)  # cached: the boot below starts at once
     env = {**os.environ, "PMU_HARNESS_RESULTS": str(tmp_path)}
     argv = [sys.executable, "-m", "harness.cli", "boot", "--kernel", "debian-6.1",
             "--machine", "max", "--no-snapshot"]
-    # A job started in the background of a shell without job control (`cmd &` in a script,
-    # some CI runners) inherits SIGINT ignored, and Python then leaves it ignored: the
-    # harness is right to honour that, so the child starts with SIGINT at its default.
     harness = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               preexec_fn=_default_sigint)
+                               preexec_fn=default_sigint)
     try:
         # Mid-boot: QEMU runs and the kernel has started printing, SSH is seconds away.
         started = _wait_for(lambda: any(p.stat().st_size > 0

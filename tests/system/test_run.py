@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from harness.paths import PROJECT_ROOT, SCENARIOS_DIR
+from tests.system.children import default_sigint
 from tests.system.qemu_processes import qemu_pids_mentioning
 
 pytestmark = pytest.mark.system
@@ -92,7 +93,7 @@ def test_ctrl_c_stops_every_parallel_machine(tmp_path: Path) -> None:
         [sys.executable, "-m", "harness.cli", "run", "--machine", "max", "--machine",
          "cortex-a57", "-j", "2"], cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, env={**os.environ, "PMU_HARNESS_RESULTS": str(env_results)},
-        start_new_session=True)
+        start_new_session=True, preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 300
         while len(qemu_pids_mentioning(str(env_results))) < 2:
