@@ -44,16 +44,22 @@ def run_job(results: Path, *args: str, before: tuple[str, ...] = ()
     return proc, job_dir
 
 
+# Each avocado test boots an L1 of its own, so the job runs one tag's scenarios of the
+# default matrix, not all 55 (8 minutes of CI): what is checked is the integration.
+JOB_TAG = "selftest-family"
+
+
 def test_avocado_runs_the_default_matrix(tmp_path: Path) -> None:
-    proc, job = run_job(tmp_path / "job-results", "testcases/")
-    expected = sorted(c.name for c in cases(load_scenarios([SCENARIOS_DIR]), Matrix()))
+    proc, job = run_job(tmp_path / "job-results", "--filter-by-tags", JOB_TAG, "testcases/")
+    tagged = [s for s in load_scenarios([SCENARIOS_DIR]) if JOB_TAG in s.tags]
+    expected = sorted(c.name for c in cases(tagged, Matrix()))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name in RESULT_FILES:
         assert (job / name).is_file(), name
     data: dict[str, Any] = json.loads((job / "results.json").read_text())
     assert sorted(t["name"] for t in data["tests"]) == expected
     assert {t["status"] for t in data["tests"]} == {"PASS"}
-    assert data["pass"] == data["total"] == len(expected) >= 18
+    assert data["pass"] == data["total"] == len(expected) >= 5
     suite = ET.parse(job / "results.xml").getroot()  # noqa: S314 - our own job's file
     assert suite.get("tests") == str(len(expected)) and suite.get("failures") == "0"
     tap = (job / "results.tap").read_text().splitlines()
