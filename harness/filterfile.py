@@ -14,6 +14,7 @@ from harness.errors import Located, UsageError
 from harness.events import format_event
 from harness.printable import printable
 from harness.scenario.model import (
+    DEFAULT_MEASURE,
     PMU_CHOICES,
     Action,
     FilterCall,
@@ -67,7 +68,7 @@ class FilterFile:
     no_pmu_vcpus: tuple[int, ...]
     steps: tuple[Step, ...]
     workload: Workload
-    measure: tuple[int, ...] = (0,)
+    measure: tuple[int, ...] = DEFAULT_MEASURE
 
 
 # The C reader's limits (guest-images/probe/filterfile.h), so that both refuse alike.
@@ -77,7 +78,6 @@ MAX_STEPS = 1024
 MAX_LOOPS = 0xFFFFFFFF
 DEFAULT_WORKLOAD = Workload((0x11, 0x08), True, 200000)
 DEFAULT_LOOPS = 200000
-DEFAULT_MEASURE = (0,)
 _HEX = re.compile(r"0[xX][0-9a-fA-F]+")
 _DECIMAL = re.compile(r"[0-9]+")
 # Significant decimal digits of a number (20 hold any 64-bit value; 16 hex digits do):

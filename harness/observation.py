@@ -98,18 +98,18 @@ def parse_probe_output(text: str, *, source: str = "pmu-probe") -> Observation:
     listed = data.get("measurements") or [data.get("measurement") or {}]
     if not isinstance(listed, list) or not all(isinstance(m, dict) for m in listed):
         raise InfraError(f"{source}: malformed measurements", log_tail=text[-2000:])
-    first, *rest = (_view(m, (), release) for m in listed)
+    first, *rest = (_view(m, release) for m in listed)
     return replace(first, steps=steps, others=tuple(rest))
 
 
-def _view(measurement: dict[str, Any], steps: tuple[StepResult, ...],
-          release: str) -> Observation:
+def _view(measurement: dict[str, Any], release: str) -> Observation:
+    """One vCPU's measurement; the calls' results are the VM's, added by the caller."""
     measured = bool(measurement) and int(measurement.get("errno", 0)) == 0
     pmceid0 = int(measurement["pmceid0"]) if measured else None
     pmceid1 = int(measurement["pmceid1"]) if measured else None
     return Observation(
         mode="probe",
-        steps=steps,
+        steps=(),
         pmceid0=pmceid0,
         pmceid1=pmceid1,
         advertised=advertised_events(pmceid0 or 0, pmceid1 or 0),

@@ -67,14 +67,18 @@ class Prediction:
     nr_events: int
     pmceid0: int
     pmceid1: int
-    measured: bool
     counters: tuple[CounterPrediction, ...]
     rules: KernelRules
-    initialised: frozenset[int] = frozenset({0})  # vCPUs whose PMU init succeeds
+    initialised: frozenset[int]  # vCPUs whose PMU init succeeds
 
     def measured_on(self, vcpu: int) -> bool:
         """Whether ``vcpu`` can run the measurement: its PMU was initialised."""
         return vcpu in self.initialised
+
+    @property
+    def measured(self) -> bool:
+        """Whether vCPU 0, the one a scenario measures by default, can."""
+        return self.measured_on(0)
 
     def allowed(self, event: int) -> bool:
         return _allowed(self.filter_mask, self.nr_events, event)
@@ -89,6 +93,10 @@ def _allowed(mask: int | None, nr_events: int, event: int) -> bool:
         return True
     # KVM looks the event up after masking it to the PMU's event width.
     return bool((mask >> (event & (nr_events - 1))) & 1)
+
+
+def _unknown_attribute(attribute: str) -> tuple[str, str]:
+    return "ENXIO", f"this kernel has no {attribute} attribute (an unknown PMU attribute)"
 
 
 @dataclass
@@ -112,7 +120,7 @@ class _VmState:
         the series each attribute made its own checks and an unknown one is ENXIO at once;
         the series moved ENODEV and EBUSY in front of every attribute."""
         if not self.rules.has("filter-api"):
-            return "ENXIO", f"this kernel has no {attribute} attribute (an unknown PMU attribute)"
+            return _unknown_attribute(attribute)
         if self.lacks_pmu(vcpu):
             return "ENODEV", f"vCPU {vcpu} has no PMUv3 feature"
         if vcpu in self.created:
@@ -157,7 +165,7 @@ class _VmState:
         if refused:
             return refused
         if not self.rules.has("set-pmu"):
-            return "ENXIO", "this kernel has no SET_PMU attribute (an unknown PMU attribute)"
+            return _unknown_attribute("SET_PMU")
         if step.pmu != PMU_HOST:
             return "ENXIO", "no Arm PMU has that perf type"
         if self.ran:
@@ -254,11 +262,10 @@ def predict(
     state = _VmState(filter_space(pmu, rules), frozenset(no_pmu_vcpus), rules)
     outcomes = _play(steps, vcpus, state)
     pmceid0, pmceid1 = _guest_pmceid(pmu, state.mask, rules)
-    measured = 0 in state.created
     counters = (_counters(workload, pmu, state.mask, rules, state.nr_events)
                 if state.created else ())
-    return Prediction(tuple(outcomes), state.mask, state.nr_events, pmceid0, pmceid1, measured,
-                      counters, rules, frozenset(state.created))
+    return Prediction(tuple(outcomes), state.mask, state.nr_events, pmceid0, pmceid1, counters,
+                      rules, frozenset(state.created))
 
 
 def filter_space(pmu: PmuModel, rules: KernelRules) -> int:

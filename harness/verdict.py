@@ -194,17 +194,16 @@ def _vcpu_checks(scenario: Scenario, prediction: Prediction, seen: Observation,
     view = seen.on(vcpu)
     control_view = control.on(vcpu) if control else None
     expect = scenario.expect if scenario.expect.holds_for(vcpu) else DERIVED
-    checks: list[Check] = []
     if view is not None and view.measured:
-        checks += _pmceid_checks(expect, prediction, view, control_view)
-        checks += _counting_checks(expect, prediction, view, control_view)
-    elif prediction.measured_on(vcpu):
-        checks.append(Check(f"measurement on vCPU {vcpu}", "measured", "not measured",
-                            Outcome.FAIL, f"oracle: {prediction.rules.describe()}"))
-    if len(scenario.measure) == 1:
-        return checks
-    return [c if c.name.startswith("measurement on") else replace(c, name=f"vCPU {vcpu}: {c.name}")
-            for c in checks]
+        checks = (_pmceid_checks(expect, prediction, view, control_view)
+                  + _counting_checks(expect, prediction, view, control_view))
+        if len(scenario.measure) == 1:
+            return checks
+        return [replace(c, name=f"vCPU {vcpu}: {c.name}") for c in checks]
+    if prediction.measured_on(vcpu):
+        return [Check(f"measurement on vCPU {vcpu}", "measured", "not measured", Outcome.FAIL,
+                      f"oracle: {prediction.rules.describe()}")]
+    return []
 
 
 def judge(scenario: Scenario, prediction: Prediction, seen: Observation,

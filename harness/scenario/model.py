@@ -78,6 +78,7 @@ class SetPmuStep:
         return f"SET_PMU to {which} via vCPU {self.vcpu}"
 
 
+DEFAULT_MEASURE = (0,)  # without `measure:`, vCPU 0 runs the measurement
 PMU_HOST = "host"
 PMU_OTHER = "other"
 PMU_CHOICES = (PMU_HOST, PMU_OTHER)
@@ -141,7 +142,7 @@ class Scenario:
     id_line: int = 0  # where `id:` is in the file (0: not from a file)
     # The vCPUs the guest payload measures on, in order (the filter is per VM, the PMU per
     # vCPU: a scenario may look at the filter from a vCPU other than the one that set it).
-    measure: tuple[int, ...] = (0,)
+    measure: tuple[int, ...] = DEFAULT_MEASURE
 
     @property
     def filter_calls(self) -> tuple[FilterCall, ...]:

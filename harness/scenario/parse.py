@@ -15,6 +15,7 @@ from harness.located import BAD, LEADING_ZERO, NUMBER_TEXT, Invalid, LocatedRead
 from harness.modes import DEFAULT_MODES, MODES
 from harness.scenario.model import (
     COUNTER_REF_CYCLES,
+    DEFAULT_MEASURE,
     ERRNO_NAMES,
     MAX_VCPUS,
     PMU_CHOICES,
@@ -264,7 +265,7 @@ def _vcpu_list(r: _Reader, value: Any, line: int, what: str, count: int) -> tupl
 def _measure(r: _Reader, doc: LocatedDict, vcpus: int, indices: int) -> tuple[int, ...]:
     value, line = doc.get("measure"), _line_of(doc, "measure")
     if value is None:
-        return (0,)
+        return DEFAULT_MEASURE
     if value == MEASURE_ALL:
         return tuple(range(vcpus))
     return _vcpu_list(r, value, line, "measure", indices)
@@ -405,7 +406,7 @@ def _scenario(r: _Reader, doc: LocatedDict) -> Scenario:
         expect=r.guarded(Expectations(), lambda: _expectations(r, doc)),
         path=r.path,
         id_line=_line_of(doc, "id"),
-        measure=r.guarded((0,), lambda: _measure(r, doc, vcpus, indices)),
+        measure=r.guarded(DEFAULT_MEASURE, lambda: _measure(r, doc, vcpus, indices)),
     )
     _check_consistency(r, scenario, doc, steps_complete)
     return scenario
