@@ -53,7 +53,8 @@ TOKENS = [
     b"\xe2\x80\xa9", b"\xef\xbb\xbf", b"\xff", b"\xc3", b"\\", b"\\e", b"\\u2028", b"|\n",
     b">-\n", b"deny: ", b"allow: ", b"raw: {base: 1, nevents: 1, action: 1}", b"vcpu: 7",
     b"vcpus: 0", b"init: 9", b"run: ", b"filter 0 0x11 1 deny\n", b"workload - cycles=1\n",
-    b"no-pmu-vcpu 7\n", b"measure 0 1\n", b"measure: all", b"pmceid0: 0x20001",
+    b"no-pmu-vcpu 7\n", b"measure 0 1\n", b"set-pmu 0 host\n", b"set_pmu: 1", b"pmu: other",
+    b"measure: all", b"pmceid0: 0x20001",
     b"pmu-harness-filter 1\n", b"NaN", b"Infinity", b"1" * 5000,
     b'"results": ', b'"checks": [', b"[" * 3000, b"{\"a\":" * 3000,
     # Values a scenario expects, so that mutants also get past the types into the checks.
