@@ -82,6 +82,9 @@ class RunOptions:
     # the old one: a vCPU stuck in KVM_RUN ignores even SIGKILL), up to this many times.
     # Failed checks are never retried: a flaky kernel must show as flaky.
     retries: int = 1
+    # Cases of one L1 whose unfiltered controls would be the same run share one
+    # (harness/execute/control.py); off, every case runs its own.
+    share_controls: bool = True
     # Where machine profiles are read from, and images to use instead of building them from
     # the kernel profile: `rerun` points these at a bundle's copies and cached images.
     machines_dir: Path = MACHINES_DIR

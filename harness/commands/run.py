@@ -65,6 +65,9 @@ def register(subparsers: Any) -> None:
     run.add_argument("--retries", type=whole_number(0), default=1, metavar="N",
                      help="re-run a case that hit an infrastructure error up to N times in a "
                           "fresh L1 (default 1); failed checks are never re-run")
+    run.add_argument("--own-controls", action="store_true",
+                     help="run every case's unfiltered control itself (by default, cases in "
+                          "one L1 whose controls would be the same run share one)")
     add_report_arguments(run)
     add_bisect_argument(run)
     run.set_defaults(func=run_command)
@@ -78,7 +81,7 @@ def request_from(args: argparse.Namespace, shard: Shard | None = None) -> Reques
     """The run the command line asks for (checked by ``make_plan``), in ``shard``."""
     options = RunOptions(snapshots=args.snapshots, kvm_mode="nvhe" if args.nvhe else None,
                          local_image=args.kernel_image, local_modules=args.kernel_modules,
-                         retries=args.retries,
+                         retries=args.retries, share_controls=not args.own_controls,
                          overrides=SourceOverrides(tree=args.tree,
                                                    series=tuple(args.series or ())))
     return Request(paths=tuple(args.paths), kernels=tuple(args.kernel or ()),

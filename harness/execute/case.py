@@ -7,10 +7,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.errors import InfraError
+from harness.execute.control import SharedControls
 from harness.execute.health import console_size, kernel_health, with_health
 from harness.kernelrules import KernelVersion, final_revision, rules_for
 from harness.l2.remote import Remote
@@ -35,6 +36,8 @@ class Environment:
     group_dir: Path
     revision: str | None = None  # of the filter series, on a kernel built from source
     console_log: Path | None = None  # L1's console: what its kernel logs, as it logs it
+    # This L1's control runs, for the cases after the first that ask the same question.
+    controls: SharedControls = field(default_factory=SharedControls)
 
 
 def pmu_model(profile: MachineProfile) -> PmuModel:
@@ -76,7 +79,8 @@ def _judge(case: Case, env: Environment, case_dir: Path
            ) -> tuple[Verdict, FinalApiVerdict | None]:
     scenario = case.scenario
     runner = REGISTRY[case.mode].load_runner()
-    control = runner(env.remote, scenario, False, case_dir) if scenario.control else None
+    control = (env.controls.observe(case.mode, env.remote, scenario, case_dir)
+               if scenario.control else None)
     seen = runner(env.remote, scenario, True, case_dir)
     prediction = _predict(scenario, env, env.revision)
     _save_prediction(prediction, case_dir)

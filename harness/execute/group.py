@@ -16,6 +16,7 @@ from typing import Protocol
 from harness.bundle import BundleSource, write_bundle
 from harness.errors import InfraError, UsageError
 from harness.execute.case import Environment, group_error, pmu_model, run_case
+from harness.execute.control import SharedControls
 from harness.images import ImageSet, build_image_set
 from harness.kernelrules import KernelVersion
 from harness.l2.remote import Remote
@@ -102,7 +103,8 @@ def _run_in_one_l1(cases: list[Case], run: _GroupRun, retry: RetryPolicy,
     images, profile, group_dir, options = run.images, run.profile, run.group_dir, run.options
     with run.boot(images, profile, group_dir, options) as l1:
         env = Environment(l1.ssh, pmu_model(profile), _kernel_version(images, l1), group_dir,
-                          images.kernel_revision, l1.console_log)
+                          images.kernel_revision, l1.console_log,
+                          SharedControls(share=options.share_controls))
         source = BundleSource(images, options.machines_dir, profile.name, l1.kvm_mode,
                               options.local_image, options.local_modules, l1.run_dir)
         for case in cases:

@@ -21,8 +21,8 @@ from harness.l2.remote import (
     L2_KERNEL,
     PRELOAD_LIBRARY,
     Remote,
-    prepare_case,
     save_output,
+    stage_file,
 )
 from harness.observation import Observation, StepResult, errno_name
 from harness.scenario.model import Scenario
@@ -73,12 +73,13 @@ def _filter_steps(log_text: str) -> tuple[StepResult, ...]:
 
 def run_linux(remote: Remote, scenario: Scenario, filtered: bool, case_dir: Path) -> Observation:
     label = "filtered" if filtered else "control"
-    filter_file = prepare_case(remote, render(scenario, with_filters=filtered), case_dir, label)
-    log_file = filter_file.replace(".filter", ".filterlog")
+    staged = stage_file(remote, render(scenario, with_filters=filtered), case_dir,
+                        f"{label}.filter")
+    log_file = staged.path.replace(".filter", ".filterlog")
     events = perf_events(scenario)
-    command = qemu_command(filter_file, log_file, list(events))
+    command = qemu_command(staged.path, log_file, list(events))
     (case_dir / f"{label}.l2-command.txt").write_text(command + "\n")
-    result = remote.run(command, timeout=L2_TIMEOUT)
+    result = remote.run(staged.then(command), timeout=L2_TIMEOUT)
     save_output(result, case_dir / f"{label}.l2-console")
     report = parse_l2_console(result.stdout)
     if report is None:

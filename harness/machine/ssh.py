@@ -16,6 +16,7 @@ from typing import Protocol
 import paramiko
 
 from harness.errors import InfraError
+from harness.machine.shell import PersistentShell
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +148,8 @@ class SshSession:
     def __init__(self, target: SshTarget) -> None:
         self.target = target
         self._client: paramiko.SSHClient | None = None
+        # Commands go to one shell kept running in L1 (harness/machine/shell.py).
+        self._shell = PersistentShell(self._start)
 
     # -- connection ------------------------------------------------------------------------
 
@@ -209,6 +212,7 @@ class SshSession:
             raise paramiko.SSHException(f"probe command failed: {result}")
 
     def close(self) -> None:
+        self._shell.close()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -237,12 +241,16 @@ class SshSession:
         `check=True` turns a non-zero exit status into an InfraError (for commands the
         harness itself relies on, not for the system under test).
         """
+        start = time.monotonic()
         try:
-            result = self._exec(wrap_remote(command, timeout), timeout + 5, max_output)
+            with self._shell.lock:
+                self._require()
+                done = self._shell.run(wrap_remote(command, timeout), start + timeout + 5,
+                                       max_output)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise InfraError(f"SSH command failed in L1: {command!r}: {exc!r}") from exc
-        result = RemoteResult(command, result.exit_status, result.stdout, result.stderr,
-                              result.truncated, result.seconds)
+        result = RemoteResult(command, done.exit_status, done.stdout, done.stderr,
+                              done.truncated, time.monotonic() - start)
         if check and not result.ok:
             raise InfraError(
                 f"command in L1 exited {result.exit_status}: {command!r}",

@@ -83,7 +83,8 @@ class Capture:
 class ReplayRemote:
     """L1 as the L2 runners see it. ``pmu-probe <remote dir>/<case slug>/<label>.filter``
     is answered with the capture for that case slug (``<scenario>-<mode>``) and label
-    (``control`` or ``filtered``); any other command (``mkdir -p``) succeeds silently.
+    (``control`` or ``filtered``); a file written with ``printf`` is kept as sent; any other
+    command (``mkdir -p``) succeeds silently.
 
     ``lost_on``: case slugs whose probe run finds L1 gone (SSH raises ``InfraError``).
     Every command and every file sent is kept, for the test to look at."""
@@ -98,11 +99,19 @@ class ReplayRemote:
     console: Path | None = None
 
     def run(self, command: str, timeout: float) -> CommandResult:
+        """The runners' shell, as far as they use it: ``A && B && ...`` of ``mkdir -p``,
+        ``printf %s TEXT > FILE`` (a file sent with its run) and ``[exec] pmu-probe FILE``."""
         self.commands.append(command)
-        words = shlex.split(command)
-        if words[0] != PROBE_BINARY:
-            return Output(0)
-        remote_file = PurePosixPath(words[1])
+        result: CommandResult = Output(0)
+        for words in _and_list(command):
+            if words[:2] == ["printf", "%s"] and words[3:4] == [">"]:
+                self.files[words[4]] = words[2]
+            elif PROBE_BINARY in words:
+                result = self._probe(command, words[words.index(PROBE_BINARY) + 1])
+        return result
+
+    def _probe(self, command: str, filter_path: str) -> CommandResult:
+        remote_file = PurePosixPath(filter_path)
         assert str(remote_file) in self.files, f"{remote_file} run before it was sent"
         slug, label = remote_file.parent.name, remote_file.name.removesuffix(".filter")
         if slug in self.lost_on:
@@ -122,8 +131,24 @@ class ReplayRemote:
 
     def probe_runs(self) -> list[str]:
         """``<slug>/<label>`` of every pmu-probe run, in order."""
-        return ["/".join(PurePosixPath(shlex.split(c)[1]).parts[-2:]).removesuffix(".filter")
-                for c in self.commands if c.startswith(PROBE_BINARY)]
+        runs = []
+        for command in self.commands:
+            for words in _and_list(command):
+                if PROBE_BINARY in words:
+                    path = PurePosixPath(words[words.index(PROBE_BINARY) + 1])
+                    runs.append("/".join(path.parts[-2:]).removesuffix(".filter"))
+        return runs
+
+
+def _and_list(command: str) -> list[list[str]]:
+    """``a b && c d`` as ``[[a, b], [c, d]]``."""
+    commands: list[list[str]] = [[]]
+    for word in shlex.split(command):
+        if word == "&&":
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    return commands
 
 
 def _same_file(capture: str, remote_file: PurePosixPath) -> None:

@@ -20,6 +20,7 @@ from harness.execute.case import Environment, pmu_model, run_case
 from harness.execute.group import run_group
 from harness.execute.pool import run_groups
 from harness.kernelrules import KernelVersion
+from harness.l2.remote import CommandResult
 from harness.machine.profile import load_machine_profile
 from harness.paths import SCENARIOS_DIR
 from harness.plan import Case, Group, RunOptions
@@ -119,10 +120,12 @@ def test_an_infrastructure_error_reruns_the_case_in_a_fresh_l1(
                                  ("member-deny[max,debian-6.1,probe]", Outcome.PASS),
                                  ("cycle-counter-deny[max,debian-6.1,probe]", Outcome.PASS)]
     # The suspect L1 is shut down before the fresh one boots; the case that met the error
-    # runs again there, and the cases after it too.
+    # runs again there, and the cases after it too. member-deny's control is the same run as
+    # no-filter's: the first L1 answered it once; the fresh L1 shares nothing of the old one,
+    # so there member-deny runs its own.
     assert boots.events == ["boot 1", "shutdown 1", "boot 2", "shutdown 2"]
     assert first.probe_runs() == ["no-filter-probe/control", "no-filter-probe/filtered",
-                                  "member-deny-probe/control"]
+                                  "member-deny-probe/filtered"]
     assert second.probe_runs() == ["member-deny-probe/control", "member-deny-probe/filtered",
                                    "cycle-counter-deny-probe/control",
                                    "cycle-counter-deny-probe/filtered"]
@@ -272,10 +275,10 @@ def test_errors_that_are_not_the_machinerys_get_their_own_class(
 
 def test_a_harness_bug_mid_group_keeps_the_results_before_it(tmp_path: Path) -> None:
     class Buggy(ReplayRemote):
-        def put(self, local: Path, remote: str, timeout: float = 60.0) -> None:
-            if "member-deny" in remote:
+        def run(self, command: str, timeout: float) -> CommandResult:
+            if "member-deny" in command:
                 raise ZeroDivisionError("division by zero")
-            super().put(local, remote, timeout)
+            return super().run(command, timeout)
 
     boots = Boots([Buggy(CAPTURES)])
     reported: list[CaseResult] = []
@@ -312,3 +315,36 @@ def test_a_worker_past_its_deadline_is_stopped_and_its_cases_time_out(
         assert result.reason == ("timeout: the worker for debian-6.1/max passed its deadline "
                                  "of 1 s and was stopped")
     assert (tmp_path / "run" / "debian-6.1-max" / "infrastructure-error.txt").is_file()
+
+
+# -- shared controls ----------------------------------------------------------------------
+
+
+def test_cases_asking_the_same_control_share_one_run_and_keep_its_files(tmp_path: Path) -> None:
+    remote = ReplayRemote(CAPTURES)
+    results = run_group(group("no-filter", "member-deny", "cycle-counter-deny"), tmp_path,
+                        options(tmp_path), lambda result: None, boot=Boots([remote]))
+    assert [r.outcome for r in results] == [Outcome.PASS] * 3
+    # no-filter and member-deny run the same workload on the same single vCPU;
+    # cycle-counter-deny counts no event, only the cycle counter: its control is its own.
+    assert remote.probe_runs() == ["no-filter-probe/control", "no-filter-probe/filtered",
+                                   "member-deny-probe/filtered",
+                                   "cycle-counter-deny-probe/control",
+                                   "cycle-counter-deny-probe/filtered"]
+    group_dir = str(Path(str(results[0].artefacts)).parent)
+    source, borrower = Path(group_dir, "no-filter-probe"), Path(group_dir, "member-deny-probe")
+    for name in ("control.filter", "control.probe.json", "control.probe.stdout"):
+        assert (borrower / name).read_bytes() == (source / name).read_bytes()
+    note = (borrower / "control.shared-from.txt").read_text()
+    assert "by no-filter-probe" in note and "workload 0x11,0x0 cycles=1" in note
+    assert not (source / "control.shared-from.txt").exists()
+    assert not Path(group_dir, "cycle-counter-deny-probe", "control.shared-from.txt").exists()
+
+
+def test_own_controls_run_every_cases_control(tmp_path: Path) -> None:
+    remote = ReplayRemote(CAPTURES)
+    own = RunOptions(image_set=image_set(tmp_path / "images"), share_controls=False)
+    run_group(group("no-filter", "member-deny"), tmp_path, own, lambda result: None,
+              boot=Boots([remote]))
+    assert remote.probe_runs() == ["no-filter-probe/control", "no-filter-probe/filtered",
+                                   "member-deny-probe/control", "member-deny-probe/filtered"]

@@ -28,7 +28,7 @@ def test_filter_file_follows_the_documented_format() -> None:
         "init 0",
         "run 0",
         "filter 1 0x11 1 deny",
-        "workload 0x11 cycles=1 loops=20000",
+        "workload 0x11 cycles=1 loops=2000",
     ]
 
 

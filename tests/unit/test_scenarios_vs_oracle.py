@@ -58,6 +58,7 @@ def derived_checks(verdict: Verdict) -> list[str]:
 # -- real runs -------------------------------------------------------------------------------
 
 CAPTURES = GUEST_IMAGES_DIR / "probe" / "testdata"
+LOOPS_WHEN_CAPTURED = 20_000
 # The Debian kernels the captures were made on (testdata/README.rst), by their patch level.
 CAPTURED_KERNELS = {"5.10": "5.10.223", "6.1": "6.1.192"}
 # Scenario -> the capture of the same filter calls (its workload measures the same
@@ -122,7 +123,10 @@ def test_each_capture_made_the_scenarios_calls(ident: str) -> None:
     assert (spec.vcpus, spec.no_pmu_vcpus) == (scenario.vcpus, scenario.no_pmu_vcpus)
     assert set(scenario.workload.events) <= set(spec.workload.events)
     assert spec.workload.cycle_counter or not scenario.workload.cycle_counter
-    assert spec.workload.loops == scenario.workload.loops
+    # These captures ran 20,000 loops, the default then; scenarios now run 2,000. The loop
+    # count sets how far a counter moves, not whether it does, and only that is judged
+    # (tests/data/probe-runs holds real runs at today's count).
+    assert spec.workload.loops in (scenario.workload.loops, LOOPS_WHEN_CAPTURED)
     control = parse((CAPTURES / "filters" / f"{CONTROL}.flt").read_text())
     assert control.steps == () and set(scenario.workload.events) <= set(control.workload.events)
 
