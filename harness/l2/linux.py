@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from pathlib import Path
 
 from harness.errors import InfraError
@@ -79,7 +80,10 @@ def run_linux(remote: Remote, scenario: Scenario, filtered: bool, case_dir: Path
     events = perf_events(scenario)
     command = qemu_command(staged.path, log_file, list(events))
     (case_dir / f"{label}.l2-command.txt").write_text(command + "\n")
+    started = time.monotonic()
     result = remote.run(staged.then(command), timeout=L2_TIMEOUT)
+    # One L2 boot + perf as L1 ran it: the floor of a linux case (bench/speed.py).
+    (case_dir / f"{label}.l2-seconds").write_text(f"{time.monotonic() - started:.3f}\n")
     save_output(result, case_dir / f"{label}.l2-console")
     report = parse_l2_console(result.stdout)
     if report is None:
