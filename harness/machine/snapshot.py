@@ -30,8 +30,9 @@ SAVE_TIMEOUT = 180.0
 # only when the guest writes them. A VHE kernel runs at EL2 and its tick is the EL2
 # physical timer (PPI 26), so a restored VHE L1 gets no timer interrupt on any CPU: its
 # kernel still believes an event is programmed, never writes the timer again, and every
-# sleep, timeout and KVM_RUN that needs a tick or an hrtimer waits forever (an nVHE kernel
-# ticks on EL1's physical timer, which survives).
+# sleep, timeout and KVM_RUN that needs a tick or an hrtimer waits forever. An nVHE kernel
+# runs at EL1 and ticks on EL1's physical timer, whose deadline QEMU does migrate: it needs
+# no re-arm, and must not get one (see `needs_timer_rearm`).
 #
 # CPU hotplug makes the kernel write the timers again: taking a CPU down runs
 # hrtimer_interrupt() on the CPU doing it (hrtimers_dead_cpu -> __hrtimer_peek_ahead_timers),
@@ -63,10 +64,24 @@ def rearm_timers_command() -> str:
     return f"taskset -c 0 sh -c {shlex.quote(_REARM_TIMERS_SCRIPT)}"
 
 
+def needs_timer_rearm(kvm_mode: str) -> bool:
+    """Whether a restored L1 must run `rearm_timers_command` first: only a VHE one.
+
+    On an nVHE L1 (cortex-a57) the hotplug is not just useless but harmful: even on a
+    cold-booted nVHE L1 with no snapshot involved, `pmu-probe` runs in 0.25 s before the
+    re-arm script and hangs for good after it (its vCPU thread stuck in KVM_RUN, beyond
+    SIGKILL). L1's console then shows `rcu: rcu_sched kthread timer wakeup didn't happen
+    ... Possible timer handling issue on cpu=1`, an RCU stall on CPU 1 and soft lockups of
+    CPU 0 waiting in kick_all_cpus_sync() for CPU 1: the CPU brought back up does not
+    take interrupts any more (Debian 6.1 under QEMU 10.0.2 TCG). This is why every probe
+    run on cortex-a57 hung after a restore in the first trial of snapshots."""
+    return kvm_mode == "vhe"
+
+
 def snapshot_keeps_timers(kvm_mode: str, smp: int) -> bool:
-    """Whether a restored L1 can have working timers: a VHE kernel needs a second CPU to
-    hotplug (CPU 0 is re-armed by taking another CPU down)."""
-    return kvm_mode != "vhe" or smp >= 2
+    """Whether a restored L1 can have working timers: one that needs the re-arm needs a
+    second CPU to hotplug (CPU 0 is re-armed by taking another CPU down)."""
+    return not needs_timer_rearm(kvm_mode) or smp >= 2
 
 
 class Qmp(Protocol):

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from harness.errors import InfraError
-from harness.machine.snapshot import SnapshotInputs, SnapshotStore, migrate_to_file
+from harness.machine.snapshot import (
+    SnapshotInputs,
+    SnapshotStore,
+    migrate_to_file,
+    needs_timer_rearm,
+    snapshot_keeps_timers,
+)
 
 INPUTS = SnapshotInputs(
     images_cache_key="img1",
@@ -87,3 +93,17 @@ def test_migration_deadline(tmp_path: Path) -> None:
     with pytest.raises(InfraError, match="longer than"):
         migrate_to_file(qmp, tmp_path / "s", timeout=0.3)
     assert qmp.calls[-1] == "migrate_cancel"
+
+
+def test_only_a_vhe_l1_gets_its_timers_re_armed() -> None:
+    # The hotplug re-arm hangs an nVHE L1's CPU 1 (snapshot.needs_timer_rearm).
+    assert needs_timer_rearm("vhe")
+    assert not needs_timer_rearm("nvhe")
+    assert not needs_timer_rearm("protected")
+
+
+@pytest.mark.parametrize(("kvm_mode", "smp", "keeps"), [
+    ("vhe", 2, True), ("vhe", 1, False), ("nvhe", 1, True), ("nvhe", 2, True),
+])
+def test_a_single_cpu_vhe_l1_is_never_snapshotted(kvm_mode: str, smp: int, keeps: bool) -> None:
+    assert snapshot_keeps_timers(kvm_mode, smp) is keeps
