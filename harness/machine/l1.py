@@ -154,11 +154,14 @@ class L1Machine:
     def start(self) -> None:
         """Restore or cold-boot L1 to SSH-ready and healthy; on any failure, clean up."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
         try:
             inputs = self.snapshot_inputs() if self.snapshots else None
             snap = self.store.lookup(inputs) if inputs is not None else None
             if snap is None or not self._try_restore(snap):
                 self._cold_boot(inputs)
+            # Ready for the first case: booted or restored, checked, (saved).
+            self._mark("ready", started)
         except OSError as exc:
             # The run directory's disk is full (or gone): the machinery failed, not L1.
             self.shutdown()
