@@ -30,6 +30,7 @@ from harness.machine.snapshot import (
     Snapshot,
     SnapshotInputs,
     SnapshotStore,
+    file_identity,
     needs_timer_rearm,
     rearm_timers_command,
     snapshot_keeps_timers,
@@ -212,6 +213,8 @@ class L1Machine:
             kvm_mode=self.kvm_mode,
             qemu_version=qemu_version(self.spec.binary),
             command_line=tuple(self.spec.stable_args()),
+            boot_files=(file_identity(self.images.kernel_image),
+                        file_identity(self.images.l1_initrd)),
         )
 
     # -- cold boot and restore -------------------------------------------------------------

@@ -84,6 +84,13 @@ def snapshot_keeps_timers(kvm_mode: str, smp: int) -> bool:
     return not needs_timer_rearm(kvm_mode) or smp >= 2
 
 
+def file_identity(path: Path) -> str:
+    """What `SnapshotInputs.boot_files` holds for one file: cheap (no hashing of a
+    100 MB initramfs on every run) and changed by any rewrite of the file."""
+    stat = path.stat()
+    return f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 class Qmp(Protocol):
     """The one QMP call snapshots need (harness.machine.qmp.QmpChannel provides it)."""
 
@@ -101,6 +108,11 @@ class SnapshotInputs:
     kvm_mode: str
     qemu_version: str
     command_line: tuple[str, ...]  # per-run parts (fds, paths, ports) left out
+    # The kernel and initramfs QEMU loads, by size and mtime (`file_identity`). The cache
+    # key names what the image set was built from, not the bytes on disk: a set rebuilt
+    # under the same key (a repaired entry; a cpio is not byte-reproducible) or a file
+    # changed in place must boot cold, never restore the L1 the old files made.
+    boot_files: tuple[str, ...]
 
     def key(self) -> str:
         blob = json.dumps({"format": SNAPSHOT_FORMAT, **self.__dict__}, sort_keys=True)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from harness.errors import InfraError
+from harness.machine import L1Machine, load_machine_profile
 from harness.machine.snapshot import (
     SnapshotInputs,
     SnapshotStore,
@@ -25,6 +26,7 @@ INPUTS = SnapshotInputs(
     kvm_mode="vhe",
     qemu_version="QEMU emulator version 10.0.2",
     command_line=("qemu-system-aarch64", "-cpu", "max"),
+    boot_files=("Image:100:1", "l1-initrd.cpio:200:1"),
 )
 
 
@@ -52,6 +54,7 @@ class FakeQmp:
         {"kvm_mode": "nvhe"},
         {"qemu_version": "QEMU emulator version 10.1.0"},
         {"command_line": ("qemu-system-aarch64", "-cpu", "cortex-a57")},
+        {"boot_files": ("Image:100:1", "l1-initrd.cpio:200:2")},
     ],
 )
 def test_every_input_changes_the_key(change: dict[str, Any]) -> None:
@@ -107,3 +110,33 @@ def test_only_a_vhe_l1_gets_its_timers_re_armed() -> None:
 ])
 def test_a_single_cpu_vhe_l1_is_never_snapshotted(kvm_mode: str, smp: int, keeps: bool) -> None:
     assert snapshot_keeps_timers(kvm_mode, smp) is keeps
+
+
+@dataclasses.dataclass(frozen=True)
+class _Images:
+    kernel_image: Path
+    l1_initrd: Path
+    cache_key: str = "set-1"
+    kernel_profile: str = "debian-6.1"
+    ssh_client_key: Path = Path("/nonexistent/key")
+    ssh_host_public_key: str = "ssh-ed25519 AAAA"
+
+
+def _key(images: _Images) -> str:
+    return L1Machine(images, load_machine_profile("max"), images.kernel_image.parent
+                     ).snapshot_inputs().key()
+
+
+def test_a_changed_image_set_never_restores_a_stale_l1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What an L1 machine looks its snapshot up by: a new image set (cache key) or a
+    # kernel or initramfs rewritten under the same key (a repaired entry) gives a new key.
+    monkeypatch.setattr("harness.machine.l1.qemu_version", lambda binary: "QEMU 10.0.2")
+    (tmp_path / "Image").write_bytes(b"kernel")
+    (tmp_path / "l1-initrd.cpio").write_bytes(b"initrd")
+    images = _Images(tmp_path / "Image", tmp_path / "l1-initrd.cpio")
+    key = _key(images)
+    assert _key(images) == key
+    assert _key(dataclasses.replace(images, cache_key="set-2")) != key
+    (tmp_path / "l1-initrd.cpio").write_bytes(b"initrd, truncated")
+    assert _key(images) != key
