@@ -3,6 +3,7 @@ with QMP `migrate` to a file, restored with `-incoming file:`."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,6 +22,10 @@ SNAPSHOT_FORMAT = 1
 STATE_FILE = "l1.state"
 META_FILE = "meta.json"
 SAVE_TIMEOUT = 180.0
+# Snapshots kept per slot (kernel x machine x KVM mode), the most recently used: two
+# checkouts sharing one cache (a worktree beside main, a branch with other guest images)
+# would otherwise evict each other's snapshot on every run and never restore. ~400 MB each.
+SLOT_KEEP = 2
 
 # Run in a restored L1 before anything else (pinned to CPU 0 by `rearm_timers_command`).
 #
@@ -39,20 +44,29 @@ SAVE_TIMEOUT = 180.0
 # which reprograms that CPU's timer, and bringing a CPU up registers its clock event device
 # afresh. Expedited RCU keeps the hotplug's grace periods off the dead timers. Then a short
 # sleep on every CPU proves each one's timer fires again (if not, the SSH deadline ends it).
+#
+# Shell builtins (`read`, `echo`, tests) wherever they do: right after a restore QEMU has
+# translated none of L1's code yet, and every fork and exec (a `$(cat ...)`) costs tens of
+# milliseconds more than it will later. Only taskset and sleep are left to exec.
 _REARM_TIMERS_SCRIPT = """\
 cd /sys/devices/system/cpu || exit 1
 exp=/sys/kernel/rcu_expedited
-old=$(cat $exp 2>/dev/null)
+old=
+[ -r $exp ] && read -r old < $exp
 [ -w $exp ] && echo 1 > $exp
 status=0
 for d in cpu[0-9]*; do
     [ "$d" = cpu0 ] && continue
-    [ -f "$d/online" ] && [ "$(cat "$d/online")" = 1 ] || continue
+    on=0
+    [ -f "$d/online" ] && read -r on < "$d/online"
+    [ "$on" = 1 ] || continue
     { echo 0 > "$d/online" && echo 1 > "$d/online"; } || status=1
 done
 [ -n "$old" ] && [ -w $exp ] && echo "$old" > $exp
 for d in cpu[0-9]*; do
-    [ "$(cat "$d/online" 2>/dev/null || echo 1)" = 1 ] || continue
+    on=1
+    [ -f "$d/online" ] && read -r on < "$d/online"
+    [ "$on" = 1 ] || continue
     taskset -c "${d#cpu}" sleep 0.01 || status=1
 done
 exit $status
@@ -62,6 +76,15 @@ exit $status
 def rearm_timers_command() -> str:
     """The shell command that gets a restored L1's timers firing again (see above)."""
     return f"taskset -c 0 sh -c {shlex.quote(_REARM_TIMERS_SCRIPT)}"
+
+
+def after_restore_command(kvm_mode: str, now: float) -> str:
+    """Everything a restored L1 needs before its first case, in one command (one SSH round
+    trip): timers re-armed where needed, the wall clock set to `now` (it wakes up with the
+    time it was saved at; L1's logs should match the host's), /dev/kvm still there."""
+    steps = [rearm_timers_command()] if needs_timer_rearm(kvm_mode) else []
+    steps += [f"date -s @{int(now)} >/dev/null", "[ -c /dev/kvm ]"]
+    return " && ".join(steps)
 
 
 def needs_timer_rearm(kvm_mode: str) -> bool:
@@ -128,6 +151,14 @@ class Snapshot:
     key: str
     state: Path
 
+    def meta(self) -> dict[str, Any]:
+        """What the save recorded (META_FILE); empty when it cannot be read."""
+        try:
+            data = json.loads((self.state.parent / META_FILE).read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
 
 class SnapshotStore:
     """Snapshots under `<cache>/snapshots/<key>/`, written atomically (tmp dir + rename)."""
@@ -141,6 +172,12 @@ class SnapshotStore:
         if state.is_file() and (self.root / key / META_FILE).is_file():
             return Snapshot(key, state)
         return None
+
+    def touch(self, key: str) -> None:
+        """Mark a snapshot used (its slot keeps the SLOT_KEEP most recently used)."""
+        # Gone or on a read-only cache: it only ages sooner.
+        with contextlib.suppress(OSError):
+            os.utime(self.root / key / META_FILE)
 
     def drop(self, key: str) -> None:
         """Remove a snapshot (one that failed to restore is rebuilt, never retried)."""
@@ -187,16 +224,21 @@ class SnapshotStore:
         return found
 
     def _prune_slot(self, slot: str, keep: str) -> None:
-        """Drop older snapshots for the same kernel/machine/mode: their inputs changed."""
+        """Drop all but the SLOT_KEEP most recently used snapshots of this kernel/machine/
+        mode (`keep`, just saved, among them): the others' inputs changed."""
+        others = []
         for meta_path in self.root.glob(f"*/{META_FILE}"):
             if meta_path.parent.name == keep:
                 continue
             try:
                 meta = json.loads(meta_path.read_text())
+                used = meta_path.stat().st_mtime_ns
             except (OSError, ValueError):
                 continue
             if meta.get("slot") == slot:
-                self.drop(meta_path.parent.name)
+                others.append((used, meta_path.parent.name))
+        for _, key in sorted(others, reverse=True)[SLOT_KEEP - 1:]:
+            self.drop(key)
 
 
 def migrate_to_file(qmp: Qmp, path: Path, timeout: float) -> None:

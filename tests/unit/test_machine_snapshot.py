@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ import pytest
 from harness.errors import InfraError
 from harness.machine import L1Machine, load_machine_profile
 from harness.machine.snapshot import (
+    META_FILE,
+    Snapshot,
     SnapshotInputs,
     SnapshotStore,
+    after_restore_command,
     migrate_to_file,
     needs_timer_rearm,
     snapshot_keeps_timers,
@@ -74,13 +78,25 @@ def test_save_lookup_drop(tmp_path: Path) -> None:
     assert store.lookup(INPUTS) is None
 
 
-def test_new_inputs_replace_the_old_snapshot_of_the_slot(tmp_path: Path) -> None:
+def _age(snap: Snapshot, seconds: int) -> None:
+    os.utime(snap.state.parent / META_FILE, (seconds, seconds))
+
+
+def test_a_slot_keeps_its_two_most_recently_used_snapshots(tmp_path: Path) -> None:
+    # Two checkouts with different image sets take turns without evicting each other;
+    # a third set of inputs evicts the one used least recently.
     store = SnapshotStore(tmp_path)
     old = store.save(INPUTS, FakeQmp(), {})
+    _age(old, 1000)
     other_slot = store.save(dataclasses.replace(INPUTS, kvm_mode="nvhe"), FakeQmp(), {})
+    _age(other_slot, 500)
     new = store.save(dataclasses.replace(INPUTS, images_cache_key="img2"), FakeQmp(), {})
-    assert not old.state.exists()
-    assert new.state.exists() and other_slot.state.exists()
+    _age(new, 2000)
+    assert old.state.exists() and new.state.exists()
+    store.touch(old.key)  # restored just now: `new` is the least recently used
+    newest = store.save(dataclasses.replace(INPUTS, images_cache_key="img3"), FakeQmp(), {})
+    assert old.state.exists() and newest.state.exists() and not new.state.exists()
+    assert other_slot.state.exists()
 
 
 def test_failed_migration_is_infra_error_and_leaves_nothing(tmp_path: Path) -> None:
@@ -140,3 +156,19 @@ def test_a_changed_image_set_never_restores_a_stale_l1(
     assert _key(dataclasses.replace(images, cache_key="set-2")) != key
     (tmp_path / "l1-initrd.cpio").write_bytes(b"initrd, truncated")
     assert _key(images) != key
+
+
+def test_one_command_readies_a_restored_l1() -> None:
+    vhe = after_restore_command("vhe", 1_700_000_000.5)
+    nvhe = after_restore_command("nvhe", 1_700_000_000.5)
+    assert "date -s @1700000000" in vhe and "date -s @1700000000" in nvhe
+    assert "/online" in vhe and "/online" not in nvhe
+    assert vhe.index("/online") < vhe.index("date -s")  # timers first: date needs none
+    assert nvhe.endswith("[ -c /dev/kvm ]")
+
+
+def test_snapshot_meta_is_read_back(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    snap = store.save(INPUTS, FakeQmp(), {"facts": {"kernel_release": "6.1"}})
+    assert snap.meta()["facts"] == {"kernel_release": "6.1"}
+    assert Snapshot("gone", tmp_path / "gone" / "l1.state").meta() == {}
