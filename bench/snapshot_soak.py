@@ -4,8 +4,9 @@ L1 under a deadline. Prints a table; not a test (no thresholds: machines are sha
 
     .venv/bin/python bench/snapshot_soak.py [--kernel K ...] [--machine M ...] [--restores 5]
 
-Uses the real snapshot cache (~/.cache/pmu-harness/snapshots): the snapshots it makes are
-the ones `pmu-harness run` restores. One L1 at a time.
+Snapshots go to a store of its own (each slot's dropped when its restores are done): a
+checkout sharing the real cache may evict a slot's snapshot mid-soak. `--cache` uses the
+real one (~/.cache/pmu-harness/snapshots) instead. One L1 at a time.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from harness.errors import InfraError
 from harness.images import build_image_set
 from harness.machine import BootMode, L1Machine, load_machine_profile
+from harness.machine.snapshot import SnapshotStore
 
 KERNELS = ["debian-5.10", "debian-6.1", "debian-6.12", "debian-latest"]
 MACHINES = ["max", "cortex-a57", "max-icount"]
@@ -64,18 +66,18 @@ def run_probe(l1: L1Machine) -> float:
     return seconds
 
 
-def soak(slot: Slot, restores: int, work: Path) -> None:
+def soak(slot: Slot, restores: int, work: Path, store: SnapshotStore) -> None:
     images = build_image_set(slot.kernel, progress=False)
     profile = load_machine_profile(slot.machine)
-    machine = L1Machine(images, profile, work / "probe-key")
+    machine = L1Machine(images, profile, work / "probe-key", store=store)
     slot.kvm_mode = machine.kvm_mode
-    if machine.store.lookup(machine.snapshot_inputs()) is None:
-        with L1Machine(images, profile, work / "cold") as l1:
+    if store.lookup(machine.snapshot_inputs()) is None:
+        with L1Machine(images, profile, work / "cold", store=store) as l1:
             slot.made = f"cold {l1.boot_seconds:.1f} s + save {l1.save_seconds or 0:.1f} s"
     for n in range(restores):
         slot.attempts += 1
         try:
-            with L1Machine(images, profile, work / f"restore-{n}") as l1:
+            with L1Machine(images, profile, work / f"restore-{n}", store=store) as l1:
                 if l1.boot_mode is not BootMode.RESTORED:
                     slot.failures.append(f"restore {n}: booted {l1.boot_mode}")
                     continue
@@ -108,16 +110,21 @@ def main() -> int:
     parser.add_argument("--kernel", action="append", help=f"default: {' '.join(KERNELS)}")
     parser.add_argument("--machine", action="append", help=f"default: {' '.join(MACHINES)}")
     parser.add_argument("--restores", type=int, default=5, help="per slot (default 5)")
+    parser.add_argument("--cache", action="store_true",
+                        help="use (and fill) the real snapshot cache")
     args = parser.parse_args()
     slots = [Slot(k, m) for k in args.kernel or KERNELS for m in args.machine or MACHINES]
     # L1 logs (consoles, QEMU logs) of every restore, kept when anything failed.
     tmp = Path(tempfile.mkdtemp(prefix="pmu-soak-"))
     for slot in slots:
         work = tmp / f"{slot.kernel}-{slot.machine}"
+        store = SnapshotStore() if args.cache else SnapshotStore(work / "snapshots")
         try:
-            soak(slot, args.restores, work)
+            soak(slot, args.restores, work, store)
         except InfraError as exc:
             slot.failures.append(f"setup: {str(exc).splitlines()[0][:200]}")
+        if not args.cache:
+            shutil.rmtree(store.root, ignore_errors=True)  # ~400 MB a slot
         print(f"{slot.kernel} {slot.machine}: {len(slot.ready)}/{slot.attempts} ok",
               file=sys.stderr, flush=True)
         for failure in slot.failures:
