@@ -74,7 +74,9 @@ class Group:
 class RunOptions:
     """How every L1 of a run is brought up, and how hard infrastructure errors are retried."""
 
-    snapshots: bool = False
+    # Restore each L1 from a saved booted state when one matches (harness.machine.snapshot);
+    # False boots every L1 cold.
+    snapshots: bool = True
     kvm_mode: str | None = None
     local_image: Path | None = None
     local_modules: Path | None = None

@@ -26,7 +26,8 @@ def register(subparsers: Any) -> None:
         "--machine", default="max", help=f"machine profile ({', '.join(MACHINES.names())})"
     )
     parser.add_argument("--nvhe", action="store_true", help="boot KVM in nVHE mode")
-    parser.add_argument("--no-snapshot", action="store_true", help="always boot cold")
+    parser.add_argument("--no-snapshot", "--no-snapshots", action="store_true",
+                        help="always boot cold (and save no snapshot)")
     parser.add_argument("--json", action="store_true", help="print the facts as JSON")
     parser.add_argument("--shell", action="store_true", help="then open an SSH shell in L1")
     parser.add_argument("--timeout", type=float, default=300.0, help="boot deadline (s)")

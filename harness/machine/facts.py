@@ -15,17 +15,20 @@ from harness.pmceid import words_for
 SECTION = "@@pmu-harness@@"
 
 # One shell script, so facts cost one round trip under TCG. Sections are parsed below.
+# The sysfs files are read with the shell's `read`, not `$(cat ...)`: a PMU lists dozens of
+# events, and a fork and exec per event cost a good part of a second under TCG.
 GATHER_SCRIPT = f"""
 echo '{SECTION} uname'; uname -r
 echo '{SECTION} devkvm'; if [ -c /dev/kvm ]; then echo yes; else echo no; fi
 echo '{SECTION} events'
 for d in /sys/bus/event_source/devices/armv8_pmuv3*; do
   [ -d "$d/events" ] || continue
-  for f in "$d"/events/*; do echo "${{d##*/}} ${{f##*/}} $(cat "$f")"; done
+  for f in "$d"/events/*; do v=; read -r v < "$f"; echo "${{d##*/}} ${{f##*/}} $v"; done
 done
 echo '{SECTION} caps'
 for f in /sys/bus/event_source/devices/armv8_pmuv3*/caps/*; do
-  [ -f "$f" ] && echo "${{f##*/}} $(cat "$f")"
+  [ -f "$f" ] || continue
+  v=; read -r v < "$f"; echo "${{f##*/}} $v"
 done
 echo '{SECTION} dmesg'; dmesg
 """
@@ -81,6 +84,25 @@ class L1Facts:
         data["pmceid1"] = f"{self.pmceid1:#x}"
         data["pmu_events"] = {k: f"{v:#x}" for k, v in sorted(self.pmu_events.items())}
         return data
+
+
+def facts_from_json(data: dict[str, Any]) -> L1Facts:
+    """The inverse of `L1Facts.to_json` (a snapshot keeps the facts of the L1 it saved).
+    Raises KeyError, TypeError or ValueError on anything else."""
+    return L1Facts(
+        kernel_release=str(data["kernel_release"]),
+        kvm_mode=None if data["kvm_mode"] is None else str(data["kvm_mode"]),
+        kvm_error=None if data["kvm_error"] is None else str(data["kvm_error"]),
+        dev_kvm=bool(data["dev_kvm"]),
+        pmu_driver=None if data["pmu_driver"] is None else str(data["pmu_driver"]),
+        pmu_counters=None if data["pmu_counters"] is None else int(data["pmu_counters"]),
+        pmu_events={str(k): int(v, 16) for k, v in dict(data["pmu_events"]).items()},
+        pmu_caps={str(k): str(v) for k, v in dict(data["pmu_caps"]).items()},
+        pmceid0=int(data["pmceid0"], 16),
+        pmceid1=int(data["pmceid1"], 16),
+        pmu_version_inferred=str(data["pmu_version_inferred"]),
+        dmesg_evidence=tuple(str(line) for line in data["dmesg_evidence"]),
+    )
 
 
 def split_sections(text: str) -> dict[str, str]:

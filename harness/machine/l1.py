@@ -14,7 +14,7 @@ from typing import Protocol
 
 from harness.errors import InfraError
 from harness.machine.console import ConsoleLog
-from harness.machine.facts import L1Facts, check_health, gather_facts
+from harness.machine.facts import L1Facts, check_health, facts_from_json, gather_facts
 from harness.machine.process import QemuProcess
 from harness.machine.profile import MachineProfile
 from harness.machine.qemu import (
@@ -30,7 +30,9 @@ from harness.machine.snapshot import (
     Snapshot,
     SnapshotInputs,
     SnapshotStore,
-    rearm_timers_command,
+    after_restore_command,
+    file_identity,
+    needs_timer_rearm,
     snapshot_keeps_timers,
     wait_incoming,
 )
@@ -41,8 +43,9 @@ RESTORE_LOAD_TIMEOUT = 120.0
 # After the console marker, dropbear already listens; SSH gets a short deadline of its own.
 SSH_READY_TIMEOUT = 60.0
 QUIT_TIMEOUT = 10.0
-# Re-arming a restored L1's timers (CPU hotplug, then a sleep on each CPU): well under 1 s.
-REARM_TIMERS_TIMEOUT = 30.0
+# Readying a restored L1 (on VHE its timers re-armed by CPU hotplug, then a sleep on each
+# CPU; the clock set): well under 1 s.
+AFTER_RESTORE_TIMEOUT = 30.0
 
 
 _ATTEMPT_LOG = re.compile(r"(?:command|console|qemu)-([0-9]+)-")
@@ -132,8 +135,12 @@ class L1Machine:
         self.save_seconds: float | None = None
         # Seconds per boot phase, for reports and benchmarks.
         self.timings: dict[str, float] = {}
+        # Whether a restore re-armed L1's timers by CPU hotplug (VHE only).
+        self.timers_rearmed = False
         self._running: _Running | None = None
         self._ssh: SshSession | None = None
+        # What L1 reported when it came up (kept: it does not change while L1 runs).
+        self._facts: L1Facts | None = None
         self._attempt = 0
 
     # -- life cycle --------------------------------------------------------------------------
@@ -153,11 +160,14 @@ class L1Machine:
     def start(self) -> None:
         """Restore or cold-boot L1 to SSH-ready and healthy; on any failure, clean up."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
         try:
             inputs = self.snapshot_inputs() if self.snapshots else None
             snap = self.store.lookup(inputs) if inputs is not None else None
             if snap is None or not self._try_restore(snap):
                 self._cold_boot(inputs)
+            # Ready for the first case: booted or restored, checked, (saved).
+            self._mark("ready", started)
         except OSError as exc:
             # The run directory's disk is full (or gone): the machinery failed, not L1.
             self.shutdown()
@@ -196,8 +206,11 @@ class L1Machine:
         return self._running.console.path if self._running else None
 
     def facts(self) -> L1Facts:
-        """Kernel, KVM mode, PMU as L1 reports them (one SSH round trip)."""
-        return gather_facts(self.ssh)
+        """Kernel, KVM mode, PMU as L1 reported them when it came up: gathered once (one
+        SSH round trip), or for a restored L1 those its snapshot was saved with."""
+        if self._facts is None:
+            self._facts = gather_facts(self.ssh)
+        return self._facts
 
     def snapshot_inputs(self) -> SnapshotInputs:
         return SnapshotInputs(
@@ -208,6 +221,8 @@ class L1Machine:
             kvm_mode=self.kvm_mode,
             qemu_version=qemu_version(self.spec.binary),
             command_line=tuple(self.spec.stable_args()),
+            boot_files=(file_identity(self.images.kernel_image),
+                        file_identity(self.images.l1_initrd)),
         )
 
     # -- cold boot and restore -------------------------------------------------------------
@@ -235,18 +250,30 @@ class L1Machine:
             wait_incoming(running.qmp, RESTORE_LOAD_TIMEOUT)
             self._mark("loaded", started)
             running.qmp.execute("cont", 30)
-            self._connect_ssh(running, time.monotonic() + SSH_READY_TIMEOUT)
+            # No trial command: the after-restore command right below is the first, and
+            # retries a refused channel itself.
+            self._connect_ssh(running, time.monotonic() + SSH_READY_TIMEOUT,
+                              check_channel=False)
             self._mark("ssh", started)
-            self._rearm_timers()
-            self.boot_seconds = self._mark("timers", started)
+            # One round trip: on VHE the timer re-arm (an nVHE L1's timers survive the
+            # restore, and the hotplug would break its CPU 1: see needs_timer_rearm), the
+            # clock, /dev/kvm.
+            self.timers_rearmed = needs_timer_rearm(self.kvm_mode)
+            self.ssh.run(after_restore_command(self.kvm_mode, time.time()),
+                         timeout=AFTER_RESTORE_TIMEOUT, check=True)
+            self.boot_seconds = self._mark("settled", started)
             self.boot_mode = BootMode.RESTORED
-            self._reset_clock()
+            # The facts were gathered and checked in this very L1 before it was saved;
+            # gathering them again (dmesg, sysfs) would cost a second under a cold TCG.
+            self._facts = self._saved_facts(snap)
             self._verify()
+            self.store.touch(snap.key)
         except InfraError as exc:
             print(f"pmu-harness: snapshot {snap.key} did not restore, rebuilding: "
                   f"{str(exc).splitlines()[0]}", file=sys.stderr)
             self.shutdown()
             self.store.drop(snap.key)
+            self._facts, self.timers_rearmed = None, False
             return False
         return True
 
@@ -256,7 +283,10 @@ class L1Machine:
         self._ssh = None
         started = time.monotonic()
         try:
-            self.store.save(inputs, running.qmp, {"boot_seconds": self.boot_seconds})
+            extra: dict[str, object] = {"boot_seconds": self.boot_seconds}
+            if self._facts is not None:
+                extra["facts"] = self._facts.to_json()
+            self.store.save(inputs, running.qmp, extra)
             self.save_seconds = time.monotonic() - started
         except InfraError as exc:
             # A snapshot is an optimisation: this run goes on, the next one boots cold.
@@ -306,7 +336,8 @@ class L1Machine:
             raise process.failure("QEMU did not start (no QMP greeting)", console.path) from exc
         return running
 
-    def _connect_ssh(self, running: _Running, deadline: float) -> None:
+    def _connect_ssh(self, running: _Running, deadline: float, *,
+                     check_channel: bool = True) -> None:
         port = parse_hostfwd_port(running.qmp.hmp("info usernet", 30))
         if port is None:
             raise running.process.failure("no SSH port forward in QEMU", running.console.path)
@@ -319,7 +350,7 @@ class L1Machine:
             )
         )
         try:
-            session.connect(deadline)
+            session.connect(deadline, check_channel=check_channel)
         except InfraError as exc:
             running.console.poll()
             raise InfraError(
@@ -328,14 +359,21 @@ class L1Machine:
             ) from exc
         self._ssh = session
 
-    def _rearm_timers(self) -> None:
-        # QEMU does not restore the deadlines of the EL2 timers a VHE L1 ticks on: until
-        # this runs, nothing in L1 that waits for a timer (sleep, timeout, KVM_RUN) returns.
-        self.ssh.run(rearm_timers_command(), timeout=REARM_TIMERS_TIMEOUT, check=True)
+    @staticmethod
+    def _saved_facts(snap: Snapshot) -> L1Facts | None:
+        """The facts a snapshot was saved with; None (gather them) if it has none."""
+        data = snap.meta().get("facts")
+        if not isinstance(data, dict):
+            return None
+        try:
+            return facts_from_json(data)
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def _reset_clock(self) -> None:
-        # A restored (or paused-for-saving) L1 wakes up with the wall clock it was saved
-        # with; timestamps in L1 logs should match the host's.
+        # An L1 paused for saving wakes up with the wall clock it was paused at;
+        # timestamps in L1 logs should match the host's (a restore sets it in
+        # after_restore_command).
         self.ssh.run(f"date -s @{int(time.time())} >/dev/null", timeout=30, check=True)
 
     def _verify(self) -> None:

@@ -153,15 +153,21 @@ class SshSession:
 
     # -- connection ------------------------------------------------------------------------
 
-    def connect(self, deadline: float) -> None:
-        """Connect and authenticate, retrying connection-phase errors until `deadline`."""
+    def connect(self, deadline: float, *, check_channel: bool = True) -> None:
+        """Connect and authenticate, retrying connection-phase errors until `deadline`.
+
+        `check_channel=False` skips the trial command: for a caller whose first command
+        follows at once, `_start` retries a refused first channel just as well, and a
+        restored L1 (whose code QEMU has not translated yet) pays ~0.2 s per round trip.
+        """
         pkey = _client_key(self.target.client_key)
         last: BaseException | None = None
         while time.monotonic() < deadline:
             try:
                 timeout = min(_CONNECT_TIMEOUT, self._left(deadline))
                 self._client = self._connect_once(pkey, timeout)
-                self._check_channel(self._left(deadline))
+                if check_channel:
+                    self._check_channel(self._left(deadline))
                 return
             except _NOT_RETRYABLE as exc:
                 self.close()

@@ -173,7 +173,9 @@ def test_qemu_killed_mid_case(start_run: Callable[..., Run], images: ImageSet) -
     os.kill(the_qemu(run), signal.SIGKILL)
     _, slow = check_ended_as_infrastructure_error(run, 300)
     assert "infrastructure" in slow["reason"]
-    assert [p.name for p in consoles(run)] == ["console-1-cold.log"]
+    # One L1, cold or restored from a snapshot (the default when one matches).
+    assert [p.name for p in consoles(run)] in (["console-1-cold.log"],
+                                               ["console-1-restore.log"])
     assert consoles(run)[0].stat().st_size > 0
     assert slow["bundle"] and Path(slow["bundle"], "bundle.json").is_file()
 
@@ -243,9 +245,12 @@ def test_truncated_cached_image_under_a_retry(start_run: Callable[..., Run],
     os.kill(the_qemu(run), signal.SIGKILL)
     output, slow = check_ended_as_infrastructure_error(run, 300)
     assert "RETRY" in output
-    # Both attempts' consoles are kept: the killed boot's and the one that panicked.
+    # Both attempts' consoles are kept: the killed L1's and the one that panicked. The
+    # retry boots cold although a snapshot may match everything else: the initramfs
+    # changed on disk, and a snapshot is keyed by its size and mtime too.
     logs = consoles(run)
-    assert [p.name for p in logs] == ["console-1-cold.log", "console-2-cold.log"]
+    assert [p.name for p in logs] in (["console-1-cold.log", "console-2-cold.log"],
+                                      ["console-1-restore.log", "console-2-cold.log"])
     assert "Kernel panic" in logs[1].read_text(errors="replace")
     assert "panic" in slow["reason"].lower()
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from harness.errors import InfraError
 from harness.machine.facts import (
+    GATHER_SCRIPT,
     SECTION,
     L1Facts,
     check_health,
+    facts_from_json,
     health_problems,
     infer_pmu_version,
     kvm_mode_from_dmesg,
@@ -95,3 +99,30 @@ def test_unhealthy_l1_lists_every_problem() -> None:
     assert "/dev/kvm is missing" in text
     assert "no PMUv3" in text
     assert info.value.log_tail == "[ 0.8] kvm [1]: HYP mode not available"
+
+
+def test_facts_survive_a_snapshot_meta_file() -> None:
+    # A snapshot keeps its L1's facts in meta.json; a restore reads them back.
+    dmesg = (DATA / "boot-max-vhe-6.1.txt").read_text()
+    facts = parse_facts(_gather_output(dmesg, "armv8_pmuv3_0 cpu_cycles event=0x0011\n"))
+    assert facts_from_json(json.loads(json.dumps(facts.to_json()))) == facts
+    with pytest.raises(KeyError):
+        facts_from_json({"kernel_release": "6.1"})
+
+
+def test_gather_script_reads_sysfs_with_builtins(tmp_path: Path) -> None:
+    # The script's event and caps loops, run by the host's sh on a fake sysfs: the same
+    # lines as `$(cat ...)` gave.
+    pmu = tmp_path / "armv8_pmuv3_0"
+    (pmu / "events").mkdir(parents=True)
+    (pmu / "caps").mkdir()
+    (pmu / "events" / "cpu_cycles").write_text("event=0x0011\n")
+    (pmu / "events" / "sw_incr").write_text("event=0x0000\n")
+    (pmu / "caps" / "slots").write_text("0x00000000\n")
+    script = GATHER_SCRIPT.replace("/sys/bus/event_source/devices", str(tmp_path))
+    script = script.split(f"echo '{SECTION} dmesg'")[0].replace("uname -r", "echo 6.1")
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    facts = parse_facts(out)
+    assert facts.pmu_events == {"cpu_cycles": 0x11, "sw_incr": 0}
+    assert facts.pmu_caps == {"slots": "0x00000000"}

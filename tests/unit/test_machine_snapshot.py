@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from harness.errors import InfraError
-from harness.machine.snapshot import SnapshotInputs, SnapshotStore, migrate_to_file
+from harness.machine import L1Machine, load_machine_profile
+from harness.machine.snapshot import (
+    META_FILE,
+    Snapshot,
+    SnapshotInputs,
+    SnapshotStore,
+    after_restore_command,
+    migrate_to_file,
+    needs_timer_rearm,
+    snapshot_keeps_timers,
+)
 
 INPUTS = SnapshotInputs(
     images_cache_key="img1",
@@ -19,6 +30,7 @@ INPUTS = SnapshotInputs(
     kvm_mode="vhe",
     qemu_version="QEMU emulator version 10.0.2",
     command_line=("qemu-system-aarch64", "-cpu", "max"),
+    boot_files=("Image:100:1", "l1-initrd.cpio:200:1"),
 )
 
 
@@ -46,6 +58,7 @@ class FakeQmp:
         {"kvm_mode": "nvhe"},
         {"qemu_version": "QEMU emulator version 10.1.0"},
         {"command_line": ("qemu-system-aarch64", "-cpu", "cortex-a57")},
+        {"boot_files": ("Image:100:1", "l1-initrd.cpio:200:2")},
     ],
 )
 def test_every_input_changes_the_key(change: dict[str, Any]) -> None:
@@ -65,13 +78,25 @@ def test_save_lookup_drop(tmp_path: Path) -> None:
     assert store.lookup(INPUTS) is None
 
 
-def test_new_inputs_replace_the_old_snapshot_of_the_slot(tmp_path: Path) -> None:
+def _age(snap: Snapshot, seconds: int) -> None:
+    os.utime(snap.state.parent / META_FILE, (seconds, seconds))
+
+
+def test_a_slot_keeps_its_two_most_recently_used_snapshots(tmp_path: Path) -> None:
+    # Two checkouts with different image sets take turns without evicting each other;
+    # a third set of inputs evicts the one used least recently.
     store = SnapshotStore(tmp_path)
     old = store.save(INPUTS, FakeQmp(), {})
+    _age(old, 1000)
     other_slot = store.save(dataclasses.replace(INPUTS, kvm_mode="nvhe"), FakeQmp(), {})
+    _age(other_slot, 500)
     new = store.save(dataclasses.replace(INPUTS, images_cache_key="img2"), FakeQmp(), {})
-    assert not old.state.exists()
-    assert new.state.exists() and other_slot.state.exists()
+    _age(new, 2000)
+    assert old.state.exists() and new.state.exists()
+    store.touch(old.key)  # restored just now: `new` is the least recently used
+    newest = store.save(dataclasses.replace(INPUTS, images_cache_key="img3"), FakeQmp(), {})
+    assert old.state.exists() and newest.state.exists() and not new.state.exists()
+    assert other_slot.state.exists()
 
 
 def test_failed_migration_is_infra_error_and_leaves_nothing(tmp_path: Path) -> None:
@@ -87,3 +112,63 @@ def test_migration_deadline(tmp_path: Path) -> None:
     with pytest.raises(InfraError, match="longer than"):
         migrate_to_file(qmp, tmp_path / "s", timeout=0.3)
     assert qmp.calls[-1] == "migrate_cancel"
+
+
+def test_only_a_vhe_l1_gets_its_timers_re_armed() -> None:
+    # The hotplug re-arm hangs an nVHE L1's CPU 1 (snapshot.needs_timer_rearm).
+    assert needs_timer_rearm("vhe")
+    assert not needs_timer_rearm("nvhe")
+    assert not needs_timer_rearm("protected")
+
+
+@pytest.mark.parametrize(("kvm_mode", "smp", "keeps"), [
+    ("vhe", 2, True), ("vhe", 1, False), ("nvhe", 1, True), ("nvhe", 2, True),
+])
+def test_a_single_cpu_vhe_l1_is_never_snapshotted(kvm_mode: str, smp: int, keeps: bool) -> None:
+    assert snapshot_keeps_timers(kvm_mode, smp) is keeps
+
+
+@dataclasses.dataclass(frozen=True)
+class _Images:
+    kernel_image: Path
+    l1_initrd: Path
+    cache_key: str = "set-1"
+    kernel_profile: str = "debian-6.1"
+    ssh_client_key: Path = Path("/nonexistent/key")
+    ssh_host_public_key: str = "ssh-ed25519 AAAA"
+
+
+def _key(images: _Images) -> str:
+    return L1Machine(images, load_machine_profile("max"), images.kernel_image.parent
+                     ).snapshot_inputs().key()
+
+
+def test_a_changed_image_set_never_restores_a_stale_l1(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What an L1 machine looks its snapshot up by: a new image set (cache key) or a
+    # kernel or initramfs rewritten under the same key (a repaired entry) gives a new key.
+    monkeypatch.setattr("harness.machine.l1.qemu_version", lambda binary: "QEMU 10.0.2")
+    (tmp_path / "Image").write_bytes(b"kernel")
+    (tmp_path / "l1-initrd.cpio").write_bytes(b"initrd")
+    images = _Images(tmp_path / "Image", tmp_path / "l1-initrd.cpio")
+    key = _key(images)
+    assert _key(images) == key
+    assert _key(dataclasses.replace(images, cache_key="set-2")) != key
+    (tmp_path / "l1-initrd.cpio").write_bytes(b"initrd, truncated")
+    assert _key(images) != key
+
+
+def test_one_command_readies_a_restored_l1() -> None:
+    vhe = after_restore_command("vhe", 1_700_000_000.5)
+    nvhe = after_restore_command("nvhe", 1_700_000_000.5)
+    assert "date -s @1700000000" in vhe and "date -s @1700000000" in nvhe
+    assert "/online" in vhe and "/online" not in nvhe
+    assert vhe.index("/online") < vhe.index("date -s")  # timers first: date needs none
+    assert nvhe.endswith("[ -c /dev/kvm ]")
+
+
+def test_snapshot_meta_is_read_back(tmp_path: Path) -> None:
+    store = SnapshotStore(tmp_path)
+    snap = store.save(INPUTS, FakeQmp(), {"facts": {"kernel_release": "6.1"}})
+    assert snap.meta()["facts"] == {"kernel_release": "6.1"}
+    assert Snapshot("gone", tmp_path / "gone" / "l1.state").meta() == {}
