@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 import re
 import socket
 import sys
@@ -168,6 +169,7 @@ class L1Machine:
                 self._cold_boot(inputs)
             # Ready for the first case: booted or restored, checked, (saved).
             self._mark("ready", started)
+            self._record_boot()
         except OSError as exc:
             # The run directory's disk is full (or gone): the machinery failed, not L1.
             self.shutdown()
@@ -295,6 +297,12 @@ class L1Machine:
         running.qmp.execute("cont", 30)
         self._connect_ssh(running, time.monotonic() + SSH_READY_TIMEOUT)
         self._reset_clock()
+
+    def _record_boot(self) -> None:
+        # How this L1 came up, phase by phase, beside its logs (bench/speed.py reads it).
+        record = {"boot": str(self.boot_mode), "phases": self.timings,
+                  "save_seconds": self.save_seconds}
+        (self.run_dir / f"boot-{self._attempt}.json").write_text(json.dumps(record) + "\n")
 
     def _mark(self, phase: str, started: float) -> float:
         self.timings[phase] = round(time.monotonic() - started, 3)
