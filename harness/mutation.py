@@ -106,6 +106,11 @@ def base_plan(request: Request) -> Plan:
 def _with_mutant(plan: Plan, mutant: Mutant | None) -> Plan:
     series = () if mutant is None else (mutant.directory,)
     options = replace(plan.options, overrides=SourceOverrides(series=series))
+    if mutant is not None:
+        # A mutant's kernel boots once per machine: saving its L1 would cost seconds and
+        # ~400 MB, never be restored, and push the unmutated kernel's snapshot (same
+        # kernel profile, so the same slot) out of the cache.
+        options = replace(options, snapshots=False)
     return replace(plan, options=options)
 
 

@@ -139,3 +139,21 @@ def test_each_mutant_is_judged_after_the_unmutated_run(monkeypatch: pytest.Monke
     assert [(m.name, m.status) for m in run.mutants] == [("a", MutantStatus.KILLED),
                                                          ("b", MutantStatus.SURVIVED)]
     assert said[0].startswith("unmutated: 1 case(s) passed")
+
+
+def test_only_the_unmutated_kernel_may_restore_or_save_l1_snapshots(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from harness import mutation
+
+    snapshots: dict[str, bool] = {}
+
+    def fake_groups(groups: object, run_dir: Path, options: RunOptions,
+                    *args: object) -> list[CaseResult]:
+        snapshots[run_dir.name] = options.snapshots
+        return [result(f"s[max,filter-v3,probe]@{run_dir.name}",
+                       Outcome.PASS if run_dir.name == "unmutated" else Outcome.FAIL)]
+
+    _fake_run(monkeypatch, {})
+    monkeypatch.setattr(mutation, "run_groups", fake_groups)
+    run_mutants(_plan(), [Mutant("a", MUTANTS_DIR, "x")], tmp_path, 1, print, print)
+    assert snapshots == {"unmutated": True, "a": False}
