@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import paramiko
 
@@ -105,8 +106,16 @@ class PersistentShell:
                            out.truncated or err.truncated)
 
 
-def _pump(channel: paramiko.Channel, out: _Stream, err: _Stream, deadline: float) -> None:
-    while out.match is None or err.match is None:
+class Sink(Protocol):
+    def add(self, chunk: bytes) -> None: ...
+
+
+def drain(channel: paramiko.Channel, out: Sink, err: Sink, deadline: float,
+          done: Callable[[], bool], what: str) -> bool:
+    """Feed the channel's stdout and stderr to ``out`` and ``err`` until ``done()`` (True)
+    or the channel has ended with nothing left to read (False); TimeoutError past
+    ``deadline`` (monotonic)."""
+    while not done():
         got = False
         if channel.recv_ready():
             out.add(channel.recv(65536))
@@ -118,8 +127,17 @@ def _pump(channel: paramiko.Channel, out: _Stream, err: _Stream, deadline: float
             continue
         if channel.exit_status_ready() and not channel.recv_ready() \
                 and not channel.recv_stderr_ready():
-            raise EOFError(f"the shell in L1 ended (status {channel.recv_exit_status()}) "
-                           f"before the command did")
+            return False
         if time.monotonic() > deadline:
-            raise TimeoutError("no end of the command before its deadline")
-        time.sleep(0.002)
+            raise TimeoutError(f"no end of {what} before its deadline")
+        # Short: a command in the running shell ends in ~0.02 s, and paramiko's channel
+        # has no wait for "either stream readable" to block on.
+        time.sleep(0.003)
+    return True
+
+
+def _pump(channel: paramiko.Channel, out: _Stream, err: _Stream, deadline: float) -> None:
+    if not drain(channel, out, err, deadline,
+                 lambda: out.match is not None and err.match is not None, "the command"):
+        raise EOFError(f"the shell in L1 ended (status {channel.recv_exit_status()}) "
+                       f"before the command did")

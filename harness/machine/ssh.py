@@ -16,7 +16,7 @@ from typing import Protocol
 import paramiko
 
 from harness.errors import InfraError
-from harness.machine.shell import PersistentShell
+from harness.machine.shell import PersistentShell, drain
 
 log = logging.getLogger(__name__)
 
@@ -374,18 +374,4 @@ def _pump(
     channel: paramiko.Channel, out: _Bounded, err: _Bounded, deadline: float, command: str
 ) -> None:
     """Drain stdout and stderr until the command exits or the deadline passes."""
-    while True:
-        got = False
-        if channel.recv_ready():
-            out.add(channel.recv(65536))
-            got = True
-        if channel.recv_stderr_ready():
-            err.add(channel.recv_stderr(65536))
-            got = True
-        if channel.exit_status_ready() and not got and not channel.recv_ready() \
-                and not channel.recv_stderr_ready():
-            return
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no end of {command!r} before its deadline")
-        if not got:
-            time.sleep(0.01)
+    drain(channel, out, err, deadline, lambda: False, repr(command))
