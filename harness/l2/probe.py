@@ -6,15 +6,28 @@ import shlex
 from pathlib import Path
 
 from harness.errors import InfraError
+from harness.events import SW_INCR
 from harness.filterfile import render
 from harness.l2.remote import PROBE_BINARY, Remote, save_output, stage_file
 from harness.observation import Observation, parse_probe_output
 from harness.scenario.model import Scenario
 
-# A probe run takes 0.04-0.5 s (up to ~11 s seen for 20,000 SW_INCR writes on a KASAN
-# kernel on cortex-a57 under a loaded host). A run that has not ended after this is hung (a
-# vCPU stuck in KVM_RUN, where even SIGKILL waits): better an error now than two minutes on.
-PROBE_TIMEOUT = 30.0
+# A hung run (a vCPU stuck in KVM_RUN, where even SIGKILL waits) must end soon, a long
+# workload must not: 30 s for all but the loop (a run takes 0.04-0.5 s), plus a budget per
+# iteration on each measured vCPU. A SW_INCR write traps to L1's KVM: ~0.13 ms each on max,
+# ~0.55 ms on a KASAN kernel on cortex-a57 under a loaded host; other iterations are a few
+# instructions.
+PROBE_BASE_SECONDS = 30.0
+SW_INCR_SECONDS_PER_LOOP = 0.0006
+PLAIN_SECONDS_PER_LOOP = 0.00002
+
+
+def probe_deadline(scenario: Scenario) -> float:
+    """Seconds a probe run of ``scenario`` may take before it counts as hung."""
+    workload = scenario.workload
+    per_loop = (SW_INCR_SECONDS_PER_LOOP if SW_INCR in workload.events
+                else PLAIN_SECONDS_PER_LOOP)
+    return PROBE_BASE_SECONDS + workload.loops * len(scenario.measure) * per_loop
 
 
 def run_probe(remote: Remote, scenario: Scenario, filtered: bool, case_dir: Path) -> Observation:
@@ -25,7 +38,7 @@ def run_probe(remote: Remote, scenario: Scenario, filtered: bool, case_dir: Path
                         f"{label}.filter")
     command = f"{PROBE_BINARY} {shlex.quote(staged.path)}"
     (case_dir / f"{label}.l2-command.txt").write_text(command + "\n")
-    result = remote.run(staged.then(f"exec {command}"), timeout=PROBE_TIMEOUT)
+    result = remote.run(staged.then(f"exec {command}"), timeout=probe_deadline(scenario))
     save_output(result, case_dir / f"{label}.probe")
     (case_dir / f"{label}.probe.json").write_text(result.stdout)
     if result.exit_status not in (0, 2):
