@@ -13,11 +13,11 @@ from harness.observation import Observation, parse_probe_output
 from harness.scenario.model import Scenario
 
 # A hung run (a vCPU stuck in KVM_RUN, where even SIGKILL waits) must end soon, a long
-# workload must not: 30 s for all but the loop (a run takes 0.04-0.5 s), plus a budget per
-# iteration on each measured vCPU. A SW_INCR write traps to L1's KVM: ~0.13 ms each on max,
-# ~0.55 ms on a KASAN kernel on cortex-a57 under a loaded host; other iterations are a few
-# instructions.
-PROBE_BASE_SECONDS = 30.0
+# workload must not: 10 s for all but the loop (a run takes 0.04-0.5 s, ~1 s on a KASAN
+# kernel under a loaded host), plus a budget per iteration on each measured vCPU. A SW_INCR
+# write traps to L1's KVM: ~0.13 ms each on max, ~0.55 ms on a KASAN kernel on cortex-a57
+# under a loaded host; other iterations are a few instructions.
+PROBE_BASE_SECONDS = 10.0
 SW_INCR_SECONDS_PER_LOOP = 0.0006
 PLAIN_SECONDS_PER_LOOP = 0.00002
 

@@ -22,9 +22,10 @@ def with_workload(events: tuple[int, ...], loops: int, measure: tuple[int, ...] 
                    measure=measure)
 
 
-def test_a_usual_case_is_hung_after_half_a_minute_not_two() -> None:
-    assert 30 <= probe_deadline(with_workload((CPU_CYCLES, SW_INCR), 2000)) <= 35
-    assert 30 <= probe_deadline(with_workload((CPU_CYCLES,), 200_000)) <= 35
+def test_a_usual_case_is_hung_after_seconds_not_minutes() -> None:
+    # Ten times what such a run took at worst (~1.1 s: 2,000 SW_INCR writes, KASAN kernel).
+    assert 10 <= probe_deadline(with_workload((CPU_CYCLES, SW_INCR), 2000)) <= 15
+    assert 10 <= probe_deadline(with_workload((CPU_CYCLES,), 200_000)) <= 15
 
 
 def test_a_long_sw_incr_loop_gets_time_for_every_write_on_every_vcpu() -> None:
@@ -32,4 +33,4 @@ def test_a_long_sw_incr_loop_gets_time_for_every_write_on_every_vcpu() -> None:
     one = probe_deadline(with_workload((SW_INCR,), 400_000))
     assert one > 52 * 3
     two = probe_deadline(with_workload((SW_INCR,), 400_000, (0, 1)))
-    assert two - 30 == pytest.approx(2 * (one - 30))
+    assert two - 10 == pytest.approx(2 * (one - 10))
