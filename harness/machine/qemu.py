@@ -55,6 +55,10 @@ class QemuSpec:
         args += ["-nodefaults", "-display", "none", "-no-reboot"]
         # romfile= because no PXE boot is wanted (and ipxe-qemu may be missing).
         args += ["-device", "virtio-net-pci,netdev=net0,romfile="]
+        # Entropy from the host: a kernel without another source (our source-built ones)
+        # otherwise initialises its RNG ~5 s after init starts, and dropbear's first key
+        # exchange waits for it.
+        args += ["-device", "virtio-rng-pci"]
         return args
 
     def stable_args(self) -> list[str]:
