@@ -5,6 +5,7 @@ Slow: each test boots QEMU TCG. Run with ``pytest -m system tests/system``.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,6 +78,13 @@ def test_cold_boot_then_restore_max(images: ImageSet, run_dir: Path) -> None:
         l1_now = int(l1.ssh.run("date +%s", timeout=30, check=True).stdout)
         assert abs(l1_now - time.time()) < 60
         _probe_runs(l1)
+    # Each L1 says how it came up, beside its logs (bench/speed.py reads these).
+    cold = json.loads((run_dir / "cold" / "l1" / "boot-1.json").read_text())
+    restored = json.loads((run_dir / "restored" / "l1" / "boot-1.json").read_text())
+    assert (cold["boot"], restored["boot"]) == ("cold", "restored")
+    assert {"marker", "ssh", "ready"} <= set(cold["phases"])
+    assert {"loaded", "ready"} <= set(restored["phases"])
+    assert cold["save_seconds"] > 0 and restored["save_seconds"] is None
 
 
 def test_broken_snapshot_is_dropped_and_rebuilt(images: ImageSet, run_dir: Path) -> None:
