@@ -18,7 +18,8 @@ from harness.errors import InfraError
 from harness.paths import cache_dir
 
 # Bump when the way a snapshot is made changes (what runs before the save, the layout).
-SNAPSHOT_FORMAT = 1
+# 2: VHE L1s whose kernel cannot hotplug a CPU are no longer saved (their restore fails).
+SNAPSHOT_FORMAT = 2
 STATE_FILE = "l1.state"
 META_FILE = "meta.json"
 SAVE_TIMEOUT = 180.0

@@ -172,3 +172,34 @@ def test_snapshot_meta_is_read_back(tmp_path: Path) -> None:
     snap = store.save(INPUTS, FakeQmp(), {"facts": {"kernel_release": "6.1"}})
     assert snap.meta()["facts"] == {"kernel_release": "6.1"}
     assert Snapshot("gone", tmp_path / "gone" / "l1.state").meta() == {}
+
+
+@dataclasses.dataclass
+class _Shell:
+    """L1's shell as far as the save decision asks it: whether CPU 1 can go offline."""
+
+    hotplug: bool
+    asked: list[str] = dataclasses.field(default_factory=list)
+
+    def run(self, command: str, timeout: float) -> Any:
+        self.asked.append(command)
+        return dataclasses.make_dataclass("R", [("exit_status", int)])(
+            0 if self.hotplug else 1)
+
+
+@pytest.mark.parametrize(("machine", "kvm_mode", "hotplug", "saved"), [
+    ("max", "vhe", True, True),
+    # Our source-built kernels have no CONFIG_HOTPLUG_CPU: their restore would stall CPU 1.
+    ("max", "vhe", False, False),
+    # nVHE needs no re-arm, so no hotplug either; nothing is asked.
+    ("cortex-a57", "nvhe", False, True),
+])
+def test_an_l1_is_saved_only_when_its_restore_can_re_arm_its_timers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, machine: str, kvm_mode: str,
+        hotplug: bool, saved: bool) -> None:
+    images = _Images(tmp_path / "Image", tmp_path / "l1-initrd.cpio")
+    l1 = L1Machine(images, load_machine_profile(machine), tmp_path, kvm_mode=kvm_mode)
+    shell = _Shell(hotplug)
+    monkeypatch.setattr(l1, "_ssh", shell)
+    assert l1._restorable() is saved
+    assert bool(shell.asked) is (kvm_mode == "vhe")
