@@ -36,7 +36,7 @@ pytestmark = pytest.mark.system
 KERNEL, MACHINE = "debian-6.1", "max"
 FAST = f"member-deny[{MACHINE},{KERNEL},probe]"
 SLOW = f"slow-sw-incr[{MACHINE},{KERNEL},probe]"
-# Long enough (about 45 s on max under TCG) to break something while it runs.
+# Long enough (about 25 s on max under TCG) to break something while it runs.
 SLOW_SCENARIO = """\
 id: slow-sw-incr
 description: A long SW_INCR loop without a filter, to inject faults while the probe runs.
@@ -44,13 +44,13 @@ filters: none
 control: false
 workload:
   events: [SW_INCR]
-  loops: 400000
+  loops: 200000
 expect:
   errnos: []
   counting: [SW_INCR]
 """
 # How long a whole run may take with its fault: boots, the slow case, the harness's own
-# deadline on the broken step (the probe's deadline for this workload, 250 s, for a wedged
+# deadline on the broken step (the probe's deadline for this workload, 130 s, for a wedged
 # L1), QEMU's shutdown.
 RUN_DEADLINE = 480.0
 
@@ -185,7 +185,7 @@ def test_qemu_stopped_is_a_wedged_l1(start_run: Callable[..., Run], images: Imag
     run = start_run("--retries", "0")
     slow_case_running(run)
     os.kill(the_qemu(run), signal.SIGSTOP)
-    # The probe's deadline (harness.l2.probe.probe_deadline: 250 s + 5 for this workload)
+    # The probe's deadline (harness.l2.probe.probe_deadline: 130 s + 5 for this workload)
     # ends the case; shutting the stopped QEMU down takes
     # QMP's timeout, then SIGTERM's (queued while stopped), then SIGKILL.
     _, slow = check_ended_as_infrastructure_error(run, RUN_DEADLINE)
