@@ -81,16 +81,35 @@ def test_filter_by_tags_selects_only_smoke_scenarios() -> None:
     assert all(name.endswith("[max,debian-6.1,probe]") for name in listed)
 
 
-# A time limit mid-boot: the harness's own (--pmu-timeout) and avocado's task timeout
-# (task.timeout.running: SIGTERM to the runner, SIGKILL a second later).
+# A case far longer than the limit (~25 s of SW_INCR writes): L1 comes up from a snapshot
+# in ~2 s, so a limit of a few seconds must not depend on catching it mid-boot.
+SLOW_SCENARIO = """\
+id: slow-for-a-time-limit
+description: A long SW_INCR loop without a filter, for a time limit to interrupt.
+filters: none
+control: false
+machines: [max]
+kernels: [debian-6.1]
+workload:
+  events: [SW_INCR]
+  loops: 200000
+expect:
+  errnos: []
+"""
+
+
+# A time limit while L1 runs (restoring, booting or running the case): the harness's own
+# (--pmu-timeout) and avocado's task timeout (task.timeout.running: SIGTERM to the runner,
+# SIGKILL a second later).
 @pytest.mark.parametrize("how", ["pmu-timeout", "avocado-task-timeout"])
 def test_time_limit_leaves_no_qemu(tmp_path: Path, how: str) -> None:
     config = tmp_path / "avocado.conf"
     config.write_text("[task.timeout]\nrunning = 4\n")
+    scenario = tmp_path / "slow-for-a-time-limit.yaml"
+    scenario.write_text(SLOW_SCENARIO)
     before = ("--config", str(config)) if how == "avocado-task-timeout" else ()
     limit = ("--pmu-timeout", "4") if how == "pmu-timeout" else ()
-    proc, job = run_job(tmp_path / "job-results", *limit, "testcases/scenarios/no-filter.yaml",
-                        before=before)
+    proc, job = run_job(tmp_path / "job-results", *limit, str(scenario), before=before)
     assert proc.returncode == 8, proc.stdout + proc.stderr  # AVOCADO_JOB_INTERRUPTED
     [test] = json.loads((job / "results.json").read_text())["tests"]
     assert test["status"] == "INTERRUPTED" and "Timeout reached" in test["fail_reason"]
