@@ -11,7 +11,6 @@ runs its own.
 
 from __future__ import annotations
 
-import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,6 @@ from harness.l2.remote import Remote
 from harness.modes import REGISTRY
 from harness.observation import Observation
 from harness.scenario.model import Scenario
-
-log = logging.getLogger(__name__)
 
 CONTROL_PREFIX = "control."
 SHARED_NOTE = "control.shared-from.txt"
@@ -48,7 +45,6 @@ class SharedControls:
 
     share: bool = True
     answers: dict[str, _Answer] = field(default_factory=dict)
-    reused: int = 0
 
     def observe(self, mode: str, remote: Remote, scenario: Scenario,
                 case_dir: Path) -> Observation:
@@ -62,7 +58,6 @@ class SharedControls:
             self.answers[question] = _Answer(seen, case_dir)
             return seen
         _copy_artefacts(answer.case_dir, case_dir, question)
-        self.reused += 1
         return answer.observation
 
 

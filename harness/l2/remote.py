@@ -30,8 +30,10 @@ L2_INITRD = f"{L1_TOOLS}/l2/initrd"
 REMOTE_WORK = "/tmp/pmu-harness"
 
 
-# dropbear refuses an exec request longer than its MAX_CMD_LEN (9000 bytes as built by
-# Debian): a filter file whose inline copy would come near it goes by SFTP instead.
+# A filter file travels inside its command only while that stays a short line for L1's
+# shell (commands are written to a running shell, harness/machine/shell.py; a one-off
+# exec would be refused by dropbear beyond its MAX_CMD_LEN, 9000 bytes): larger ones go
+# by SFTP.
 INLINE_FILE_LIMIT = 6000
 
 
