@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness.images.profiles import SourceOverrides
 from harness.reports import ReportRequest
 
 
@@ -34,7 +35,28 @@ def add_source_kernel_arguments(parser: Any) -> None:
                              "of their Debian source package")
     parser.add_argument("--series", type=Path, action="append", metavar="PATH",
                         help="apply this series (an mbox from `b4 am`, or a directory of "
-                             "numbered patches) after the source profile's own; repeatable")
+                             "numbered patches) after the source profile's own; repeatable. "
+                             "The kernel is then predicted by its tree's version rules "
+                             "unless --revision names what it carries")
+    parser.add_argument("--revision", metavar="NAME",
+                        help="the revision of the filter series the source kernel carries "
+                             "(configs/kernel-rules.yaml `revisions`): what the oracle "
+                             "predicts, instead of the profile's `revision:`")
+
+
+def source_overrides(args: argparse.Namespace) -> SourceOverrides:
+    """What ``add_source_kernel_arguments`` asked for."""
+    return SourceOverrides(tree=args.tree, series=tuple(args.series or ()),
+                           revision=args.revision)
+
+
+def add_local_kernel_arguments(parser: Any) -> None:
+    """``--kernel-image``/``--kernel-modules``: the Image of the ``local`` kernel profile."""
+    parser.add_argument("--kernel-image", type=Path, metavar="PATH",
+                        help="arm64 Image for the `local` kernel profile")
+    parser.add_argument("--kernel-modules", type=Path, metavar="DIR",
+                        help="modules tree (lib/modules/<release>) for --kernel-image, when "
+                             "its virtio-net is not built in")
 
 
 def add_report_arguments(parser: Any, *, ktap: bool = True) -> None:

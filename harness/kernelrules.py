@@ -96,7 +96,7 @@ class KernelRules:
         raise KeyError(rule_id)
 
     def describe(self) -> str:
-        names = ", ".join(rule.id for rule in self.active)
+        names = ", ".join(rule.id for rule in self.active) or "no filter rule"
         revision = f" with series revision {self.revision}" if self.revision else ""
         return f"kernel {self.version}{revision}: {names}"
 

@@ -11,7 +11,7 @@ the parent process, never an error inside a worker. The front ends (``pmu-harnes
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.catalog import KERNELS, MACHINES, unknown_name
@@ -174,11 +174,15 @@ def check_names(kernels: Iterable[str], machines: Iterable[str], modes: Iterable
 def selections(request: Request) -> list[SuiteRun]:
     """The suite's runs, or one run from the command line (defaults where it gave none)."""
     if request.suite:
-        if request.paths or request.kernels or request.machines or request.modes \
-                or request.tags:
-            raise UsageError("--suite chooses scenarios, kernels, machines and modes itself; "
-                             "drop the paths, --kernel, --machine, --mode and --tag")
-        return list(load_suite(request.suite).runs)
+        if request.paths or request.modes or request.tags:
+            raise UsageError("--suite chooses scenarios, modes and tags itself; drop the "
+                             "paths, --mode and --tag (--kernel and --machine replace the "
+                             "suite's own)")
+        # "The smoke suite on my kernel": the suite's scenarios and modes, on the kernels
+        # and machines given; cases two runs of the suite now share are planned once.
+        return [replace(run, kernels=request.kernels or run.kernels,
+                        machines=request.machines or run.machines)
+                for run in load_suite(request.suite).runs]
     return [SuiteRun(request.paths or (SCENARIOS_DIR,), request.tags,
                      request.kernels or DEFAULT_KERNELS, request.machines or DEFAULT_MACHINES,
                      request.modes or DEFAULT_MODES)]
@@ -204,7 +208,8 @@ def check_groups(groups: Sequence[Group], options: RunOptions) -> None:
     profiles = [load_profile(k) for k in kernels]  # each read and checked: exit 2 here
     if options.overrides != NO_OVERRIDES and \
             not any(kernel_kind(p).takes_overrides for p in profiles):
-        raise UsageError("--tree/--series apply to source kernel profiles; none is selected")
+        raise UsageError("--tree/--series/--revision apply to source kernel profiles; none "
+                         "is selected")
     for machine in sorted({g.machine for g in groups}):
         load_machine_profile(machine, options.machines_dir).resolve_kvm_mode(options.kvm_mode)
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from pathlib import Path
 from typing import Any
 
 from harness import images
 from harness.catalog import KERNELS
-from harness.cliargs import add_source_kernel_arguments, whole_number
+from harness.cliargs import (
+    add_local_kernel_arguments,
+    add_source_kernel_arguments,
+    source_overrides,
+    whole_number,
+)
 from harness.errors import EXIT_INFRA, EXIT_OK
 from harness.images.build import SECTION
-from harness.images.profiles import SourceOverrides
 from harness.images.prune import stale_image_sets
 from harness.machine.snapshot import SnapshotStore
 from harness.paths import cache_dir
@@ -31,9 +34,7 @@ def register(subparsers: Any) -> None:
     build.add_argument("--kernel", action="append", metavar="PROFILE",
                        help=f"kernel profile (repeatable; default {DEFAULT_PROFILE}; "
                             f"known: {', '.join(KERNELS.names())}, or 'all')")
-    build.add_argument("--image", type=Path, help="arm64 Image for --kernel local")
-    build.add_argument("--modules", type=Path,
-                       help="lib/modules/<release> directory for --kernel local")
+    add_local_kernel_arguments(build)
     add_source_kernel_arguments(build)
     build.add_argument("--refresh", action="store_true",
                        help="re-read the Debian package lists now (default: once a day)")
@@ -41,6 +42,8 @@ def register(subparsers: Any) -> None:
     build.set_defaults(func=_build)
 
     listing = actions.add_parser("list", help="cached image sets: versions, sizes, hashes")
+    listing.add_argument("--kernel", action="append", metavar="PROFILE",
+                         help="only the image sets of this kernel profile (repeatable)")
     listing.set_defaults(func=_list)
 
     verify = actions.add_parser("verify", help="re-hash every cached file (exit 1 if damaged)")
@@ -71,13 +74,13 @@ def _profiles(requested: list[str] | None) -> list[str]:
 def _build(args: argparse.Namespace) -> int:
     for profile in _profiles(args.kernel):
         image_set = images.build_image_set(
-            profile, local_image=args.image, local_modules=args.modules,
-            progress=not args.quiet, refresh=args.refresh,
-            overrides=SourceOverrides(args.tree, tuple(args.series or ())))
+            profile, local_image=args.kernel_image, local_modules=args.kernel_modules,
+            progress=not args.quiet, refresh=args.refresh, overrides=source_overrides(args))
         print(image_set.summary())
         print(f"  entry: {image_set.directory}")
         if image_set.build is not None:
             print(f"  built from: {_built_from(image_set.build)}")
+            print(f"  predicted by: {image_set.kernel_prediction}")
             print(f"  build log: {image_set.build.get('build_log')}")
     return EXIT_OK
 
@@ -93,8 +96,12 @@ def _size(image_set: images.ImageSet) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     sets = images.list_image_sets()
+    if args.kernel:
+        KERNELS.check(args.kernel)  # an unknown name is a usage error, with close matches
+        sets = [s for s in sets if s.kernel_profile in args.kernel]
     if not sets:
-        print(f"no image sets in {cache_dir() / SECTION}")
+        which = f" of {', '.join(args.kernel)}" if args.kernel else ""
+        print(f"no image sets{which} in {cache_dir() / SECTION}")
     for image_set in sets:
         print(image_set.summary())
         print(f"  entry: {image_set.directory} ({_size(image_set) / 1e6:.1f} MB, "

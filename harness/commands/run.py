@@ -17,12 +17,13 @@ from typing import Any
 
 from harness.cliargs import (
     add_bisect_argument,
+    add_local_kernel_arguments,
     add_report_arguments,
     add_source_kernel_arguments,
     report_request,
+    source_overrides,
     whole_number,
 )
-from harness.images.profiles import SourceOverrides
 from harness.modes import DEFAULT_MODES, MODES
 from harness.paths import SCENARIOS_DIR, new_run_dir
 from harness.plan import DEFAULT_KERNELS, DEFAULT_MACHINES, Request, RunOptions, make_plan
@@ -44,11 +45,7 @@ def register(subparsers: Any) -> None:
                      help=f"L2 mode (repeatable; default {DEFAULT_MODES[0]})")
     run.add_argument("--tag", action="append", default=[],
                      help="only scenarios with this tag (repeatable: all must match)")
-    run.add_argument("--kernel-image", type=Path, metavar="PATH",
-                     help="arm64 Image for the `local` kernel profile")
-    run.add_argument("--kernel-modules", type=Path, metavar="DIR",
-                     help="modules tree (lib/modules/<release>) for --kernel-image, when its "
-                          "virtio-net is not built in")
+    add_local_kernel_arguments(run)
     add_source_kernel_arguments(run)
     run.add_argument("--nvhe", action="store_true", help="boot L1's KVM in nVHE mode")
     run.add_argument("--no-snapshots", dest="snapshots", action="store_false",
@@ -56,7 +53,8 @@ def register(subparsers: Any) -> None:
                           "default restores one, ~1 s, and saves one after a cold boot: "
                           "~400 MB per kernel x machine in the cache)")
     run.add_argument("--suite", metavar="NAME",
-                     help="run a suite from configs/suites (instead of paths/kernels/machines)")
+                     help="run a suite from configs/suites (instead of paths, modes and "
+                          "tags); --kernel and --machine, when given, replace the suite's")
     run.add_argument("--shard", metavar="I/N",
                      help="run only the I-th of N deterministic slices of the matrix "
                           f"(default: GitLab's {CI_INDEX}/{CI_TOTAL} when set)")
@@ -83,8 +81,7 @@ def request_from(args: argparse.Namespace, shard: Shard | None = None) -> Reques
     options = RunOptions(snapshots=args.snapshots, kvm_mode="nvhe" if args.nvhe else None,
                          local_image=args.kernel_image, local_modules=args.kernel_modules,
                          retries=args.retries, share_controls=not args.own_controls,
-                         overrides=SourceOverrides(tree=args.tree,
-                                                   series=tuple(args.series or ())))
+                         overrides=source_overrides(args))
     return Request(paths=tuple(args.paths), kernels=tuple(args.kernel or ()),
                    machines=tuple(args.machine or ()), modes=tuple(args.mode or ()),
                    tags=tuple(args.tag), suite=args.suite, shard=shard.text if shard else None,

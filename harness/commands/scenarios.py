@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.errors import EXIT_OK
+from harness.catalog import KINDS, ProfileKind
+from harness.errors import EXIT_OK, UsageError
 from harness.paths import SCENARIOS_DIR
 from harness.printable import printable
 from harness.scenario.discover import load_scenarios
+from harness.yamlsource import LocatedDict, load_located
 
 
 def register(subparsers: Any) -> None:
@@ -25,6 +27,11 @@ def register(subparsers: Any) -> None:
                          help=f"files or directories (default: {SCENARIOS_DIR})")
     listing.add_argument("--tag", action="append", default=[],
                          help="only scenarios with this tag (repeatable: all must match)")
+    which = listing.add_mutually_exclusive_group()
+    for folder, kind in KINDS.items():
+        which.add_argument(f"--{folder}", dest="profiles", action="store_const", const=folder,
+                           help=f"list the {kind.kind}s of configs/{folder}/ instead, with "
+                                "their descriptions")
     listing.set_defaults(func=run_list)
 
 
@@ -35,6 +42,10 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    if args.profiles:
+        if args.paths or args.tag:
+            raise UsageError(f"--{args.profiles} lists profiles: drop the paths and --tag")
+        return _list_profiles(KINDS[args.profiles])
     scenarios = load_scenarios(args.paths or [SCENARIOS_DIR])
     wanted = set(args.tag)
     rows = [s for s in scenarios if wanted <= set(s.tags)]
@@ -44,3 +55,18 @@ def run_list(args: argparse.Namespace) -> int:
         tags = printable(",".join(s.tags))
         print(f"{s.id:<{width}}  [{tags}]  {printable(s.description)}", file=sys.stdout)
     return EXIT_OK
+
+
+def _list_profiles(kind: ProfileKind) -> int:
+    names = kind.names()
+    width = max((len(n) for n in names), default=2)
+    for name in names:
+        print(f"{name:<{width}}  {printable(profile_description(kind, name))}")
+    return EXIT_OK
+
+
+def profile_description(kind: ProfileKind, name: str) -> str:
+    """The ``description:`` of a profile, on one line ("" when it has none)."""
+    document = load_located(kind.path(name))
+    text = document.get("description", "") if isinstance(document, LocatedDict) else ""
+    return " ".join(str(text).split())

@@ -35,6 +35,8 @@ class Environment:
     kernel_version: KernelVersion
     group_dir: Path
     revision: str | None = None  # of the filter series, on a kernel built from source
+    # What the kernel was built from and why the oracle predicts what it does (oracle.json).
+    prediction_source: str = ""
     console_log: Path | None = None  # L1's console: what its kernel logs, as it logs it
     # This L1's control runs, for the cases after the first that ask the same question.
     controls: SharedControls = field(default_factory=SharedControls)
@@ -83,7 +85,7 @@ def _judge(case: Case, env: Environment, case_dir: Path
                if scenario.control else None)
     seen = runner(env.remote, scenario, True, case_dir)
     prediction = _predict(scenario, env, env.revision)
-    _save_prediction(prediction, case_dir)
+    _save_prediction(prediction, case_dir, env.prediction_source)
     final = final_revision()
     if env.revision is None or env.revision == final:
         return judge(scenario, prediction, seen, control), None
@@ -92,7 +94,8 @@ def _judge(case: Case, env: Environment, case_dir: Path
     # and the scenario as written is judged against the final revision's prediction.
     own = judge(replace(scenario, expect=Expectations()), prediction, seen, control)
     against_final = _predict(scenario, env, final)
-    _save_prediction(against_final, case_dir, "oracle-final-api.json")
+    _save_prediction(against_final, case_dir, env.prediction_source,
+                     "oracle-final-api.json")
     other = judge(scenario, against_final, seen, control)
     differs = tuple(c.name for c in other.checks if c.outcome is not Outcome.PASS)
     return own, FinalApiVerdict(final, other.outcome, other.reason, differs)
@@ -104,8 +107,10 @@ def _predict(scenario: Scenario, env: Environment, revision: str | None) -> Pred
                    no_pmu_vcpus=scenario.no_pmu_vcpus)
 
 
-def _save_prediction(prediction: Prediction, case_dir: Path, name: str = "oracle.json") -> None:
+def _save_prediction(prediction: Prediction, case_dir: Path, source: str,
+                     name: str = "oracle.json") -> None:
     data = {
+        "source": source,
         "kernel_rules": prediction.rules.describe(),
         "steps": [{"step": o.step.describe(), "errno": o.errno, "reason": o.reason,
                    "implicit": o.implicit} for o in prediction.steps],

@@ -83,6 +83,14 @@ def _kernel_version(images: ImageSet, l1: BootedL1) -> KernelVersion:
     return KernelVersion.parse(l1.facts().kernel_release)
 
 
+def prediction_source(images: ImageSet, version: KernelVersion) -> str:
+    """What the oracle's prediction for this kernel rests on, in one line."""
+    if images.kernel_prediction:
+        return f"{images.kernel_profile}: {images.kernel_prediction}"
+    return (f"{images.kernel_profile}: {images.kernel_package} "
+            f"{images.kernel_package_version}: the version rules of Linux {version}")
+
+
 @dataclass(frozen=True)
 class _GroupRun:
     """What every L1 of one group is brought up with."""
@@ -102,9 +110,10 @@ def _run_in_one_l1(cases: list[Case], run: _GroupRun, retry: RetryPolicy,
     L1, while it has retries left."""
     images, profile, group_dir, options = run.images, run.profile, run.group_dir, run.options
     with run.boot(images, profile, group_dir, options) as l1:
-        env = Environment(l1.ssh, pmu_model(profile), _kernel_version(images, l1), group_dir,
-                          images.kernel_revision, l1.console_log,
-                          SharedControls(share=options.share_controls))
+        version = _kernel_version(images, l1)
+        env = Environment(l1.ssh, pmu_model(profile), version, group_dir,
+                          images.kernel_revision, prediction_source(images, version),
+                          l1.console_log, SharedControls(share=options.share_controls))
         source = BundleSource(images, options.machines_dir, profile.name, l1.kvm_mode,
                               options.local_image, options.local_modules, l1.run_dir)
         for case in cases:

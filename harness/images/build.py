@@ -89,9 +89,11 @@ def build_image_set(kernel_profile: str, *, local_image: Path | None = None,
         if manifest is not None:
             problems = cache.verify_entry(final, quick=True)
             if not problems:
-                source = the_plan.kernel.source
-                record = source.record() if source is not None else None
-                return ImageSet.from_manifest(final, with_build_record(manifest, record))
+                kernel = the_plan.kernel
+                record = kernel.source.record() if kernel.source is not None else None
+                return ImageSet.from_manifest(final, with_invocation(
+                    manifest, record, revision=kernel.revision,
+                    prediction=kernel.prediction))
             _say(progress, f"cached {final.name} is damaged ({problems[0]}); rebuilding")
         with cache.atomic_dir(final) as tmp:
             manifest = _build(the_plan, tmp, progress=progress)
@@ -99,19 +101,20 @@ def build_image_set(kernel_profile: str, *, local_image: Path | None = None,
         return ImageSet.from_manifest(final, manifest)
 
 
-def with_build_record(manifest: dict[str, Any], record: dict[str, Any] | None
-                      ) -> dict[str, Any]:
-    """A cached set's manifest with this invocation's build inputs.
+def with_invocation(manifest: dict[str, Any], record: dict[str, Any] | None, *,
+                    revision: str | None, prediction: str) -> dict[str, Any]:
+    """A cached set's manifest with what this invocation says of its kernel.
 
     The entry is keyed by content (the series' and fragments' hashes), so whoever built it
-    first may have read the very same patches from elsewhere: a bundle's copy under a
-    temporary directory that is long gone. A bundle copies the inputs from the paths its
-    record names, so the record must name where this run read them."""
-    build = manifest["kernel"].get("build")
-    if record is None or not isinstance(build, dict):
-        return manifest
-    current = {**build, **record}
-    return {**manifest, "kernel": {**manifest["kernel"], "build": current}}
+    first may have read the very same patches from elsewhere (a bundle's copy under a
+    temporary directory that is long gone: a bundle copies the inputs from the paths its
+    record names, so the record must name where this run read them), and may have asked
+    for another prediction of the same kernel (``--revision``)."""
+    current = {**manifest["kernel"], "revision": revision, "prediction": prediction}
+    build = current.get("build")
+    if record is not None and isinstance(build, dict):
+        current["build"] = {**build, **record}
+    return {**manifest, "kernel": current}
 
 
 def _build(the_plan: Plan, out: Path, *, progress: bool) -> dict[str, Any]:
@@ -154,7 +157,8 @@ def _build(the_plan: Plan, out: Path, *, progress: bool) -> dict[str, Any]:
 def _info(the_plan: Plan, release: str, build: dict[str, Any]) -> dict[str, Any]:
     kernel: dict[str, Any] = {"package": the_plan.kernel.package,
                               "version": the_plan.kernel.version, "release": release,
-                              "revision": the_plan.kernel.profile.revision}
+                              "revision": the_plan.kernel.revision,
+                              "prediction": the_plan.kernel.prediction}
     if build:
         kernel["build"] = build
     return {

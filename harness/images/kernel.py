@@ -41,6 +41,11 @@ class KernelPlan:
     local_image: Path | None = None
     local_modules: Path | None = None
     source: BuildInputs | None = None
+    # What the oracle predicts for this kernel: a revision of the filter series
+    # (kernel-rules.yaml `revisions`), or None for the version rules of `version`; and
+    # one line saying what was built and why that prediction (oracle.json, results.json).
+    revision: str | None = None
+    prediction: str = ""
 
 
 @dataclass
@@ -78,7 +83,7 @@ class KernelKind(Protocol):
         """``--tree``/``--series`` apply to it."""
     @property
     def takes_local_image(self) -> bool:
-        """``--image``/``--kernel-image`` apply to it."""
+        """``--kernel-image``/``--kernel-modules`` apply to it."""
 
     def parse(self, raw: dict[str, Any], path: Path, name: str, description: str
               ) -> KernelProfile: ...

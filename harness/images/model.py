@@ -28,6 +28,8 @@ class ImageSet:
     # Which revision of the filter series a source-built kernel carries (kernel-rules.yaml
     # `revisions`); None for Debian's kernels and for series the oracle knows nothing of.
     kernel_revision: str | None = None
+    # What was built and why the oracle predicts what it does, in one line (source kernels).
+    kernel_prediction: str = ""
 
     @property
     def build(self) -> dict[str, Any] | None:
@@ -65,4 +67,5 @@ class ImageSet:
             cache_key=manifest["cache_key"],
             manifest=manifest,
             kernel_revision=kernel.get("revision"),
+            kernel_prediction=str(kernel.get("prediction") or ""),
         )

@@ -43,6 +43,9 @@ class SourceOverrides:
     # profile's series and fragments (in build order) when given.
     series_only: tuple[Path, ...] | None = None
     fragments_only: tuple[Path, ...] | None = None
+    # `--revision NAME`: the revision of the filter series the built kernel carries (what
+    # the oracle predicts), instead of the profile's `revision:`.
+    revision: str | None = None
 
 
 NO_OVERRIDES = SourceOverrides()

@@ -28,6 +28,7 @@ from harness.kbuild.release import image_release
 from harness.kbuild.series import Series, apply_series, load_series
 from harness.kbuild.tree import SourceTree, TreeSpec, open_tree
 from harness.kbuild.workspace import Workspace
+from harness.kernelrules import KernelVersion
 from harness.store import cache
 from harness.store.locking import file_lock
 
@@ -168,7 +169,7 @@ def _build_in(workspace: Workspace, inputs: BuildInputs, final: Path,
 
 def _configure(workspace: Workspace, inputs: BuildInputs, log_file: Any,
                report: Progress) -> None:
-    wanted = kconfig.merged(list(inputs.fragments))
+    wanted = kconfig.merged(list(inputs.fragments), KernelVersion.parse(inputs.tree.version))
     config = workspace.out / ".config"
     if not config.is_file():
         report.stage("allnoconfig + fragments")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.images.build import entry_key, with_build_record
+from harness.images.build import entry_key, with_invocation
 from harness.images.tools import TOOLS, ToolPlan
 from harness.store import cache
 
@@ -43,11 +43,24 @@ def test_a_cached_source_set_names_where_this_run_read_its_series() -> None:
              "image_sha256": "cd" * 32, "build_log": "/cache/kernels/x/build.log"}
     manifest = {"kernel": {"package": "p", "build": first}, "files": {}}
     now = {"series": [{"name": "base", "source": "/repo/kernel-patches/base"}]}
-    build = with_build_record(manifest, now)["kernel"]["build"]
+    build = with_invocation(manifest, now, revision=None, prediction="")["kernel"]["build"]
     assert build["series"][0]["source"] == "/repo/kernel-patches/base"
     assert build["image_sha256"] == "cd" * 32 and build["build_log"].endswith("build.log")
     assert manifest["kernel"]["build"] is first            # the cached manifest is untouched
-    assert with_build_record(manifest, None) is manifest    # a Debian kernel has no record
+    debian = {"kernel": {"package": "p"}, "files": {}}       # a Debian kernel has no record
+    assert "build" not in with_invocation(debian, None, revision=None, prediction="")["kernel"]
+
+
+def test_a_cached_set_predicts_what_this_run_asks() -> None:
+    # The same kernel (base + the posted v3 as an mbox) built first with --revision v3, then
+    # asked without: the second run must not inherit the first one's prediction.
+    manifest = {"kernel": {"package": "p", "revision": "v3", "prediction": "revision v3 "
+                                                                           "(--revision)"},
+                "files": {}}
+    again = with_invocation(manifest, None, revision=None, prediction="version rules")
+    assert again["kernel"]["revision"] is None
+    assert again["kernel"]["prediction"] == "version rules"
+    assert manifest["kernel"]["revision"] == "v3"            # the cached manifest is untouched
 
 
 @pytest.fixture

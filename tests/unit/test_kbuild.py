@@ -14,6 +14,7 @@ from harness.kbuild import kconfig
 from harness.kbuild.series import apply_series, load_series, split_mbox
 from harness.kbuild.tree import TreeSpec, open_tree
 from harness.kbuild.workspace import Workspace
+from harness.kernelrules import KernelVersion
 
 PMU_C = "".join(f"line {n}\n" for n in range(1, 41))
 
@@ -144,7 +145,49 @@ def test_a_dropped_symbol_is_named_with_its_line(tmp_path: Path) -> None:
     problems = kconfig.unmet(wanted, final)
     assert [str(p) for p in problems] == [
         f"{fragment}:1: CONFIG_KVM=y was dropped by Kconfig (the .config has CONFIG_KVM not "
-        "set): a dependency is missing, or this tree has no such symbol"]
+        "set): a dependency is missing, or this tree has no such symbol (a '# when:' line "
+        "above it says which versions a symbol is for)"]
+
+
+def test_when_lines_limit_symbols_to_tree_versions(tmp_path: Path) -> None:
+    fragment = tmp_path / "want.config"
+    fragment.write_text("CONFIG_KVM=y\n\n# gone in 5.12\n# when: < 5.12\nCONFIG_ARM64_VHE=y\n"
+                        "# CONFIG_X is not set\n\n# when: >= 6.4\nCONFIG_ARM_PMUV3=y\n\n"
+                        "# when: >= 5.12, < 6.4\nCONFIG_MIDDLE=y\n\nCONFIG_HZ_100=y\n")
+    loaded = [kconfig.load_fragment(fragment)]
+
+    def symbols(version: str) -> list[str]:
+        return sorted(kconfig.merged(loaded, KernelVersion.parse(version)))
+
+    every = ["CONFIG_HZ_100", "CONFIG_KVM"]
+    assert symbols("5.10.223") == sorted([*every, "CONFIG_ARM64_VHE", "CONFIG_X"])
+    assert symbols("5.12") == sorted([*every, "CONFIG_MIDDLE"])
+    assert symbols("6.1.192") == sorted([*every, "CONFIG_MIDDLE"])
+    assert symbols("6.4") == sorted([*every, "CONFIG_ARM_PMUV3"])
+    assert symbols("6.12.118-1") == sorted([*every, "CONFIG_ARM_PMUV3"])
+
+
+def test_a_bad_when_line_is_located(tmp_path: Path) -> None:
+    fragment = tmp_path / "bad.config"
+    fragment.write_text("# when: > 6.4\nCONFIG_KVM=y\n\n# when: >= six\n")
+    with pytest.raises(UsageError) as caught:
+        kconfig.load_fragment(fragment)
+    problems = [str(p) for p in caught.value.problems]
+    assert problems == [
+        f"{fragment}:1: when: expected '>= X.Y' and/or '< X.Y' (comma-separated), not '> 6.4'",
+        f"{fragment}:4: when: expected '>= X.Y' and/or '< X.Y' (comma-separated), not "
+        "'>= six'"]
+
+
+def test_the_shipped_fragment_fits_each_tree_version() -> None:
+    # What the real builds of 5.10.223, 6.1.192 and 6.12.118 showed Kconfig keeps or drops.
+    fragment = [kconfig.load_fragment(kconfig.fragment_path("kvm-host"))]
+    versioned = {"CONFIG_ARM64_VHE", "CONFIG_KVM_ARM_PMU", "CONFIG_ARM_PMUV3"}
+    for version, present in (("5.10.223", {"CONFIG_ARM64_VHE", "CONFIG_KVM_ARM_PMU"}),
+                             ("6.1.192", set()), ("6.12.118", {"CONFIG_ARM_PMUV3"})):
+        wanted = set(kconfig.merged(fragment, KernelVersion.parse(version)))
+        assert wanted & versioned == present, version
+        assert "CONFIG_KVM" in wanted
 
 
 def test_unknown_fragment_and_option_names() -> None:

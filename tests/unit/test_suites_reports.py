@@ -90,8 +90,24 @@ def test_a_bad_suite_names_the_file_and_line_of_every_problem(
 def test_bad_shard_and_mixed_suite_are_usage_errors() -> None:
     with pytest.raises(UsageError):
         parse_shard("4/3")
-    with pytest.raises(UsageError):
-        plan(Request(suite="smoke", kernels=("debian-6.1",)))
+    with pytest.raises(UsageError, match="--suite chooses scenarios, modes and tags"):
+        plan(Request(suite="smoke", tags=("smoke",)))
+    with pytest.raises(UsageError, match="--suite chooses"):
+        plan(Request(suite="smoke", paths=(Path("testcases/scenarios"),)))
+
+
+def test_a_suite_runs_on_the_kernels_and_machines_given() -> None:
+    # "The smoke suite on my kernel": the suite's scenarios and modes, on what was given.
+    groups, _ = plan(Request(suite="smoke"))
+    assert {(g.kernel, g.machine) for g in groups} == {("debian-6.1", "max")}
+    mine, _ = plan(Request(suite="smoke", kernels=("source-6.12", "debian-5.10"),
+                           machines=("cortex-a57",)))
+    assert {(g.kernel, g.machine) for g in mine} == {("source-6.12", "cortex-a57"),
+                                                   ("debian-5.10", "cortex-a57")}
+    ids = sorted(c.scenario.id for c in groups[0].cases)
+    assert all(sorted(c.scenario.id for c in g.cases) == ids for g in mine)
+    with pytest.raises(UsageError, match="unknown kernel profile 'debain-6.1'"):
+        plan(Request(suite="smoke", kernels=("debain-6.1",)))
 
 
 def results() -> list[CaseResult]:

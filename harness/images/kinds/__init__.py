@@ -54,10 +54,10 @@ def plan_kernel(profile: KernelProfile, request: KernelRequest) -> KernelPlan:
     user's error."""
     kind = kernel_kind(profile)
     if request.overrides != NO_OVERRIDES and not kind.takes_overrides:
-        raise UsageError(f"--tree/--series only apply to source kernel profiles, not "
+        raise UsageError(f"--tree/--series/--revision only apply to source kernel profiles, not "
                          f"{profile.name} ({profile.kind})")
     if (request.local_image or request.local_modules) and not kind.takes_local_image:
-        raise UsageError(f"--image/--modules only apply to the 'local' profile, not "
+        raise UsageError(f"--kernel-image/--kernel-modules only apply to the 'local' profile, not "
                          f"{profile.name}")
     return kind.plan(profile, request)
 

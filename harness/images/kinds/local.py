@@ -29,9 +29,10 @@ class LocalKind:
     def plan(self, profile: KernelProfile, request: KernelRequest) -> KernelPlan:
         image, modules_dir = request.local_image, request.local_modules
         if image is None or not image.is_file():
-            raise UsageError("the 'local' kernel profile needs --image PATH (an arm64 Image)")
+            raise UsageError("the 'local' kernel profile needs --kernel-image PATH (an arm64 "
+                             "Image)")
         if modules_dir is not None and not modules_dir.is_dir():
-            raise UsageError(f"--modules {modules_dir}: not a directory")
+            raise UsageError(f"--kernel-modules {modules_dir}: not a directory")
         digest = sha256_file(image)
         listing = []
         if modules_dir is not None:

@@ -4,10 +4,12 @@ the user's ``--tree``) plus ordered patch series, Kconfig fragments and build op
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
 from harness.images.kernel import KernelFiles, KernelPlan, KernelRequest, write_image
 from harness.images.profiles import (
     KernelProfile,
@@ -16,9 +18,10 @@ from harness.images.profiles import (
     optional_str,
 )
 from harness.kbuild import kconfig
-from harness.kbuild.build import BuildSpec, build_kernel, read_inputs
+from harness.kbuild.build import BuildInputs, BuildSpec, build_kernel, read_inputs
 from harness.kbuild.series import resolve
 from harness.kbuild.tree import TreeSpec
+from harness.kernelrules import KernelVersion, revision
 from harness.located import file_problem, string_list_of
 from harness.store.aptspec import parse_apt_spec
 
@@ -61,6 +64,46 @@ def source_build_spec(profile: KernelProfile, overrides: SourceOverrides) -> Bui
     )
 
 
+def predicted_revision(profile: KernelProfile, overrides: SourceOverrides
+                       ) -> tuple[str | None, str]:
+    """Which revision of the filter series the oracle predicts for this build (None: the
+    tree's own version rules, the documented API of that version), and why.
+
+    A profile's ``revision:`` describes the profile's own series. A series the user adds
+    (``--series``) makes a kernel the harness knows nothing of: it is judged like any
+    kernel of the tree's version, unless ``--revision`` names what it carries. Never the
+    profile's revision silently: ``filter-base``'s "no FILTER" would call a correct series
+    broken.
+    """
+    if overrides.revision is not None:
+        try:
+            revision(overrides.revision)
+        except UsageError as exc:  # an unknown name, with the close matches
+            raise UsageError(f"--revision: {exc}") from exc
+        return overrides.revision, f"revision {overrides.revision} (--revision)"
+    own = profile.revision
+    if overrides.series and own is not None:
+        return None, (f"the tree's version rules: --series added a series, so the profile's "
+                      f"revision {own} no longer describes the kernel (--revision NAME "
+                      f"predicts a known revision instead)")
+    if own is not None:
+        return own, f"revision {own} (profile {profile.name})"
+    return None, "the tree's version rules (no revision of the series named)"
+
+
+def built_from(inputs: BuildInputs) -> str:
+    """The tree, its version and every series with the hash of its patches, in one line."""
+    series = ", ".join(f"{s.name} [{_series_hash(s.key())}]" for s in inputs.series)
+    version = KernelVersion.parse(inputs.tree.version)
+    return (f"{inputs.tree.describe} (Linux {version})"
+            + (f" + {series}" if series else ", no series"))
+
+
+def _series_hash(key: dict[str, Any]) -> str:
+    """Twelve hex digits over the series' patch hashes: the same patches, the same hash."""
+    return hashlib.sha256("".join(key["patches"]).encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class SourceKind:
     name: str = "source"
@@ -78,10 +121,12 @@ class SourceKind:
                              progress=request.progress)
         names = "+".join(s.name for s in inputs.series)
         package = inputs.tree.identity.get("package") or "tree"
+        chosen, why = predicted_revision(profile, request.overrides)
         return KernelPlan(profile=profile,
                           package=f"{package}+{names}" if names else str(package),
                           version=inputs.tree.version, key={"build_key": inputs.key()},
-                          source=inputs)
+                          source=inputs, revision=chosen,
+                          prediction=f"{built_from(inputs)}: {why}")
 
     def unpack(self, plan: KernelPlan, work: Path, progress: bool) -> KernelFiles:
         assert plan.source is not None
