@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "harness.commands.rerun",
     "harness.commands.report",
     "harness.commands.mutants",
+    "harness.commands.review",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -50,6 +50,7 @@ class Rule:
     since: KernelVersion | None  # None: only a revision of the series has it
     backports: tuple[KernelVersion, ...]
     description: str
+    title: str = ""  # a few words for tables (review reports); the id when not given
 
     def applies_to(self, version: KernelVersion) -> bool:
         if self.since is None:
@@ -116,6 +117,7 @@ def load_rules(path: Path | None = None) -> tuple[Rule, ...]:
             since=None if raw.get("revision_only") else KernelVersion.parse(str(raw["since"])),
             backports=tuple(KernelVersion.parse(str(b)) for b in raw.get("backports", ())),
             description=_words(raw["description"]),
+            title=_words(raw.get("title") or raw["id"]),
         )
         for raw in data["rules"]
     )

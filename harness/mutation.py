@@ -10,6 +10,7 @@ scenarios), and errs when nothing failed but something erred.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from harness.yamlsource import LocatedDict, load_located
 log = logging.getLogger(__name__)
 
 MUTANTS_DIR = PATCHES_DIR / "mutants"
+SUBDIRECTORY = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,31}")
 CATALOG = MUTANTS_DIR / "mutants.yaml"
 DEFAULT_SUITE = "mutants"
 
@@ -43,9 +45,47 @@ class Mutant:
     breaks: str
     in_default_run: bool = True
     why_not: str = ""  # why a mutant is left out of the default run
+    # The kernels it is ported to, each with its patch directory (the catalog's `targets`:
+    # the 5.10 port in the mutant's own directory, the 6.12 one in `<mutant>/6.12/`).
+    ports: tuple[tuple[str, Path], ...] = ()
+
+    def patches_for(self, kernel: str) -> Path | None:
+        """The patch directory of this mutant on ``kernel`` (None: not ported there)."""
+        return dict(self.ports).get(kernel)
 
 
-def _mutant(r: LocatedReader, raw: object, line: int) -> Mutant:
+@dataclass(frozen=True)
+class Target:
+    """A kernel the planted bugs are ported to, and where each mutant keeps its patch for
+    it: ``patches`` is a sub-directory of the mutant's directory (``.``: the directory)."""
+
+    kernel: str
+    patches: str
+
+
+def _target(r: LocatedReader, raw: object, line: int) -> Target:
+    entry = r.mapping(raw, line, "target", ("kernel", "patches"))
+    kernel: str = r.string(entry.get("kernel"), entry.key_lines.get("kernel", line), "kernel")
+    patches: str = r.string(entry.get("patches"), entry.key_lines.get("patches", line),
+                            "patches")
+    if patches != "." and not SUBDIRECTORY.fullmatch(patches):
+        raise r.fail(entry.key_lines.get("patches", line),
+                     f"patches: expected '.' or a sub-directory name like '6.12', not "
+                     f"{patches!r}")
+    return Target(kernel, patches)
+
+
+def _ports(directory: Path, targets: Sequence[Target]) -> tuple[tuple[str, Path], ...]:
+    found = []
+    for target in targets:
+        path = directory if target.patches == "." else directory / target.patches
+        if path.is_dir() and any(path.glob("*.patch")):
+            found.append((target.kernel, path))
+    return tuple(found)
+
+
+def _mutant(r: LocatedReader, raw: object, line: int,
+            targets: Sequence[Target] = ()) -> Mutant:
     if not isinstance(raw, LocatedDict):  # its other keys document the mutant: not read
         raise r.fail(line, "mutant: expected a mapping with name, directory, breaks")
     entry = raw
@@ -64,7 +104,7 @@ def _mutant(r: LocatedReader, raw: object, line: int) -> Mutant:
         raise r.fail(entry.key_lines.get("in_default_run", line),
                      "in_default_run: expected true or false")
     return Mutant(name, directory, text("breaks"), default,
-                  str(entry.get("why_not_in_default_run", "")))
+                  str(entry.get("why_not_in_default_run", "")), _ports(directory, targets))
 
 
 def load_mutants(path: Path = CATALOG) -> list[Mutant]:
@@ -73,39 +113,64 @@ def load_mutants(path: Path = CATALOG) -> list[Mutant]:
     r = LocatedReader(path)
     if not isinstance(doc, LocatedDict):
         raise UsageError(f"{path}: expected a mapping with `mutants:`")
+    targets = r.guarded([], r.each, doc.get("targets"), doc.key_lines.get("targets", doc.line),
+                        "targets", lambda raw, line: _target(r, raw, line))
     found = r.guarded([], r.each, doc.get("mutants"), doc.key_lines.get("mutants", doc.line),
-                      "mutants", lambda raw, line: _mutant(r, raw, line))
+                      "mutants", lambda raw, line: _mutant(r, raw, line, targets))
     if r.problems:
         raise UsageError(f"bad mutants catalog {path}", tuple(r.problems))
     return list(found)
 
 
-def choose(mutants: Sequence[Mutant], names: Sequence[str]) -> list[Mutant]:
-    """The mutants named (every unknown name is a usage error), or the default run's."""
+def choose(mutants: Sequence[Mutant], names: Sequence[str], kernel: str | None = None
+           ) -> list[Mutant]:
+    """The mutants named (every unknown name is a usage error), or the default run's; on
+    ``kernel``, only those ported to it (naming one that is not is a usage error)."""
     if not names:
-        return [m for m in mutants if m.in_default_run]
+        return [m for m in mutants if m.in_default_run
+                and (kernel is None or m.patches_for(kernel) is not None)]
     known = {m.name: m for m in mutants}
     unknown = [unknown_name("mutant", n, known) for n in names if n not in known]
+    if kernel is not None:
+        unknown += [f"mutant {n!r} is not ported to {kernel} (ported: "
+                    f"{', '.join(k for k, _ in known[n].ports) or 'nowhere'})"
+                    for n in names if n in known and known[n].patches_for(kernel) is None]
     if unknown:
         raise UsageError("; ".join(unknown))
     return [known[n] for n in dict.fromkeys(names)]
 
 
 def base_plan(request: Request) -> Plan:
-    """The suite's plan on the unmutated kernel; its kernels must be built from source (a
-    mutant is a patch on top of their series)."""
+    """The suite's plan on the unmutated kernel: one kernel, built from source (a mutant is
+    a patch on top of its series, ported to that kernel)."""
     plan = make_plan(request)
     kernels = sorted({g.kernel for g in plan.groups})
     binary = [k for k in kernels if not kernel_kind(load_profile(k)).takes_overrides]
     if binary or not kernels:
         raise UsageError(f"suite {request.suite}: mutants are patches on a kernel built from "
                          f"source; {', '.join(binary) or 'no kernel'} is not one")
+    if len(kernels) != 1:
+        raise UsageError(f"suite {request.suite}: mutants run on one kernel at a time (each "
+                         f"is ported to a tree), not {', '.join(kernels)}: pick one with "
+                         "--kernel")
     return plan
 
 
+def plan_kernel(plan: Plan) -> str:
+    return plan.groups[0].kernel
+
+
 def _with_mutant(plan: Plan, mutant: Mutant | None) -> Plan:
-    series = () if mutant is None else (mutant.directory,)
-    options = replace(plan.options, overrides=SourceOverrides(series=series))
+    kernel = plan_kernel(plan)
+    patches = None if mutant is None else mutant.patches_for(kernel)
+    if mutant is not None and patches is None:
+        raise UsageError(f"mutant {mutant.name} is not ported to {kernel}")
+    # A mutant is the kernel's own revision with one planted bug: it is judged by what that
+    # kernel predicts (the profile's revision, or the tree's version rules), never as a new
+    # series of unknown intent.
+    options = replace(plan.options, overrides=SourceOverrides(
+        series=() if patches is None else (patches,),
+        revision=load_profile(kernel).revision))
     if mutant is not None:
         # A mutant's kernel boots once per machine: saving its L1 would cost seconds and
         # ~400 MB, never be restored, and push the unmutated kernel's snapshot (same

@@ -118,3 +118,45 @@ def _view(measurement: dict[str, Any], release: str) -> Observation:
         kernel_release=release,
         vcpu=int(measurement.get("vcpu", 0)),
     )
+
+
+OBSERVATION_FORMAT = "pmu-harness-observation/1"
+
+
+def observation_to_json(seen: Observation) -> dict[str, Any]:
+    """What a run showed, as written beside its verdict (``observed.json``), so it can be
+    judged again against another prediction without booting anything (``review``)."""
+    return {
+        "mode": seen.mode,
+        "steps": [{"op": s.op, "vcpu": s.vcpu, "errno": s.errno, "implicit": s.implicit}
+                  for s in seen.steps],
+        "pmceid0": seen.pmceid0, "pmceid1": seen.pmceid1,
+        "advertised": sorted(seen.advertised),
+        "counters": dict(sorted(seen.counters.items())),
+        "measured": seen.measured, "kernel_release": seen.kernel_release,
+        "unobservable": sorted(seen.unobservable),
+        "unlisted_events": sorted(seen.unlisted_events), "vcpu": seen.vcpu,
+        "others": [observation_to_json(o) for o in seen.others],
+    }
+
+
+def observation_from_json(data: Any) -> Observation:
+    """The inverse of ``observation_to_json``; a malformed record is a ``ValueError``."""
+    if not isinstance(data, dict):
+        raise ValueError("an observation must be a JSON object")
+    try:
+        return Observation(
+            mode=str(data["mode"]),
+            steps=tuple(StepResult(str(s["op"]), int(s["vcpu"]), str(s["errno"]),
+                                   bool(s["implicit"])) for s in data["steps"]),
+            pmceid0=_optional_int(data["pmceid0"]), pmceid1=_optional_int(data["pmceid1"]),
+            advertised=frozenset(int(e) for e in data["advertised"]),
+            counters={str(k): _optional_int(v) for k, v in dict(data["counters"]).items()},
+            measured=bool(data["measured"]), kernel_release=str(data["kernel_release"]),
+            unobservable=frozenset(str(r) for r in data["unobservable"]),
+            unlisted_events=frozenset(int(e) for e in data["unlisted_events"]),
+            vcpu=int(data["vcpu"]),
+            others=tuple(observation_from_json(o) for o in data["others"]),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"malformed observation: {exc!r}") from exc

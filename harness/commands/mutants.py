@@ -19,7 +19,14 @@ from typing import Any
 from harness.atomicfile import check_output_paths, write_each
 from harness.cliargs import whole_number
 from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK
-from harness.mutation import DEFAULT_SUITE, base_plan, choose, load_mutants, run_mutants
+from harness.mutation import (
+    DEFAULT_SUITE,
+    base_plan,
+    choose,
+    load_mutants,
+    plan_kernel,
+    run_mutants,
+)
 from harness.paths import new_run_dir
 from harness.plan import Request
 from harness.reports.mutants import (
@@ -38,6 +45,9 @@ def register(subparsers: Any) -> None:
         "mutants", help="run a suite on planted kernel bugs and print the mutation score")
     mutants.add_argument("--suite", default=DEFAULT_SUITE, metavar="NAME",
                          help=f"suite of source-built kernels (default {DEFAULT_SUITE})")
+    mutants.add_argument("--kernel", metavar="K",
+                         help="run on this source kernel instead of the suite's (the mutants "
+                              "ported to it: mutants.yaml `targets`, e.g. source-6.12)")
     mutants.add_argument("--mutant", action="append", default=[], metavar="NAME",
                          help="only this mutant (repeatable; default: every mutant of the "
                               "default run in kernel-patches/mutants/mutants.yaml)")
@@ -61,7 +71,8 @@ def _announce(text: str) -> None:
 def _list() -> int:
     for mutant in load_mutants():
         mark = "" if mutant.in_default_run else f"  [not in the default run: {mutant.why_not}]"
-        print(f"{mutant.name:<30} {mutant.breaks}{mark}")
+        ports = ", ".join(kernel for kernel, _ in mutant.ports) or "nowhere"
+        print(f"{mutant.name:<30} {mutant.breaks} (on {ports}){mark}")
     return EXIT_OK
 
 
@@ -71,8 +82,8 @@ def mutants_command(args: argparse.Namespace) -> int:
     if args.list:
         return _list()
     check_output_paths([args.json, args.html])
-    mutants = choose(load_mutants(), args.mutant)
-    plan = base_plan(Request(suite=args.suite))
+    plan = base_plan(Request(suite=args.suite, kernels=(args.kernel,) if args.kernel else ()))
+    mutants = choose(load_mutants(), args.mutant, plan_kernel(plan))
     jobs = args.jobs or default_jobs()
     run_dir = new_run_dir("mutants")
     _announce(f"{len(mutants)} mutant(s) x {plan.case_count} case(s) of suite {args.suite}; "
@@ -80,7 +91,7 @@ def mutants_command(args: argparse.Namespace) -> int:
     start = time.monotonic()
     run = run_mutants(plan, mutants, run_dir, jobs, _progress, _announce)
     print(mutants_table(run.mutants))
-    meta = {"suite": args.suite, "run_dir": str(run_dir), "jobs": jobs,
+    meta = {"suite": args.suite, "kernel": plan_kernel(plan), "run_dir": str(run_dir), "jobs": jobs,
             "unmutated_cases": len(run.baseline),
             "unmutated_seconds": round(run.baseline_seconds, 1),
             "seconds": round(time.monotonic() - start, 1),

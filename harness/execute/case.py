@@ -17,6 +17,7 @@ from harness.kernelrules import KernelVersion, final_revision, rules_for
 from harness.l2.remote import Remote
 from harness.machine.profile import MachineProfile
 from harness.modes import REGISTRY
+from harness.observation import observation_to_json
 from harness.oracle import PmuModel, Prediction, predict
 from harness.plan import Case, Group
 from harness.results import CaseResult, ErrorClass, FinalApiVerdict, Outcome
@@ -24,6 +25,10 @@ from harness.scenario.model import Expectations, Scenario
 from harness.verdict import Verdict, judge
 
 log = logging.getLogger(__name__)
+
+# What the L2 runs showed, beside the verdict: judged again by `review` against other
+# predictions (another revision, the documented API) without booting anything.
+OBSERVED = "observed.json"
 
 
 @dataclass
@@ -84,6 +89,10 @@ def _judge(case: Case, env: Environment, case_dir: Path
     control = (env.controls.observe(case.mode, env.remote, scenario, case_dir)
                if scenario.control else None)
     seen = runner(env.remote, scenario, True, case_dir)
+    _keep(case_dir / OBSERVED, json.dumps(
+        {"filtered": observation_to_json(seen),
+         "control": observation_to_json(control) if control is not None else None},
+        indent=1) + "\n")
     prediction = _predict(scenario, env, env.revision)
     _save_prediction(prediction, case_dir, env.prediction_source)
     final = final_revision()

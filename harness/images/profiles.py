@@ -46,6 +46,8 @@ class SourceOverrides:
     # `--revision NAME`: the revision of the filter series the built kernel carries (what
     # the oracle predicts), instead of the profile's `revision:`.
     revision: str | None = None
+    # Build options (configs/kconfig/options/) added to the profile's own: `review --debug`.
+    options: tuple[str, ...] = ()
 
 
 NO_OVERRIDES = SourceOverrides()

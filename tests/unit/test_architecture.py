@@ -41,7 +41,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("harness.plan",),
     ("harness.bundle",),
     ("harness.execute",),
-    ("harness.mutation",),
+    ("harness.mutation", "harness.review"),
     # reports of results
     ("harness.reports",),
     # front ends

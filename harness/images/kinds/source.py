@@ -60,7 +60,8 @@ def source_build_spec(profile: KernelProfile, overrides: SourceOverrides) -> Bui
         series=(*(resolve(name, profile.path) for name in source.series),
                 *(resolve(str(path.expanduser().resolve())) for path in overrides.series)),
         fragments=tuple(kconfig.fragment_path(name) for name in source.fragments),
-        options=tuple(kconfig.fragment_path(name, option=True) for name in source.options),
+        options=tuple(kconfig.fragment_path(name, option=True)
+                      for name in dict.fromkeys((*source.options, *overrides.options))),
     )
 
 

@@ -1,0 +1,134 @@
+"""One case's observation judged against the documented API of its tree's version, and,
+for each check that fails, which kernel rules explain it.
+
+A rule *explains* a failing check when the oracle, given the API's rules with that one rule
+toggled (taken out if the API has it, put in if not), predicts what was observed for that
+check without getting any other check of the case wrong that the API got right. That names the behaviour a kernel departs in ("PMCEID masked by the
+filter") rather than the register bit that showed it. A check no single rule explains is
+named by its family ("which events the guest is told about").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from harness.kernelrules import KernelRules, KernelVersion, all_rules, rules_for
+from harness.observation import Observation
+from harness.oracle import PmuModel, predict
+from harness.results import Check, Outcome
+from harness.scenario.model import Expectations, Scenario
+from harness.verdict import judge
+
+# Check families, by how the verdict names a check (harness/verdict.py), most specific
+# first: (name prefix, family id, what it is about).
+FAMILIES: tuple[tuple[str, str, str], ...] = (
+    ("errno of filter call", "filter-errno", "what FILTER calls answer"),
+    ("errno of line", "set-pmu-errno", "what SET_PMU answers"),
+    ("guest PMCEID", "pmceid", "which events the guest's PMCEID0/1 advertise"),
+    ("PMCEID bit of", "pmceid", "which events the guest's PMCEID0/1 advertise"),
+    ("guest sysfs event", "pmceid", "which events the guest's PMCEID0/1 advertise"),
+    ("counter cycle_counter", "cycle-counter", "whether PMCCNTR counts"),
+    ("counter ", "counting", "whether filtered events count and allowed ones do"),
+    ("measurement on vCPU", "measurement", "whether each vCPU could be measured"),
+    ("L1 kernel log", "kernel-health", "what L1's kernel printed (splats)"),
+)
+OTHER_FAMILY = ("other", "other checks")
+
+
+def family(check_name: str) -> tuple[str, str]:
+    """``(id, description)`` of the family of a check (``vCPU n: `` prefixes ignored)."""
+    name = check_name.split(": ", 1)[1] if check_name.startswith("vCPU ") else check_name
+    for prefix, family_id, about in FAMILIES:
+        if name.startswith(prefix):
+            return family_id, about
+    return OTHER_FAMILY
+
+
+@dataclass(frozen=True)
+class JudgedCheck:
+    check: Check
+    explained_by: tuple[str, ...] = ()  # rule ids; empty: no single rule explains it
+
+
+@dataclass(frozen=True)
+class CaseJudgement:
+    """A case judged against the API: every check, the failing ones with explanations."""
+
+    outcome: Outcome
+    checks: tuple[JudgedCheck, ...]
+    api: str  # the rules judged against, as the oracle describes them
+
+
+def toggled(rules: KernelRules, rule_id: str) -> KernelRules:
+    names = {r.id for r in rules.active} ^ {rule_id}
+    return KernelRules(rules.version, tuple(r for r in all_rules() if r.id in names))
+
+
+def _judged(scenario: Scenario, pmu: PmuModel, rules: KernelRules, seen: Observation,
+            control: Observation | None) -> dict[str, Check]:
+    prediction = predict(pmu=pmu, rules=rules, steps=scenario.steps,
+                         workload=scenario.workload, vcpus=scenario.vcpus,
+                         no_pmu_vcpus=scenario.no_pmu_vcpus)
+    return {c.name: c for c in judge(scenario, prediction, seen, control).checks}
+
+
+def _explains(name: str, under: dict[str, Check], derived_api: dict[str, Check]) -> bool:
+    """Whether the derived checks under a toggled rule account for failing check ``name``:
+    the same check passes there, or (a written check the oracle words differently, "PMCEID
+    bit of X" against "guest PMCEID0") its family fails under the API's derivation and
+    passes entirely under the toggled one."""
+    if name in under:
+        return under[name].outcome is Outcome.PASS
+    wanted = family(name)[0]
+    mine = [c for n, c in under.items() if family(n)[0] == wanted]
+    before = [c for n, c in derived_api.items() if family(n)[0] == wanted]
+    return (bool(mine) and all(c.outcome is not Outcome.FAIL for c in mine)
+            and any(c.outcome is Outcome.FAIL for c in before))
+
+
+def _breaks_others(under: dict[str, Check], derived_api: dict[str, Check]) -> bool:
+    """A check the API's derivation passes fails with the rule toggled."""
+    return any(c.outcome is Outcome.FAIL and name in derived_api
+               and derived_api[name].outcome is Outcome.PASS for name, c in under.items())
+
+
+def judge_against_api(scenario: Scenario, pmu: PmuModel, version: KernelVersion,
+                      seen: Observation, control: Observation | None) -> CaseJudgement:
+    """The scenario as written (its written expectations are the API's), the rest derived
+    from ``version``'s rules; each failing check with the rules that explain it. Written
+    expectations do not move with the rules, so explanations compare the oracle's own
+    derivation of the whole scenario, with and without each rule."""
+    api = rules_for(version)
+    checks = _judged(scenario, pmu, api, seen, control)
+    failing = [name for name, c in checks.items() if c.outcome is Outcome.FAIL]
+    explained: dict[str, list[str]] = {name: [] for name in failing}
+    if failing:
+        derived = replace(scenario, expect=Expectations())
+        derived_api = _judged(derived, pmu, api, seen, control)
+        for rule in all_rules():
+            under = _judged(derived, pmu, toggled(api, rule.id), seen, control)
+            if _breaks_others(under, derived_api):
+                continue  # it would explain one check by getting another wrong
+            for name in failing:
+                if _explains(name, under, derived_api):
+                    explained[name].append(rule.id)
+    judged = tuple(JudgedCheck(c, tuple(explained.get(name, ()))) for name, c in checks.items())
+    outcome = _worst(c.outcome for c in checks.values())
+    return CaseJudgement(outcome, judged, api.describe())
+
+
+def _worst(outcomes: Iterable[Outcome]) -> Outcome:
+    seen = set(outcomes)
+    for worst in (Outcome.ERROR, Outcome.FAIL, Outcome.INCONCLUSIVE):
+        if worst in seen:
+            return worst
+    return Outcome.PASS
+
+
+def with_health(judgement: CaseJudgement, health: Check | None) -> CaseJudgement:
+    """The run's kernel-health check added (it is judged on L1's log, not re-judged)."""
+    if health is None:
+        return judgement
+    outcome = Outcome.FAIL if health.outcome is Outcome.FAIL else judgement.outcome
+    return replace(judgement, outcome=outcome, checks=(*judgement.checks, JudgedCheck(health)))

@@ -1,0 +1,206 @@
+"""A review, run: the kernels built (all of them first: a series that does not apply, or
+does not compile, stops the review before anything boots), the review suite run on each,
+and every case judged again against the tree's documented API (``judging``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.execute.case import OBSERVED, pmu_model
+from harness.execute.health import CHECK_NAME
+from harness.execute.pool import run_groups
+from harness.execute.prebuild import prebuild_source_kernels
+from harness.images import ImageSet, build_image_set
+from harness.images.kinds import kernel_kind, load_profile
+from harness.images.profiles import SourceOverrides
+from harness.kbuild.series import load_series
+from harness.kernelrules import KernelVersion, rules_for
+from harness.machine.profile import load_machine_profile
+from harness.observation import Observation, observation_from_json
+from harness.paths import PROJECT_ROOT
+from harness.plan import Case, Plan, Request, RunOptions, make_plan
+from harness.results import CaseResult, Outcome
+from harness.review.analysis import JudgedCase, behaviours
+from harness.review.judging import judge_against_api, with_health
+from harness.review.model import Finding, Review, Variant
+from harness.review.thread import thread_of
+from harness.review.warnings import new_warnings
+
+log = logging.getLogger(__name__)
+
+SUITE = "review"
+DEBUG_OPTION = "debug"
+Progress = Callable[[CaseResult], None]
+Announce = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ReviewRequest:
+    series: Path
+    base: str                       # a source kernel profile
+    tree: Path | None = None
+    against: Path | None = None
+    machines: tuple[str, ...] = ()  # default: the review suite's
+    debug: bool = False
+    jobs: int = 1
+    snapshots: bool = True
+    command: str = ""               # how the review was asked for, for the report
+
+
+@dataclass(frozen=True)
+class _Planned:
+    role: str
+    label: str
+    series: tuple[Path, ...]
+    plan: Plan
+
+
+def _overrides(request: ReviewRequest, series: tuple[Path, ...]) -> SourceOverrides:
+    options = (DEBUG_OPTION,) if request.debug else ()
+    return SourceOverrides(tree=request.tree, series=series, options=options)
+
+
+def plan_review(request: ReviewRequest) -> list[_Planned]:
+    """The base, the series and (with --against) the earlier revision, each planned on the
+    review suite; every name and the series files checked here (exit 2)."""
+    profile = load_profile(request.base)
+    if not kernel_kind(profile).takes_overrides:
+        raise UsageError(f"--base {request.base}: a review builds its kernels; pick a source "
+                         "kernel profile (pmu-harness list --kernels), e.g. source-6.12")
+    roles: list[tuple[str, str, tuple[Path, ...]]] = [("base", request.base, ())]
+    for role, path in (("series", request.series), ("against", request.against)):
+        if path is not None:
+            load_series(path)  # a file that is no series is the user's error, now
+            roles.append((role, f"{request.base} + {path.name}", (path,)))
+    planned = []
+    for role, label, series in roles:
+        options = RunOptions(snapshots=request.snapshots, overrides=_overrides(request, series))
+        plan = make_plan(Request(suite=SUITE, kernels=(request.base,),
+                                 machines=request.machines, options=options))
+        planned.append(_Planned(role, label, series, plan))
+    return planned
+
+
+def _read_observed(result: CaseResult) -> tuple[Observation, Observation | None] | None:
+    if not result.artefacts:
+        return None
+    path = Path(result.artefacts) / OBSERVED
+    try:
+        data = json.loads(path.read_text())
+        seen = observation_from_json(data["filtered"])
+        control = None if data["control"] is None else observation_from_json(data["control"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.debug("no observation for %s: %s", result.name, exc)
+        return None
+    return seen, control
+
+
+def judged_case(case: Case, result: CaseResult) -> JudgedCase:
+    """A finished case judged again against its tree's API, its health check kept."""
+    base = JudgedCase(case.scenario.id, case.machine, case.mode, result.outcome,
+                      result.reason, result.artefacts or "")
+    observed = _read_observed(result) if result.kernel_version else None
+    if observed is None:
+        return base
+    seen, control = observed
+    judgement = judge_against_api(case.scenario, pmu_model(load_machine_profile(case.machine)),
+                                  KernelVersion.parse(result.kernel_version), seen, control)
+    health = next((c for c in result.checks if c.name == CHECK_NAME), None)
+    return replace(base, judgement=with_health(judgement, health))
+
+
+def _findings(role: str, cases: Sequence[JudgedCase]) -> tuple[list[Finding], list[Finding]]:
+    health, unjudged = [], []
+    for case in cases:
+        if case.judgement is None:
+            if case.outcome is not Outcome.SKIP:
+                unjudged.append(Finding(role, case.name, case.reason[:300], case.artefacts))
+            continue
+        for judged in case.judgement.checks:
+            if judged.check.name == CHECK_NAME and judged.check.outcome is Outcome.FAIL:
+                health.append(Finding(role, case.name, judged.check.observed[:500],
+                                      case.artefacts))
+    return health, unjudged
+
+
+def _images(planned: _Planned) -> ImageSet:
+    return build_image_set(planned.plan.groups[0].kernel,
+                           overrides=planned.plan.options.overrides, progress=False)
+
+
+def _variant(planned: _Planned, images: ImageSet, results: Sequence[CaseResult],
+             run_dir: Path) -> Variant:
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+    version = next((r.kernel_version for r in results if r.kernel_version), "")
+    build = images.build or {}
+    return Variant(planned.role, planned.label, images.kernel_profile, version,
+                   images.kernel_prediction, tuple(str(p) for p in planned.series),
+                   images.kernel_sha256, str(build.get("build_log", "")), str(run_dir),
+                   counts)
+
+
+def _log_text(path: str) -> str:
+    try:
+        return Path(path).read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _touched(series: Path) -> list[str]:
+    return load_series(series).touched()
+
+
+def _harness_commit() -> str:
+    try:
+        done = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short=12",
+                               "HEAD"], capture_output=True, text=True, timeout=10,
+                              check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
+
+
+def run_review(request: ReviewRequest, run_dir: Path, progress: Progress,
+               announce: Announce) -> Review:
+    planned = plan_review(request)
+    images = {}
+    for one in planned:  # every kernel first: a bad series is exit 2 before anything boots
+        announce(f"building {one.label}")
+        prebuild_source_kernels(one.plan)
+        images[one.role] = _images(one)
+    roles: dict[str, list[JudgedCase]] = {}
+    variants, health, unjudged = [], [], []
+    for one in planned:
+        announce(f"running {one.plan.case_count} case(s) on {one.label}")
+        start = time.monotonic()
+        results = run_groups(one.plan.groups, run_dir / one.role, one.plan.options,
+                             request.jobs, progress)
+        announce(f"{one.label}: {len(results)} case(s) in {time.monotonic() - start:.0f} s")
+        by_name = {c.name: c for g in one.plan.groups for c in g.cases}
+        roles[one.role] = [judged_case(by_name[r.name], r) for r in results
+                           if r.name in by_name]
+        variants.append(_variant(one, images[one.role], results, run_dir / one.role))
+        found, lost = _findings(one.role, roles[one.role])
+        health += found
+        unjudged += lost
+    version = KernelVersion.parse(variants[0].version or "0.0")
+    warnings = new_warnings(_log_text(variants[1].build_log), _log_text(variants[0].build_log),
+                            _touched(request.series))
+    return Review(
+        series=str(request.series), patches=tuple(p.label.split("] ", 1)[-1] for p in
+                                                 load_series(request.series).patches),
+        api=f"Linux {version}: {rules_for(version).describe()}",
+        machines=tuple(sorted({g.machine for one in planned for g in one.plan.groups})),
+        variants=tuple(variants), behaviours=behaviours(roles), health=tuple(health),
+        unjudged=tuple(unjudged), warnings=tuple(warnings), thread=thread_of(request.series),
+        commands=(request.command,) if request.command else (),
+        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), harness=_harness_commit())
