@@ -3,9 +3,10 @@ for each check that fails, which kernel rules explain it.
 
 A rule *explains* a failing check when the oracle, given the API's rules with that one rule
 toggled (taken out if the API has it, put in if not), predicts what was observed for that
-check without getting any other check of the case wrong that the API got right. That names the behaviour a kernel departs in ("PMCEID masked by the
-filter") rather than the register bit that showed it. A check no single rule explains is
-named by its family ("which events the guest is told about").
+check without getting any other check of the case wrong that the API got right. That names
+the behaviour a kernel departs in ("PMCEID masked by the filter") rather than the register
+bit that showed it. A check no single rule explains is named by its family ("which events
+the guest is told about").
 """
 
 from __future__ import annotations
