@@ -91,19 +91,22 @@ def request_from(args: argparse.Namespace, shard: Shard | None = None) -> Reques
 def run_command(args: argparse.Namespace) -> int:
     # These boot machines: imported only when running, so `--help` and bad input stay fast.
     from harness.execute.pool import default_jobs, run_groups
-    from harness.execute.prebuild import prebuild_source_kernels
+    from harness.execute.prebuild import prebuild_source_kernels, source_predictions
 
     shard = choose_shard(args.shard, os.environ)
     plan = make_plan(request_from(args, shard))
     request = report_request(args)
     request.check()
     prebuild_source_kernels(plan)
+    predictions = source_predictions(plan)
     jobs = args.jobs or default_jobs()
     run_dir = new_run_dir("run")
     if shard is not None:
         print(f"pmu-harness: shard {shard.text} ({shard.source})", file=sys.stderr)
     print(f"pmu-harness: {plan.case_count} case(s) on {len(plan.groups)} L1 machine(s), up to "
           f"{jobs} at once; artefacts in {run_dir}", file=sys.stderr)
+    for kernel, prediction in predictions.items():
+        print(f"pmu-harness: {kernel} is predicted by {prediction}", file=sys.stderr)
     start = time.monotonic()
     results = list(plan.skipped)
     results += run_groups(plan.groups, run_dir, plan.options, jobs, _progress)
@@ -111,6 +114,7 @@ def run_command(args: argparse.Namespace) -> int:
         "suite": args.suite, "shard": shard.text if shard else None, "jobs": jobs,
         "run_dir": str(run_dir),
         "groups": [f"{g.kernel}/{g.machine}" for g in plan.groups],
+        "predictions": predictions,
         "seconds": round(time.monotonic() - start, 1),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     return emit(results, meta, replace(request, run_dir=run_dir),

@@ -17,3 +17,11 @@ def prebuild_source_kernels(plan: Plan, *, progress: bool = True) -> float:
     for kernel in plan.source_kernels():
         build_image_set(kernel, overrides=plan.options.overrides, progress=progress)
     return time.monotonic() - start
+
+
+def source_predictions(plan: Plan) -> dict[str, str]:
+    """What the oracle predicts for each source kernel of the plan, and why (the image sets
+    are in the cache by now: this only finds them)."""
+    return {kernel: build_image_set(kernel, overrides=plan.options.overrides,
+                                    progress=False).kernel_prediction
+            for kernel in plan.source_kernels()}
