@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
                         help="an earlier revision of the series, built on the same base: "
                              "the report says what changed since")
     review.add_argument("--machine", action="append", metavar="M",
-                        help="machine profile (repeatable; default max and cortex-a57)")
+                        help="only the review suite's runs on this machine (repeatable; default: max and cortex-a57)")
     review.add_argument("--debug", action="store_true",
                         help="build every kernel with the debug option (KASAN, lockdep): "
                              "memory and locking bugs become kernel-health findings")
@@ -82,9 +82,10 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def review_command(args: argparse.Namespace) -> int:
     from harness.execute.pool import default_jobs
+    from harness.review.assemble import assemble
     from harness.review.mail import render_mail, verdict_line
     from harness.review.page import render_page
-    from harness.review.session import ReviewRequest, run_review
+    from harness.review.session import ReviewRequest, collect
 
     check_output_paths([args.txt, args.html, args.json])
     request = ReviewRequest(series=args.series.expanduser().absolute(), base=args.base,
@@ -94,10 +95,13 @@ def review_command(args: argparse.Namespace) -> int:
                             snapshots=args.snapshots, command=_command_line(args))
     run_dir = new_run_dir("review")
     _announce(f"reviewing {args.series} on {args.base}; artefacts in {run_dir}")
-    review = run_review(request, run_dir, _progress, _announce)
+    inputs = collect(request, run_dir, _progress, _announce)
+    review = assemble(inputs)
     mail = render_mail(review)
     data = json.dumps(review.to_json(), indent=1) + "\n"
     failures = write_each([
+        (run_dir / "review-inputs.json",
+         lambda p: write_atomically(p, json.dumps(inputs.to_json(), indent=1) + "\n")),
         (run_dir / "review.txt", lambda p: write_atomically(p, mail)),
         (args.txt, lambda p: write_atomically(p, mail)),
         (run_dir / "review.json", lambda p: write_atomically(p, data)),

@@ -93,7 +93,7 @@ class Review:
     health: tuple[Finding, ...] = ()
     unjudged: tuple[Finding, ...] = ()
     warnings: tuple[str, ...] = ()
-    thread: Thread = Thread()
+    thread: Thread = field(default_factory=Thread)
     commands: tuple[str, ...] = ()  # how the review itself was asked for
     date: str = ""
     harness: str = ""               # the pmu-harness commit

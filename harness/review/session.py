@@ -7,29 +7,30 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from harness.catalog import MACHINES
 from harness.errors import UsageError
-from harness.execute.case import OBSERVED, pmu_model
+from harness.execute.case import OBSERVED
 from harness.execute.health import CHECK_NAME
 from harness.execute.pool import run_groups
 from harness.execute.prebuild import prebuild_source_kernels
 from harness.images import ImageSet, build_image_set
 from harness.images.kinds import kernel_kind, load_profile
+from harness.images.kinds.source import source_build_spec
 from harness.images.profiles import SourceOverrides
-from harness.kbuild.series import load_series
-from harness.kernelrules import KernelVersion, rules_for
-from harness.machine.profile import load_machine_profile
-from harness.observation import Observation, observation_from_json
+from harness.kbuild.build import read_inputs
+from harness.kbuild.series import apply_series, load_series
 from harness.paths import PROJECT_ROOT
 from harness.plan import Case, Plan, Request, RunOptions, make_plan
-from harness.results import CaseResult, Outcome
-from harness.review.analysis import JudgedCase, behaviours
-from harness.review.judging import judge_against_api, with_health
-from harness.review.model import Finding, Review, Variant
+from harness.results import CaseResult
+from harness.review.inputs import CaseInput, ReviewInputs
+from harness.review.model import Variant
 from harness.review.thread import thread_of
 from harness.review.warnings import new_warnings
 
@@ -47,7 +48,7 @@ class ReviewRequest:
     base: str                       # a source kernel profile
     tree: Path | None = None
     against: Path | None = None
-    machines: tuple[str, ...] = ()  # default: the review suite's
+    machines: tuple[str, ...] = ()  # only the suite's runs on these (default: all)
     debug: bool = False
     jobs: int = 1
     snapshots: bool = True
@@ -79,55 +80,39 @@ def plan_review(request: ReviewRequest) -> list[_Planned]:
         if path is not None:
             load_series(path)  # a file that is no series is the user's error, now
             roles.append((role, f"{request.base} + {path.name}", (path,)))
+    MACHINES.check(request.machines)
     planned = []
     for role, label, series in roles:
         options = RunOptions(snapshots=request.snapshots, overrides=_overrides(request, series))
-        plan = make_plan(Request(suite=SUITE, kernels=(request.base,),
-                                 machines=request.machines, options=options))
+        plan = make_plan(Request(suite=SUITE, kernels=(request.base,), options=options))
+        if request.machines:
+            # Only the suite's runs on these machines: the linux-mode run stays on max.
+            plan = replace(plan, groups=tuple(g for g in plan.groups
+                                              if g.machine in request.machines))
+        if not plan.groups:
+            raise UsageError(f"the review suite runs on no machine of "
+                             f"{', '.join(request.machines)}")
         planned.append(_Planned(role, label, series, plan))
     return planned
 
 
-def _read_observed(result: CaseResult) -> tuple[Observation, Observation | None] | None:
-    if not result.artefacts:
+def _observed(result: CaseResult) -> dict[str, Any] | None:
+    """``observed.json`` of a finished case (None when it has none: it erred first)."""
+    if not result.artefacts or not result.kernel_version:
         return None
-    path = Path(result.artefacts) / OBSERVED
     try:
-        data = json.loads(path.read_text())
-        seen = observation_from_json(data["filtered"])
-        control = None if data["control"] is None else observation_from_json(data["control"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        data = json.loads((Path(result.artefacts) / OBSERVED).read_text())
+    except (OSError, ValueError) as exc:
         log.debug("no observation for %s: %s", result.name, exc)
         return None
-    return seen, control
+    return data if isinstance(data, dict) and "filtered" in data else None
 
 
-def judged_case(case: Case, result: CaseResult) -> JudgedCase:
-    """A finished case judged again against its tree's API, its health check kept."""
-    base = JudgedCase(case.scenario.id, case.machine, case.mode, result.outcome,
-                      result.reason, result.artefacts or "")
-    observed = _read_observed(result) if result.kernel_version else None
-    if observed is None:
-        return base
-    seen, control = observed
-    judgement = judge_against_api(case.scenario, pmu_model(load_machine_profile(case.machine)),
-                                  KernelVersion.parse(result.kernel_version), seen, control)
-    health = next((c for c in result.checks if c.name == CHECK_NAME), None)
-    return replace(base, judgement=with_health(judgement, health))
-
-
-def _findings(role: str, cases: Sequence[JudgedCase]) -> tuple[list[Finding], list[Finding]]:
-    health, unjudged = [], []
-    for case in cases:
-        if case.judgement is None:
-            if case.outcome is not Outcome.SKIP:
-                unjudged.append(Finding(role, case.name, case.reason[:300], case.artefacts))
-            continue
-        for judged in case.judgement.checks:
-            if judged.check.name == CHECK_NAME and judged.check.outcome is Outcome.FAIL:
-                health.append(Finding(role, case.name, judged.check.observed[:500],
-                                      case.artefacts))
-    return health, unjudged
+def case_input(case: Case, result: CaseResult) -> CaseInput:
+    return CaseInput(case.scenario.id, case.machine, case.mode, result.outcome,
+                     result.reason, result.kernel_version, result.artefacts or "",
+                     _observed(result),
+                     next((c for c in result.checks if c.name == CHECK_NAME), None))
 
 
 def _images(planned: _Planned) -> ImageSet:
@@ -169,16 +154,32 @@ def _harness_commit() -> str:
     return done.stdout.strip()
 
 
-def run_review(request: ReviewRequest, run_dir: Path, progress: Progress,
-               announce: Announce) -> Review:
+def check_applies(planned: Sequence[_Planned]) -> None:
+    """Every series applied to its tree in a scratch directory (only the files it touches):
+    one that does not apply is exit 2, naming patch and hunk, before any kernel builds."""
+    for one in planned:
+        if not one.series:
+            continue
+        kernel = one.plan.groups[0].kernel
+        spec = source_build_spec(load_profile(kernel), one.plan.options.overrides)
+        inputs = read_inputs(spec, progress=False)
+        with tempfile.TemporaryDirectory(prefix="pmu-harness-apply-") as scratch:
+            apply_series(list(inputs.series), inputs.tree.root, Path(scratch))
+
+
+def collect(request: ReviewRequest, run_dir: Path, progress: Progress,
+            announce: Announce) -> ReviewInputs:
+    """Build every kernel (a bad series first: exit 2), run the review suite on each, and
+    gather what the analysis needs."""
     planned = plan_review(request)
+    check_applies(planned)
     images = {}
     for one in planned:  # every kernel first: a bad series is exit 2 before anything boots
         announce(f"building {one.label}")
         prebuild_source_kernels(one.plan)
         images[one.role] = _images(one)
-    roles: dict[str, list[JudgedCase]] = {}
-    variants, health, unjudged = [], [], []
+    cases: dict[str, tuple[CaseInput, ...]] = {}
+    variants = []
     for one in planned:
         announce(f"running {one.plan.case_count} case(s) on {one.label}")
         start = time.monotonic()
@@ -186,21 +187,16 @@ def run_review(request: ReviewRequest, run_dir: Path, progress: Progress,
                              request.jobs, progress)
         announce(f"{one.label}: {len(results)} case(s) in {time.monotonic() - start:.0f} s")
         by_name = {c.name: c for g in one.plan.groups for c in g.cases}
-        roles[one.role] = [judged_case(by_name[r.name], r) for r in results
-                           if r.name in by_name]
+        cases[one.role] = tuple(case_input(by_name[r.name], r) for r in results
+                                if r.name in by_name)
         variants.append(_variant(one, images[one.role], results, run_dir / one.role))
-        found, lost = _findings(one.role, roles[one.role])
-        health += found
-        unjudged += lost
-    version = KernelVersion.parse(variants[0].version or "0.0")
     warnings = new_warnings(_log_text(variants[1].build_log), _log_text(variants[0].build_log),
                             _touched(request.series))
-    return Review(
-        series=str(request.series), patches=tuple(p.label.split("] ", 1)[-1] for p in
-                                                 load_series(request.series).patches),
-        api=f"Linux {version}: {rules_for(version).describe()}",
-        machines=tuple(sorted({g.machine for one in planned for g in one.plan.groups})),
-        variants=tuple(variants), behaviours=behaviours(roles), health=tuple(health),
-        unjudged=tuple(unjudged), warnings=tuple(warnings), thread=thread_of(request.series),
+    return ReviewInputs(
+        series=str(request.series),
+        patches=tuple(p.label.split("] ", 1)[-1] for p in load_series(request.series).patches),
+        variants=tuple(variants), cases=cases, warnings=tuple(warnings),
+        thread=thread_of(request.series),
         commands=(request.command,) if request.command else (),
-        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), harness=_harness_commit())
+        date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), harness=_harness_commit(),
+        machines=tuple(sorted({g.machine for one in planned for g in one.plan.groups})))
