@@ -43,7 +43,8 @@ def register(subparsers: Any) -> None:
                         help="an earlier revision of the series, built on the same base: "
                              "the report says what changed since")
     review.add_argument("--machine", action="append", metavar="M",
-                        help="only the review suite's runs on this machine (repeatable; default: max and cortex-a57)")
+                        help="only the review suite's runs on this machine (repeatable; "
+                             "default: max and cortex-a57)")
     review.add_argument("--debug", action="store_true",
                         help="build every kernel with the debug option (KASAN, lockdep): "
                              "memory and locking bugs become kernel-health findings")

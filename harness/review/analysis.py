@@ -67,10 +67,12 @@ def _checks(cases: Iterable[JudgedCase]) -> dict[Key, tuple[JudgedCase, JudgedCh
     return found
 
 
-def _ref(case: JudgedCase, judged: JudgedCheck) -> CaseRef:
+def _ref(case: JudgedCase, judged: JudgedCheck, other: JudgedCheck | None = None
+         ) -> CaseRef:
     check = judged.check
     return CaseRef(case.scenario, case.machine, case.mode, check.name, check.expected,
-                   check.observed, case.artefacts)
+                   check.observed, case.artefacts,
+                   other.check.observed if other is not None else "")
 
 
 def departures(cases: Sequence[JudgedCase]) -> dict[str, Difference]:
@@ -101,7 +103,7 @@ def changes(series: Sequence[JudgedCase], other: Sequence[JudgedCase]
             continue
         behaviour = behaviour_id(cause)
         kinds[behaviour].add(kind)
-        refs[behaviour].append(_ref(case, now))
+        refs[behaviour].append(_ref(case, now, before))
     return {b: Difference(kinds[b].pop() if len(kinds[b]) == 1 else "changes",
                           tuple(refs[b])) for b in refs}
 

@@ -94,6 +94,18 @@ def _breaks_others(under: dict[str, Check], derived_api: dict[str, Check]) -> bo
                and derived_api[name].outcome is Outcome.PASS for name, c in under.items())
 
 
+def _one_cause(explained: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Where some rules explain every failing check of the case, those alone: one cause for
+    the case rather than a second, narrower one per check (a kernel without FILTER also
+    "explains" its unmasked PMCEID by the masking rule)."""
+    if not explained or not all(explained.values()):
+        return explained
+    common = set.intersection(*(set(rules) for rules in explained.values()))
+    if not common:
+        return explained
+    return {name: [r for r in rules if r in common] for name, rules in explained.items()}
+
+
 def judge_against_api(scenario: Scenario, pmu: PmuModel, version: KernelVersion,
                       seen: Observation, control: Observation | None) -> CaseJudgement:
     """The scenario as written (its written expectations are the API's), the rest derived
@@ -114,6 +126,7 @@ def judge_against_api(scenario: Scenario, pmu: PmuModel, version: KernelVersion,
             for name in failing:
                 if _explains(name, under, derived_api):
                     explained[name].append(rule.id)
+    explained = _one_cause(explained)
     judged = tuple(JudgedCheck(c, tuple(explained.get(name, ()))) for name, c in checks.items())
     outcome = _worst(c.outcome for c in checks.values())
     return CaseJudgement(outcome, judged, api.describe())

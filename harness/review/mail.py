@@ -13,7 +13,8 @@ from harness.review.model import Behaviour, CaseRef, Difference, Review, Variant
 
 WIDTH = 80
 TITLE_WIDTH = 44
-EXAMPLES = 3  # cases quoted per behaviour and comparison
+EXAMPLES = 3  # checks quoted per behaviour and comparison
+CASES_LISTED = 6  # case names listed per behaviour and comparison
 
 
 def verdict_line(review: Review) -> str:
@@ -75,9 +76,18 @@ def table(review: Review) -> list[str]:
     return lines
 
 
-def _example(ref: CaseRef) -> list[str]:
-    return _wrap(f"{ref.check}: expected {ref.expected}, observed {ref.observed}",
-                 "        ", f"      {ref.case}: ")
+def _example(ref: CaseRef, role: str) -> list[str]:
+    seen = f"observed {ref.observed}"
+    if ref.other:
+        seen = f"{role} observed {ref.other}, the series {ref.observed}"
+    return _wrap(f"{ref.check}: expected {ref.expected}; {seen}", "        ",
+                 f"      {ref.case}: ")
+
+
+def _listed(cases: list[str]) -> str:
+    shown = ", ".join(cases[:CASES_LISTED])
+    return shown + (f" and {len(cases) - CASES_LISTED} more" if len(cases) > CASES_LISTED
+                    else "")
 
 
 def _details(review: Review) -> list[str]:
@@ -92,10 +102,11 @@ def _details(review: Review) -> list[str]:
                 continue
             cases = sorted({r.case for r in difference.cases})
             lines += _wrap(f"{names[role]}: {difference.kind} in {len(difference.cases)} "
-                           f"check(s) of {len(cases)} case(s): {', '.join(cases)}",
+                           f"check(s) of {len(cases)} case(s): {_listed(cases)}",
                            "      ", "    ")
             for ref in difference.cases[:EXAMPLES]:
-                lines += _example(ref)
+                lines += _example(ref, {"base": "the base", "against": "the earlier "
+                                        "revision"}.get(role, ""))
         lines.append("")
     return lines
 

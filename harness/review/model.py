@@ -21,6 +21,7 @@ class CaseRef:
     expected: str
     observed: str
     artefacts: str = ""
+    other: str = ""  # what the kernel compared with observed, where there is one
 
     @property
     def case(self) -> str:
