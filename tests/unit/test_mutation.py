@@ -146,22 +146,30 @@ def test_each_mutant_is_judged_after_the_unmutated_run(monkeypatch: pytest.Monke
     assert said[0].startswith("unmutated: 1 case(s) passed")
 
 
-def test_only_the_unmutated_kernel_may_restore_or_save_l1_snapshots(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _record_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, RunOptions]:
+    """``run_mutants`` with fake builds and workers that keep each run's options (the
+    unmutated run passes, every mutant is killed)."""
     from harness import mutation
 
-    snapshots: dict[str, bool] = {}
+    seen: dict[str, RunOptions] = {}
 
     def fake_groups(groups: object, run_dir: Path, options: RunOptions,
                     *args: object) -> list[CaseResult]:
-        snapshots[run_dir.name] = options.snapshots
-        return [result(f"s[max,filter-v3,probe]@{run_dir.name}",
+        seen[run_dir.name] = options
+        return [result(f"s[max,k,probe]@{run_dir.name}",
                        Outcome.PASS if run_dir.name == "unmutated" else Outcome.FAIL)]
 
     _fake_run(monkeypatch, {})
     monkeypatch.setattr(mutation, "run_groups", fake_groups)
+    return seen
+
+
+def test_only_the_unmutated_kernel_may_restore_or_save_l1_snapshots(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    seen = _record_options(monkeypatch)
     run_mutants(_plan(), [_mutant("a")], tmp_path, 1, print, print)
-    assert snapshots == {"unmutated": True, "a": False}
+    assert {name: options.snapshots for name, options in seen.items()} == {
+        "unmutated": True, "a": False}
 
 
 def test_a_mutant_is_its_kernels_patch_judged_by_that_kernels_prediction(
@@ -169,25 +177,14 @@ def test_a_mutant_is_its_kernels_patch_judged_by_that_kernels_prediction(
     # filter-v3 + a planted bug is still predicted as v3 (not as an unknown series, which
     # would be judged by 5.10's version rules); on source-6.12 it is the 6.12 rules, and
     # the patch is the mutant's 6.12 port.
-    from harness import mutation
-
-    seen: dict[str, SourceOverrides] = {}
-
-    def fake_groups(groups: object, run_dir: Path, options: RunOptions,
-                    *args: object) -> list[CaseResult]:
-        seen[run_dir.name] = options.overrides
-        return [result(f"s[max,k,probe]@{run_dir.name}",
-                       Outcome.PASS if run_dir.name == "unmutated" else Outcome.FAIL)]
-
-    _fake_run(monkeypatch, {})
-    monkeypatch.setattr(mutation, "run_groups", fake_groups)
+    seen = _record_options(monkeypatch)
     run_mutants(_plan(), [_mutant("a")], tmp_path / "v3", 1, print, print)
-    assert seen["a"] == SourceOverrides(series=(MUTANTS_DIR / "a",), revision="v3")
-    assert seen["unmutated"] == SourceOverrides(revision="v3")
+    assert seen["a"].overrides == SourceOverrides(series=(MUTANTS_DIR / "a",), revision="v3")
+    assert seen["unmutated"].overrides == SourceOverrides(revision="v3")
     ported = Mutant("b", MUTANTS_DIR, "y", ports=(("filter-v3", MUTANTS_DIR / "b"),
                                                   ("source-6.12", MUTANTS_DIR / "b/6.12")))
     run_mutants(_plan("source-6.12"), [ported], tmp_path / "612", 1, print, print)
-    assert seen["b"] == SourceOverrides(series=(MUTANTS_DIR / "b/6.12",), revision=None)
+    assert seen["b"].overrides == SourceOverrides(series=(MUTANTS_DIR / "b/6.12",))
 
 
 def test_mutants_are_chosen_by_the_kernel_they_are_ported_to() -> None:
