@@ -84,7 +84,7 @@ def _command_line(args: argparse.Namespace) -> str:
 def review_command(args: argparse.Namespace) -> int:
     from harness.execute.pool import default_jobs
     from harness.review.assemble import assemble
-    from harness.review.mail import render_mail, verdict_line
+    from harness.review.mail import render_mail, render_summary, verdict_line
     from harness.review.page import render_page
     from harness.review.session import ReviewRequest, collect
 
@@ -110,12 +110,12 @@ def review_command(args: argparse.Namespace) -> int:
         (run_dir / "review.html",
          lambda p: write_atomically(p, render_page(review, run_dir))),
         (args.html, lambda p: write_atomically(p, render_page(review, p.parent.absolute())))])
-    print(mail)
+    print(render_summary(review))
     for failure in failures:
         print(f"pmu-harness: infrastructure error: a report could not be written: {failure}",
               file=sys.stderr)
-    print(f"{verdict_line(review)} (review.txt, review.html, review.json in {run_dir})",
-          file=sys.stderr)
+    print(f"{verdict_line(review)}\nThe reply for the list: {run_dir / 'review.txt'} (also "
+          f"review.html, review.json)", file=sys.stderr)
     if review.departures:
         return EXIT_CHECK_FAILED
     if review.unjudged or failures:

@@ -208,3 +208,11 @@ def _health(review: Review) -> list[str]:
     else:
         lines += _wrap("Compiler warnings: none new in the files the series touches.")
     return lines
+
+
+def render_summary(review: Review) -> str:
+    """What the terminal shows: the verdict, the kernels, the behaviour table and the
+    findings (the cases behind each behaviour are in the reports)."""
+    lines = [*_wrap(verdict_line(review)), "", *_kernels(review), "", *table(review), "",
+             *_health(review)]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
