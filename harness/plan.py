@@ -22,8 +22,7 @@ from harness.images.profiles import NO_OVERRIDES, SourceOverrides
 from harness.machine.profile import MACHINES_DIR, load_machine_profile
 from harness.modes import DEFAULT_MODES, MODES
 from harness.paths import SCENARIOS_DIR
-from harness.results import CaseResult, Outcome
-from harness.results.model import default_error_class
+from harness.results import CaseResult, ErrorClass, Outcome, class_of_outcome
 from harness.scenario.discover import load_scenarios
 from harness.scenario.model import Scenario
 from harness.shard import in_shard, parse_shard
@@ -49,12 +48,15 @@ class Case:
     def slug(self) -> str:
         return f"{self.scenario.id}-{self.mode}"
 
-    def result(self, outcome: Outcome, reason: str) -> CaseResult:
-        """This case's result with its identity filled in (the rest: ``replace``)."""
+    def result(self, outcome: Outcome, reason: str,
+               error_class: ErrorClass | None = None) -> CaseResult:
+        """This case's result with its identity filled in (the rest: ``replace``). The
+        class of a verdict follows from its outcome; an error's must be given (it comes
+        from what was raised: ``results.class_of_exception``)."""
         return CaseResult(name=self.name, scenario=self.scenario.id, machine=self.machine,
                           kernel=self.kernel, mode=self.mode, outcome=outcome, reason=reason,
                           tags=self.scenario.tags,
-                          error_class=default_error_class(outcome))
+                          error_class=error_class or class_of_outcome(outcome))
 
 
 @dataclass(frozen=True)
