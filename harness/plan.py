@@ -23,7 +23,7 @@ from harness.machine.profile import MACHINES_DIR, load_machine_profile
 from harness.modes import DEFAULT_MODES, MODES
 from harness.paths import SCENARIOS_DIR
 from harness.results import CaseResult, ErrorClass, Outcome, class_of_outcome
-from harness.scenario.discover import load_scenarios
+from harness.scenario.discover import load_scenarios, with_tags
 from harness.scenario.model import Scenario
 from harness.shard import in_shard, parse_shard
 from harness.suite import SuiteRun, load_suite
@@ -131,10 +131,15 @@ def _built_here(kernels: Sequence[str]) -> list[str]:
 
 
 def skip_reason(case: Case) -> str:
-    if not case.scenario.applies_to(case.machine, case.kernel):
-        return "scenario does not apply to this machine or kernel"
-    if case.mode not in case.scenario.modes:
-        return f"scenario does not support {case.mode} mode"
+    """Which of machine, kernel or mode excluded the case, and what the scenario lists."""
+    scenario = case.scenario
+    if scenario.machines is not None and case.machine not in scenario.machines:
+        return (f"scenario runs on machine {', '.join(scenario.machines)}, not "
+                f"{case.machine}")
+    if scenario.kernels is not None and case.kernel not in scenario.kernels:
+        return f"scenario runs on kernel {', '.join(scenario.kernels)}, not {case.kernel}"
+    if case.mode not in scenario.modes:
+        return f"scenario runs in {', '.join(scenario.modes)} mode, not {case.mode}"
     return ""
 
 
@@ -218,8 +223,7 @@ def make_plan(request: Request) -> Plan:
     shard = parse_shard(request.shard) if request.shard else None
     for selection in selections(request):
         check_names(selection.kernels, selection.machines, selection.modes)
-        scenarios = [s for s in load_scenarios(list(selection.scenarios))
-                     if set(selection.tags) <= set(s.tags)]
+        scenarios = with_tags(load_scenarios(list(selection.scenarios)), selection.tags)
         groups, skips = plan_cases(scenarios, selection.machines, selection.kernels,
                                    selection.modes)
         skipped += skips

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from harness.errors import EXIT_OK
+from harness.errors import EXIT_OK, UsageError
 from harness.paths import SCENARIOS_DIR
 from harness.printable import printable
-from harness.scenario.discover import load_scenarios
+from harness.scenario.discover import load_scenarios, with_tags
 
 
 def register(subparsers: Any) -> None:
@@ -35,9 +35,9 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    scenarios = load_scenarios(args.paths or [SCENARIOS_DIR])
-    wanted = set(args.tag)
-    rows = [s for s in scenarios if wanted <= set(s.tags)]
+    rows = with_tags(load_scenarios(args.paths or [SCENARIOS_DIR]), args.tag)
+    if not rows:
+        raise UsageError(f"no scenario carries every tag of: {', '.join(args.tag)}")
     width = max((len(s.id) for s in rows), default=2)
     for s in sorted(rows, key=lambda s: s.id):
         # A description may hold escape sequences (YAML's "\e"): shown, never obeyed.

@@ -50,7 +50,12 @@ def test_plan_groups_per_l1_and_skips_with_reasons() -> None:
     assert [(g.kernel, g.machine) for g in groups] == [("debian-6.1", "max"),
                                                        ("debian-6.1", "cortex-a57")]
     icount = [s for s in skipped if s.scenario == "inst-retired-icount"]
-    assert icount and all("does not apply" in s.reason for s in icount)
+    # Each skip says which of machine, kernel or mode excluded it.
+    assert {s.reason for s in icount} == {"scenario runs on machine max-icount, not max",
+                                          "scenario runs on machine max-icount, not cortex-a57"}
+    modes = {s.reason for s in skipped if s.mode == "linux" and s.machine == "max"
+             and s.scenario == "filter-after-init"}
+    assert modes == {"scenario runs in probe mode, not linux"}
     assert all(s.outcome is Outcome.SKIP and s.error_class is None for s in skipped)
     linux_only_masking = {c.scenario.id for g in groups for c in g.cases if c.mode == "linux"}
     assert linux_only_masking == {s.id for s in scenarios if "linux" in s.modes}
