@@ -18,6 +18,7 @@ from harness.errors import (
     EXIT_ABORT_BISECT,
     EXIT_CHECK_FAILED,
     EXIT_INFRA,
+    EXIT_NOTHING_JUDGED,
     EXIT_OK,
     EXIT_USAGE,
     HarnessError,
@@ -41,7 +42,8 @@ COMMAND_MODULES = (
 
 Handler = Callable[[argparse.Namespace], int]
 # Every status `pmu-harness` may end with (plus 128 under --bisect, for a usage error).
-EXIT_CODES = frozenset({EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_INFRA})
+EXIT_CODES = frozenset({EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE, EXIT_NOTHING_JUDGED,
+                        EXIT_INFRA})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,6 +138,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("pmu-harness: aborting the bisect: this usage error would be the same on "
                   "every commit", file=sys.stderr)
         return EXIT_ABORT_BISECT
+    if code == EXIT_NOTHING_JUDGED and "--bisect" in words:
+        # The scenario does not apply to this commit's kernel: skip the commit, never
+        # call it good.
+        with contextlib.suppress(OSError, ValueError):
+            print("pmu-harness: no case was judged on this commit: skipping it (125)",
+                  file=sys.stderr)
+        return EXIT_INFRA
     return code
 
 
@@ -150,6 +159,7 @@ def _main(argv: list[str]) -> int:
     if handler is None:
         parser.print_help()
         return EXIT_USAGE
+    args.argv = argv  # what the command was given, kept by `run` for --resume
     try:
         return handler(args)
     except UsageError as exc:

@@ -21,6 +21,10 @@ EXIT_INFRA = 125
 # `git bisect run` calls every status from 1 to 127 but 125 "bad": a usage error (the same
 # on every commit) would blame the oldest commit. With --bisect it aborts the bisect instead.
 EXIT_ABORT_BISECT = 128
+# A run (or a merge of runs) that judged no case: every case skipped, or none selected.
+# Green must mean something was judged; pytest gives 5 for "no tests collected" too. With
+# --bisect it is 125 (skip the commit): the scenario does not apply there.
+EXIT_NOTHING_JUDGED = 5
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ machine profiles, suites) or JSON (results, bundles), every problem collected wi
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -103,12 +104,20 @@ class LocatedReader:
         self.unknown_keys(value, what, keys)
         return value
 
-    def unknown_keys(self, value: LocatedDict, what: str, keys: Iterable[str]) -> None:
+    def unknown_keys(self, value: LocatedDict, what: str, keys: Iterable[str]) -> set[str]:
+        """Report every key not in ``keys`` (with the closest known key, when one is
+        close); return the known keys suggested, so a caller does not also report them
+        missing."""
         allowed = list(keys)
+        suggested: set[str] = set()
         for key, key_line in value.key_lines.items():
             if key not in allowed:
-                self.fail(key_line, f"{what}: unknown key {shown(key)}; expected one of "
-                          f"{', '.join(allowed)}")
+                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                suggested.update(close)
+                self.fail(key_line, f"{what}: unknown key {shown(key)}{hint} (expected one "
+                          f"of {', '.join(allowed)})")
+        return suggested
 
     def guarded(self, default: Any, read: Callable[..., Any], *args: Any) -> Any:
         """Run one reader; on a recorded problem keep going with ``default``."""

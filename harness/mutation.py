@@ -26,7 +26,7 @@ from harness.images.profiles import SourceOverrides
 from harness.kbuild.series import PATCHES_DIR
 from harness.located import LocatedReader
 from harness.plan import Plan, Request, make_plan
-from harness.results import CaseResult, Outcome
+from harness.results import CaseResult, ErrorClass
 from harness.results.mutants import MutantResult, judge_mutant
 from harness.yamlsource import LocatedDict, load_located
 
@@ -182,8 +182,9 @@ def _with_mutant(plan: Plan, mutant: Mutant | None) -> Plan:
 def _check_baseline(baseline: Sequence[CaseResult], where: Path) -> None:
     """A failed check on the unmutated kernel: the suite is wrong (exit 2); an error: the
     machinery (125). Either way no mutant is run."""
-    failed = [r for r in baseline if r.outcome is Outcome.FAIL]
-    erred = [r for r in baseline if r.outcome in (Outcome.ERROR, Outcome.INCONCLUSIVE)]
+    failed = [r for r in baseline if r.error_class is ErrorClass.KERNEL_FAILURE]
+    erred = [r for r in baseline
+             if r.error_class is not None and r.error_class is not ErrorClass.KERNEL_FAILURE]
     for bad, kind in ((failed, UsageError), (erred, InfraError)):
         if bad:
             raise kind(f"the unmutated kernel does not pass the suite ({len(bad)} case(s), "
@@ -208,7 +209,8 @@ def _run_one(plan: Plan, mutant: Mutant, run_dir: Path, jobs: int, progress: Pro
     mutated = _with_mutant(plan, mutant)
     build_seconds = prebuild_source_kernels(mutated, progress=False)
     start = time.monotonic()
-    results = run_groups(mutated.groups, run_dir, mutated.options, jobs, progress)
+    results = run_groups(mutated.groups, run_dir, mutated.options, jobs,
+                         progress).unless_interrupted()
     status, killers = judge_mutant(results)
     return MutantResult(mutant.name, mutant.breaks, status, tuple(r.name for r in killers),
                         tuple(r.reason for r in killers), build_seconds,
@@ -222,7 +224,8 @@ def run_mutants(plan: Plan, mutants: Sequence[Mutant], run_dir: Path, jobs: int,
     base = _with_mutant(plan, None)
     prebuild_source_kernels(base, progress=False)
     start = time.monotonic()
-    baseline = run_groups(base.groups, run_dir / "unmutated", base.options, jobs, progress)
+    baseline = run_groups(base.groups, run_dir / "unmutated", base.options, jobs,
+                          progress).unless_interrupted()
     baseline_seconds = time.monotonic() - start
     _check_baseline(baseline, run_dir / "unmutated")
     announce(f"unmutated: {len(baseline)} case(s) passed in {baseline_seconds:.0f} s")

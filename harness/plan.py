@@ -22,9 +22,8 @@ from harness.images.profiles import NO_OVERRIDES, SourceOverrides
 from harness.machine.profile import MACHINES_DIR, load_machine_profile
 from harness.modes import DEFAULT_MODES, MODES
 from harness.paths import SCENARIOS_DIR
-from harness.results import CaseResult, Outcome
-from harness.results.model import default_error_class
-from harness.scenario.discover import load_scenarios
+from harness.results import CaseResult, ErrorClass, Outcome, class_of_outcome
+from harness.scenario.discover import load_scenarios, with_tags
 from harness.scenario.model import Scenario
 from harness.shard import in_shard, parse_shard
 from harness.suite import SuiteRun, load_suite
@@ -49,12 +48,15 @@ class Case:
     def slug(self) -> str:
         return f"{self.scenario.id}-{self.mode}"
 
-    def result(self, outcome: Outcome, reason: str) -> CaseResult:
-        """This case's result with its identity filled in (the rest: ``replace``)."""
+    def result(self, outcome: Outcome, reason: str,
+               error_class: ErrorClass | None = None) -> CaseResult:
+        """This case's result with its identity filled in (the rest: ``replace``). The
+        class of a verdict follows from its outcome; an error's must be given (it comes
+        from what was raised: ``results.class_of_exception``)."""
         return CaseResult(name=self.name, scenario=self.scenario.id, machine=self.machine,
                           kernel=self.kernel, mode=self.mode, outcome=outcome, reason=reason,
                           tags=self.scenario.tags,
-                          error_class=default_error_class(outcome))
+                          error_class=error_class or class_of_outcome(outcome))
 
 
 @dataclass(frozen=True)
@@ -129,10 +131,15 @@ def _built_here(kernels: Sequence[str]) -> list[str]:
 
 
 def skip_reason(case: Case) -> str:
-    if not case.scenario.applies_to(case.machine, case.kernel):
-        return "scenario does not apply to this machine or kernel"
-    if case.mode not in case.scenario.modes:
-        return f"scenario does not support {case.mode} mode"
+    """Which of machine, kernel or mode excluded the case, and what the scenario lists."""
+    scenario = case.scenario
+    if scenario.machines is not None and case.machine not in scenario.machines:
+        return (f"scenario runs on machine {', '.join(scenario.machines)}, not "
+                f"{case.machine}")
+    if scenario.kernels is not None and case.kernel not in scenario.kernels:
+        return f"scenario runs on kernel {', '.join(scenario.kernels)}, not {case.kernel}"
+    if case.mode not in scenario.modes:
+        return f"scenario runs in {', '.join(scenario.modes)} mode, not {case.mode}"
     return ""
 
 
@@ -221,8 +228,7 @@ def make_plan(request: Request) -> Plan:
     shard = parse_shard(request.shard) if request.shard else None
     for selection in selections(request):
         check_names(selection.kernels, selection.machines, selection.modes)
-        scenarios = [s for s in load_scenarios(list(selection.scenarios))
-                     if set(selection.tags) <= set(s.tags)]
+        scenarios = with_tags(load_scenarios(list(selection.scenarios)), selection.tags)
         groups, skips = plan_cases(scenarios, selection.machines, selection.kernels,
                                    selection.modes)
         skipped += skips

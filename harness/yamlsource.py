@@ -279,7 +279,10 @@ _LocatingLoader.add_constructor(_INT_TAG, _located(_construct_int))
 
 def shown(value: Any, limit: int = 60) -> str:
     """``repr`` for messages, cut short: a value can be megabytes long."""
-    text = repr(value) if not isinstance(value, list | dict) else type(value).__name__
+    # A list or mapping is named as the user wrote it, never by our own type's name.
+    if isinstance(value, list | dict):
+        return "a list" if isinstance(value, list) else "a mapping"
+    text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -97,7 +97,7 @@ def filter_seeds() -> list[bytes]:
 
 
 # The optional "error_class" key of a result that needs a look (harness.results.ErrorClass).
-_ERROR_CLASSES = {"fail": "test-failure", "error": "harness-bug",
+_ERROR_CLASSES = {"fail": "kernel-failure", "error": "harness-bug",
                   "inconclusive": "infrastructure"}
 
 

@@ -22,7 +22,7 @@ from harness.plan import (
     check_names,
     plan_cases,
 )
-from harness.results import Outcome
+from harness.results import CLASSES, CaseResult, Outcome
 from harness.scenario.discover import SUFFIXES, load_scenario
 from harness.scenario.model import Scenario
 
@@ -32,13 +32,11 @@ DEFAULT_TIMEOUTS = {name: mode.avocado_timeout_seconds for name, mode in REGISTR
 
 #: The harness's outcomes as avocado results. Inconclusive is not a pass (the test said
 #: nothing about the kernel), and it is not a failure of the kernel either: an error.
-AVOCADO_RESULTS = {
-    Outcome.PASS: "pass",
-    Outcome.FAIL: "fail",
-    Outcome.INCONCLUSIVE: "error",
-    Outcome.ERROR: "error",
-    Outcome.SKIP: "skip",
-}
+def avocado_status(result: CaseResult) -> tuple[str, str | None]:
+    """avocado's status of a result and its ``fail_class``, from the error class."""
+    if result.error_class is None:
+        return ("skip" if result.outcome is Outcome.SKIP else "pass"), None
+    return CLASSES[result.error_class].avocado, f"pmu-harness {result.error_class.value}"
 
 Tags = dict[str, set[str] | None]
 

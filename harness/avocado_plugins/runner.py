@@ -12,11 +12,12 @@ the signals that stop it reach the code that owns the machines:
 - on the deadline the test is reported ``interrupted`` with the reason; when avocado stopped
   it, avocado reports it (a second "finished" message from here could be counted twice).
 
-Outcomes map onto avocado results: pass, fail, skip as themselves; error and inconclusive as
-``error`` (``fail_class`` says which). The checks, expected vs observed, go to the test's log
-and the verdict (``CaseResult.to_json``) to its whiteboard; the harness artefacts (L1
-console and QEMU logs, per-case ``verdict.json``, ...) to ``<job>/pmu-harness/<test>``,
-linked from the test's directory (see ``artefacts_dir``).
+The error class maps onto avocado results (``results.CLASSES``): pass and skip as themselves,
+a kernel failure as ``fail``, the rest as ``error`` (a deadline ``interrupted``, a stop from
+outside ``cancel``), with ``fail_class`` ``pmu-harness <class>``. The checks, expected vs
+observed, go to the test's log and the verdict (``CaseResult.to_json``) to its whiteboard;
+the harness artefacts (L1 console and QEMU logs, per-case ``verdict.json``, ...) to
+``<job>/pmu-harness/<test>``, linked from the test's directory (see ``artefacts_dir``).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from avocado.core.utils import messages
 
 from harness.avocado_plugins import KIND
 from harness.avocado_plugins.matrix import (
-    AVOCADO_RESULTS,
     DEFAULT_TIMEOUTS,
+    avocado_status,
     check_same_scenario,
     load_case,
     scenario_file,
@@ -51,7 +52,7 @@ from harness.errors import UsageError
 from harness.machine.process import parent_death_signal
 from harness.paths import new_run_dir
 from harness.plan import Case, Plan, RunOptions, single_case_plan
-from harness.results import CaseResult, Outcome
+from harness.results import CaseResult, ErrorClass, class_of_exception
 
 Message = dict[str, Any]
 _STOP_SIGNALS = (signal.SIGALRM, signal.SIGTERM, signal.SIGINT)
@@ -181,10 +182,10 @@ def _report(result: CaseResult) -> Iterator[Message]:
     if data.get("bundle"):
         yield _log(f"reproducer bundle: {data['bundle']}")
     yield messages.WhiteboardMessage.get(json.dumps(data, indent=2) + "\n")
-    passed = result.outcome in (Outcome.PASS, Outcome.SKIP)
+    status, fail_class = avocado_status(result)
     yield messages.FinishedMessage.get(
-        AVOCADO_RESULTS[result.outcome], fail_reason=None if passed else result.reason,
-        fail_class=None if passed else f"pmu-harness {result.outcome.value}",
+        status, fail_reason=None if fail_class is None else result.reason,
+        fail_class=fail_class,
         class_name=result.scenario)  # xUnit's classname, as `pmu-harness run --junit`
 
 
@@ -212,7 +213,8 @@ class PmuHarnessRunner(BaseRunner):  # type: ignore[misc]  # avocado is untyped
         except Exception as exc:  # noqa: BLE001 - avocado waits forever for a silent test
             yield messages.FinishedMessage.get(
                 "error", fail_reason=f"pmu-harness internal error (a harness bug, not a kernel "
-                f"verdict): {type(exc).__name__}: {exc}", fail_class=type(exc).__name__,
+                f"verdict): {type(exc).__name__}: {exc}",
+                fail_class=f"pmu-harness {class_of_exception(exc).value}",
                 traceback=traceback.format_exc())
 
     @staticmethod
@@ -221,14 +223,16 @@ class PmuHarnessRunner(BaseRunner):  # type: ignore[misc]  # avocado is untyped
             case = _case(runnable)
             plan = single_case_plan(case, RunOptions())
         except UsageError as exc:
-            yield messages.FinishedMessage.get("error", fail_reason=str(exc),
-                                               fail_class="pmu-harness usage")
+            yield messages.FinishedMessage.get(
+                "error", fail_reason=str(exc),
+                fail_class=f"pmu-harness {class_of_exception(exc).value}")
             return
         run_dir = artefacts_dir(runnable.output_dir)
         if "," in str(run_dir):
             yield messages.FinishedMessage.get(
                 "error", fail_reason=f"{run_dir}: QEMU's options cannot take a path with a "
-                "comma; use a --job-results-dir without one", fail_class="pmu-harness usage")
+                "comma; use a --job-results-dir without one",
+                fail_class=f"pmu-harness {ErrorClass.SCENARIO_ERROR.value}")
             return
         seconds = int(runnable.kwargs.get("timeout") or DEFAULT_TIMEOUTS[case.mode])
         yield _log(f"{case.name}: one L1 ({case.kernel} on {case.machine}), time limit "
@@ -244,7 +248,8 @@ class PmuHarnessRunner(BaseRunner):  # type: ignore[misc]  # avocado is untyped
             yield messages.FinishedMessage.get(
                 "interrupted", fail_reason=f"Timeout reached: {case.name} took longer than "
                 f"{seconds} s (pmu_harness.timeout); artefacts in {run_dir}",
-                fail_class="pmu-harness timeout", class_name=case.scenario.id)
+                fail_class=f"pmu-harness {ErrorClass.TIMEOUT.value}",
+                class_name=case.scenario.id)
         # else: stopped by avocado (its task timeout, Ctrl-C), which reports the test itself.
 
 

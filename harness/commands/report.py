@@ -12,21 +12,25 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harness.cliargs import add_report_arguments, report_request
 from harness.errors import UsageError
 from harness.reports import emit
-from harness.results import load_results
+from harness.results import CaseResult, load_results
+from harness.results.journal import JOURNAL_FILE, read_journal
 from harness.shard import parse_shard
 
 
 def register(subparsers: Any) -> None:
     report = subparsers.add_parser(
         "report", help="merge results.json files (e.g. shards) and write reports")
-    report.add_argument("inputs", nargs="+", type=Path, metavar="RESULTS.json",
-                        help="results files written by `run` (results.json or --json FILE)")
+    report.add_argument("inputs", nargs="+", type=Path, metavar="RESULTS.json|RUN_DIR",
+                        help="results files written by `run` (results.json or --json FILE), "
+                             "or one run directory: its reports rebuilt from its journal "
+                             "(a run whose parent was killed)")
     add_report_arguments(report)
     report.set_defaults(func=run_report)
 
@@ -82,9 +86,29 @@ def merge_meta(metas: Sequence[dict[str, Any]], inputs: Sequence[Path]) -> dict[
     return meta
 
 
+def _from_run_dir(run_dir: Path, others: Sequence[Path]) -> list[CaseResult]:
+    """A run's results from its journal: every case it judged, and every case it planned
+    and never judged as not run."""
+    if others:
+        raise UsageError("report RUN_DIR rebuilds one run's reports: give it alone")
+    path = run_dir / JOURNAL_FILE
+    if not path.is_file():
+        raise UsageError(f"{run_dir}: no {JOURNAL_FILE} (not the directory of a "
+                         "`pmu-harness run`)")
+    return read_journal(path).results()
+
+
 def run_report(args: argparse.Namespace) -> int:
     request = report_request(args)
     request.check()
+    run_dirs = [p for p in args.inputs if p.is_dir()]
+    if run_dirs:
+        run_dir = run_dirs[0]
+        results = _from_run_dir(run_dir, [p for p in args.inputs if p != run_dir])
+        meta = {"run_dir": str(run_dir), "sources": [str(run_dir / JOURNAL_FILE)],
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        return emit(results, meta, replace(request, run_dir=run_dir),
+                    summary_suffix=f" (from {run_dir / JOURNAL_FILE})")
     results, metas = load_results(args.inputs)
     meta = merge_meta(metas, args.inputs)
     for warning in meta["warnings"]:

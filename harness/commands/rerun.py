@@ -155,7 +155,7 @@ def rerun_command(args: argparse.Namespace) -> int:
           f"{images.summary()}; artefacts in {run_dir}", file=sys.stderr)
     # In a worker, like `run`: only a process can be stopped wherever it is stuck, so only
     # a worker gives the rerun an overall deadline.
-    results = run_groups(plan.groups, run_dir, plan.options, 1, _quiet)
+    results = run_groups(plan.groups, run_dir, plan.options, 1, _quiet).unless_interrupted()
     notes = [] if local else [compare(bundle, r) for r in results]
     meta = {"bundle": str(bundle.directory), "run_dir": str(run_dir)}
     return emit(results, meta, replace(request, run_dir=run_dir), notes=notes,

@@ -11,7 +11,7 @@ from harness.catalog import KINDS, ProfileKind
 from harness.errors import EXIT_OK, UsageError
 from harness.paths import SCENARIOS_DIR
 from harness.printable import printable
-from harness.scenario.discover import load_scenarios
+from harness.scenario.discover import load_scenarios, with_tags
 from harness.yamlsource import LocatedDict, load_located
 
 
@@ -46,9 +46,9 @@ def run_list(args: argparse.Namespace) -> int:
         if args.paths or args.tag:
             raise UsageError(f"--{args.profiles} lists profiles: drop the paths and --tag")
         return _list_profiles(KINDS[args.profiles])
-    scenarios = load_scenarios(args.paths or [SCENARIOS_DIR])
-    wanted = set(args.tag)
-    rows = [s for s in scenarios if wanted <= set(s.tags)]
+    rows = with_tags(load_scenarios(args.paths or [SCENARIOS_DIR]), args.tag)
+    if not rows:
+        raise UsageError(f"no scenario carries every tag of: {', '.join(args.tag)}")
     width = max((len(s.id) for s in rows), default=2)
     for s in sorted(rows, key=lambda s: s.id):
         # A description may hold escape sequences (YAML's "\e"): shown, never obeyed.

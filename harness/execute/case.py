@@ -20,7 +20,7 @@ from harness.modes import REGISTRY
 from harness.observation import observation_to_json
 from harness.oracle import PmuModel, Prediction, predict
 from harness.plan import Case, Group
-from harness.results import CaseResult, ErrorClass, FinalApiVerdict, Outcome
+from harness.results import CaseResult, FinalApiVerdict, Outcome, class_of_exception
 from harness.scenario.model import Expectations, Scenario
 from harness.verdict import Verdict, judge
 
@@ -64,8 +64,7 @@ def run_case(case: Case, env: Environment) -> CaseResult:
         case_dir.mkdir(parents=True, exist_ok=True)
         verdict, final_api = _judge(case, env, case_dir)
     except (InfraError, OSError) as exc:  # OSError: the artefacts' disk is full
-        result = replace(case.result(Outcome.ERROR, f"infrastructure: {exc}"),
-                         error_class=ErrorClass.INFRASTRUCTURE)
+        result = case.result(Outcome.ERROR, f"infrastructure: {exc}", class_of_exception(exc))
         health = kernel_health(env.console_log, log_start, case_dir)
         if health is not None and health.outcome is Outcome.FAIL:
             # The kernel splat explains the failure: the kernel misbehaved (exit 1).
@@ -140,12 +139,13 @@ def _keep(path: Path, text: str) -> None:
         log.warning("could not write %s: %s", path, exc)
 
 
-def group_error(group: Group, exc: Exception, group_dir: Path,
-                error_class: ErrorClass = ErrorClass.INFRASTRUCTURE) -> list[CaseResult]:
-    """Every case of a group whose L1 could not be had is an error, with the evidence."""
+def group_error(group: Group, exc: Exception, group_dir: Path) -> list[CaseResult]:
+    """Every case of a group whose L1 could not be had is an error, with the evidence;
+    its class is the exception's (``results.class_of_exception``)."""
     _keep(group_dir / "infrastructure-error.txt", str(exc) + "\n")
     first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    error_class = class_of_exception(exc)
     what = error_class.value.replace("-", " ")  # "infrastructure", "harness bug", ...
-    return [replace(case.result(Outcome.ERROR, f"{what}: {first_line}"),
-                    artefacts=str(group_dir), error_class=error_class)
+    return [replace(case.result(Outcome.ERROR, f"{what}: {first_line}", error_class),
+                    artefacts=str(group_dir))
             for case in group.cases]

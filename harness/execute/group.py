@@ -24,7 +24,7 @@ from harness.machine import L1Machine, load_machine_profile
 from harness.machine.facts import L1Facts
 from harness.machine.profile import MachineProfile
 from harness.plan import Case, Group, RunOptions
-from harness.results import CaseResult, ErrorClass, Outcome
+from harness.results import CaseResult, ErrorClass, Outcome, class_of_exception
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,6 @@ def run_group(group: Group, run_dir: Path, options: RunOptions, progress: Progre
     results: list[CaseResult] = []
     pending = list(group.cases)
     retry = RetryPolicy(max(options.retries, 0))
-    error_class = ErrorClass.INFRASTRUCTURE
     try:
         profile = load_machine_profile(group.machine, options.machines_dir)
         run = _GroupRun(_images(group, options), profile, group_dir, options, boot)
@@ -182,18 +181,16 @@ def run_group(group: Group, run_dir: Path, options: RunOptions, progress: Progre
                 if len(results) == before:  # not one case ran: the L1 never came up
                     _boot_failure(pending, retry, exc)
             pending = pending[len(results) - before:]
-    except InfraError as exc:
-        failure: Exception = exc
-    except UsageError as exc:
-        failure, error_class = exc, ErrorClass.CONFIGURATION
     except Exception as exc:  # noqa: BLE001 - a harness bug must not read as "bad kernel"
-        failure, error_class = exc, ErrorClass.HARNESS_BUG
-        log.error("internal error (a harness bug, not a kernel verdict) in %s/%s:\n%s",
-                  group.kernel, group.machine, traceback.format_exc())
+        # Its class follows from what was raised (results.class_of_exception).
+        failure: Exception = exc
+        if class_of_exception(exc) is ErrorClass.HARNESS_BUG:
+            log.error("internal error (a harness bug, not a kernel verdict) in %s/%s:\n%s",
+                      group.kernel, group.machine, traceback.format_exc())
     else:
         return results
     rest = Group(group.machine, group.kernel, tuple(group.cases[len(results):]))
-    for result in group_error(rest, failure, group_dir, error_class):
+    for result in group_error(rest, failure, group_dir):
         results.append(result)
         progress(result)
     return results

@@ -8,27 +8,29 @@ QEMU dies with it, so not even SIGKILL leaves a machine behind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
-from harness.errors import InfraError
-from harness.execute.case import group_error
 from harness.execute.group import Progress, run_group
 from harness.machine.process import parent_death_signal
 from harness.modes import REGISTRY
 from harness.plan import Group, RunOptions
-from harness.results import CaseResult, ErrorClass
+from harness.results import CaseResult, NotRun, Outcome, not_run
+
+log = logging.getLogger(__name__)
 
 # One L1 runs single-vCPU work most of the time (the probe and L2 use one vCPU), and needs
 # its profile's memory plus QEMU's own: this is what a default -j budgets per machine.
@@ -68,17 +70,29 @@ def _stop_once(signum: int, frame: FrameType | None) -> None:
 
 
 def _worker(conn: Connection, group: Group, run_dir: Path, options: RunOptions,
-            progress: Progress, log_level: int) -> None:
+            log_level: int, in_worker: Progress | None) -> None:
     parent_death_signal(signal.SIGTERM)
     _log_like_the_parent(log_level)
     signal.signal(signal.SIGINT, _stop_once)
     signal.signal(signal.SIGTERM, _stop_once)
+
+    def send(result: CaseResult) -> None:
+        # Each result leaves as soon as it is judged: whatever happens to this worker
+        # later, the parent has it (and has journalled it).
+        conn.send((RESULT, result))
+        if in_worker is not None:
+            in_worker(result)
+
     try:
-        conn.send(run_group(group, run_dir, options, progress))
+        run_group(group, run_dir, options, send)
+        conn.send((DONE, None))
     except KeyboardInterrupt:
         sys.exit(130)
     finally:
         conn.close()
+
+
+RESULT, DONE = "result", "done"
 
 
 # What a worker logs to its stderr (the terminal's): the front end's level for the harness's
@@ -96,13 +110,21 @@ def _log_like_the_parent(level: int) -> None:
 
 @dataclass
 class _Running:
-    """One worker at work on one group, and when it must have finished."""
+    """One worker at work on one group, when it must have finished, and the results it
+    has sent so far."""
 
     index: int
     group: Group
     process: BaseProcess
     conn: Connection
     deadline: float
+    results: list[CaseResult] = field(default_factory=list)
+
+    def rest(self, why: NotRun) -> list[CaseResult]:
+        """The group's cases that have no result, as not run and why."""
+        done = {r.name for r in self.results}
+        return [not_run(c.result(Outcome.NOT_RUN, ""), why)
+                for c in self.group.cases if c.name not in done]
 
 
 def group_deadline_seconds(group: Group) -> float:
@@ -112,69 +134,120 @@ def group_deadline_seconds(group: Group) -> float:
 
 
 def _start(context: SpawnContext, index: int, group: Group, run_dir: Path,
-           options: RunOptions, progress: Progress) -> _Running:
+           options: RunOptions, in_worker: Progress | None) -> _Running:
     ours, theirs = context.Pipe(duplex=False)
     process: BaseProcess = context.Process(target=_worker, name=f"pmu-harness-{index}",
-                                           args=(theirs, group, run_dir, options, progress,
+                                           args=(theirs, group, run_dir, options,
                                                  logging.getLogger("harness")
-                                                 .getEffectiveLevel()))
+                                                 .getEffectiveLevel(), in_worker))
     process.start()
     theirs.close()
     return _Running(index, group, process, ours,
                     time.monotonic() + group_deadline_seconds(group))
 
 
-def _lost(worker: _Running, run_dir: Path, why: str,
-          error_class: ErrorClass = ErrorClass.INFRASTRUCTURE) -> list[CaseResult]:
-    group = worker.group
-    group_dir = group.directory(run_dir)
-    group_dir.mkdir(parents=True, exist_ok=True)
-    exc = InfraError(f"the worker for {group.kernel}/{group.machine} {why}",
-                     log_path=group_dir)
-    return group_error(group, exc, group_dir, error_class)
+def _note(worker: _Running, run_dir: Path, what: str) -> None:
+    """Why a group's cases were not run, kept in its directory beside its L1's logs."""
+    group_dir = worker.group.directory(run_dir)
+    with contextlib.suppress(OSError):
+        group_dir.mkdir(parents=True, exist_ok=True)
+        (group_dir / "not-run.txt").write_text(
+            f"the worker for {worker.group.kernel}/{worker.group.machine} {what}\n")
+    log.warning("pmu-harness: the worker for %s/%s %s", worker.group.kernel,
+                worker.group.machine, what)
 
 
-def _stop(workers: Iterable[_Running]) -> None:
+def _stop(workers: Iterable[_Running], progress: Progress) -> None:
     workers = list(workers)
     for worker in workers:
         if worker.process.is_alive():
             worker.process.terminate()
     for worker in workers:
+        _drain(worker, progress)
         worker.process.join(STOP_GRACE_SECONDS)
         if worker.process.is_alive():
             worker.process.kill()
             worker.process.join(STOP_GRACE_SECONDS)
+        _drain(worker, progress)
         worker.conn.close()
 
 
-def _collect(worker: _Running, run_dir: Path) -> list[CaseResult]:
+def _drain(worker: _Running, progress: Progress) -> None:
+    """Every result a stopping worker sent before it stopped: a case it finished keeps
+    its verdict."""
+    with contextlib.suppress(EOFError, OSError, ValueError, pickle.UnpicklingError):
+        while worker.conn.poll(0):
+            _receive(worker, progress)
+
+
+def _receive(worker: _Running, progress: Progress) -> bool:
+    """One message from a worker; True when it said it is done."""
+    kind, payload = worker.conn.recv()
+    if kind == DONE:
+        return True
+    worker.results.append(payload)
+    progress(payload)
+    return False
+
+
+def _read(worker: _Running, run_dir: Path, progress: Progress) -> list[CaseResult] | None:
+    """What a worker with something to say said: its group's results once it is done
+    or gone, else None (it goes on)."""
     try:
-        results: list[CaseResult] = worker.conn.recv()
+        if not _receive(worker, progress):
+            return None
     except EOFError:
         worker.process.join(STOP_GRACE_SECONDS)
-        return _lost(worker, run_dir,
-                     f"died (exit status {worker.process.exitcode}) before reporting")
-    finally:
+        _note(worker, run_dir, f"died (exit status {worker.process.exitcode}) with "
+                               f"{len(worker.group.cases) - len(worker.results)} case(s) "
+                               "not run")
+        lost = worker.rest(NotRun.WORKER_LOST)
+        for result in lost:
+            progress(result)
         worker.conn.close()
+        return worker.results + lost
+    worker.conn.close()
     worker.process.join(STOP_GRACE_SECONDS)
-    return results
+    return worker.results
 
 
-def _overdue(running: dict[Connection, _Running], run_dir: Path
+def _overdue(running: dict[Connection, _Running], run_dir: Path, progress: Progress
              ) -> dict[int, list[CaseResult]]:
     late = [w for w in running.values() if time.monotonic() > w.deadline]
-    _stop(late)
+    _stop(late, progress)
+    finished = {}
     for worker in late:
         del running[worker.conn]
-    return {w.index: _lost(w, run_dir, f"passed its deadline of "
-                                        f"{group_deadline_seconds(w.group):.0f} s and was stopped",
-                           ErrorClass.TIMEOUT)
-            for w in late}
+        _note(worker, run_dir, f"passed its deadline of "
+                               f"{group_deadline_seconds(worker.group):.0f} s and was stopped")
+        rest = worker.rest(NotRun.DEADLINE)
+        for result in rest:
+            progress(result)
+        finished[worker.index] = worker.results + rest
+    return finished
+
+
+@dataclass(frozen=True)
+class PoolResult:
+    """Every group's results, and whether the run was interrupted (SIGINT, SIGTERM)."""
+
+    results: list[CaseResult]
+    interrupted: bool = False
+
+    def unless_interrupted(self) -> list[CaseResult]:
+        """The results, for a front end that has nothing to report from part of a run
+        (``rerun``, ``mutants``): interrupted, it stops as before."""
+        if self.interrupted:
+            raise KeyboardInterrupt("interrupted")
+        return self.results
 
 
 def run_groups(groups: Sequence[Group], run_dir: Path, options: RunOptions, jobs: int,
-               progress: Progress) -> list[CaseResult]:
-    """Every group's results, in the order of ``groups`` whatever order they finished in.
+               progress: Progress, in_worker: Progress | None = None) -> PoolResult:
+    """Every group's results, in the order of ``groups`` whatever order they finished in;
+    ``progress`` is called in this process with each result as it arrives (each leaves
+    its worker as soon as it is judged). Interrupted, the cases that finished keep their
+    verdicts and the rest are "not run", each with why.
 
     Even one group runs in a worker: only a process can be stopped wherever it is stuck
     (a wait with no timeout, a vCPU wedged in KVM_RUN), so only a worker gives the run an
@@ -186,14 +259,38 @@ def run_groups(groups: Sequence[Group], run_dir: Path, options: RunOptions, jobs
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
-                worker = _start(context, *waiting.pop(0), run_dir, options, progress)
+                worker = _start(context, *waiting.pop(0), run_dir, options, in_worker)
                 running[worker.conn] = worker
             for ready in wait(list(running), timeout=POLL_SECONDS):
                 assert isinstance(ready, Connection)
-                worker = running.pop(ready)
-                finished[worker.index] = _collect(worker, run_dir)
-            finished.update(_overdue(running, run_dir))
+                results = _read(running[ready], run_dir, progress)
+                if results is not None:
+                    finished[running.pop(ready).index] = results
+            finished.update(_overdue(running, run_dir, progress))
+    except KeyboardInterrupt:
+        return PoolResult(_interrupted(groups, running, finished, progress), True)
     except BaseException:
-        _stop(running.values())
+        _stop(running.values(), progress)
         raise
-    return [r for i in range(len(groups)) for r in finished[i]]
+    return PoolResult([r for i in range(len(groups)) for r in finished[i]])
+
+
+def _interrupted(groups: Sequence[Group], running: dict[Connection, _Running],
+                 finished: dict[int, list[CaseResult]], progress: Progress
+                 ) -> list[CaseResult]:
+    """Stop every worker (a second Ctrl-C must not cut that short), keep what they sent,
+    and list every case without a result as not run because the run was interrupted."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _stop(running.values(), progress)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    for worker in running.values():
+        finished[worker.index] = worker.results + worker.rest(NotRun.INTERRUPTED)
+    results = []
+    for index, group in enumerate(groups):
+        got = {r.name: r for r in finished.get(index, [])}
+        results += [got.get(c.name) or not_run(c.result(Outcome.NOT_RUN, ""),
+                                               NotRun.INTERRUPTED)
+                    for c in group.cases]
+    return results

@@ -88,7 +88,7 @@ def emit(results: Sequence[CaseResult], meta: dict[str, Any], request: ReportReq
         print(ktap(results), end="", file=out)
     else:
         print(table, file=out)
-    code = exit_code(r.outcome for r in results)
+    code = exit_code(results)
     for failure in write_each(_writers(results, meta, request)):
         print(f"pmu-harness: infrastructure error: a report could not be written: {failure}",
               file=err)

@@ -26,23 +26,32 @@ from urllib.parse import quote
 
 from harness.atomicfile import write_atomically
 from harness.modes import MODES
-from harness.results import NEEDS_A_LOOK, CaseResult, Outcome, exit_code, summary_line
+from harness.results import (
+    CLASSES,
+    NEEDS_A_LOOK,
+    CaseResult,
+    Outcome,
+    exit_code,
+    summary_line,
+)
 
-WORST_FIRST = (Outcome.ERROR, Outcome.FAIL, Outcome.INCONCLUSIVE, Outcome.PASS, Outcome.SKIP)
+WORST_FIRST = (Outcome.ERROR, Outcome.FAIL, Outcome.INCONCLUSIVE, Outcome.NOT_RUN,
+               Outcome.PASS, Outcome.SKIP)
 SYMBOLS = {Outcome.PASS: "\u2713", Outcome.FAIL: "\u2717", Outcome.ERROR: "!",
-           Outcome.INCONCLUSIVE: "?", Outcome.SKIP: "\u2013"}
+           Outcome.INCONCLUSIVE: "?", Outcome.SKIP: "\u2013", Outcome.NOT_RUN: "\u2205"}
 LEGEND = (
     (Outcome.PASS, "every check held"),
     (Outcome.FAIL, "the kernel disagreed with the expectation (exit 1)"),
-    (Outcome.ERROR, "the machinery failed; says nothing about the kernel (exit 125)"),
+    (Outcome.ERROR, "no verdict: the badge's title names the error class (below)"),
     (Outcome.INCONCLUSIVE, "nothing proven, e.g. the unfiltered control did not count "
                            "either (exit 125)"),
+    (Outcome.NOT_RUN, "never ran: interrupted, deadline or worker lost (run --resume)"),
     (Outcome.SKIP, "the scenario does not apply to this machine, kernel or mode"),
 )
 META_FIELDS = (("suite", "suite"), ("shard", "shard"), ("jobs", "jobs"),
                ("seconds", "wall seconds"), ("date", "date"), ("run_dir", "run dir"),
                ("sources", "merged from"))
-EXIT_CLASS = {0: "ok", 1: "fail", 125: "error"}
+EXIT_CLASS = {0: "ok", 1: "fail", 125: "error"}  # anything else (2, 5): "error"
 
 CSS = """
 :root { --pass: #2e7d32; --fail: #c62828; --error: #6a1b9a; --inconclusive: #f0a000;
@@ -75,6 +84,7 @@ a.badge:hover { outline: 2px solid #1d2329; outline-offset: 1px; }
 .badge.pass { background: var(--pass); } .badge.fail { background: var(--fail); }
 .badge.error { background: var(--error); } .badge.skip { background: var(--skip); }
 .badge.inconclusive { background: var(--inconclusive); color: #1d2329; }
+.badge.not-run { background: #fff; color: var(--muted); border: 1px dashed var(--muted); }
 .slot { display: inline-block; min-width: 4.8em; font-size: 11.5px; }
 table.matrix { border-collapse: collapse; margin: 4px 0; }
 .matrix th, .matrix td { border: 1px solid var(--line); padding: 3px 5px; }
@@ -95,7 +105,7 @@ table.matrix { border-collapse: collapse; margin: 4px 0; }
 .matrix td.cell .badge + .slot { margin-left: 2px; }
 td.cell-pass { background: #edf7ee; } td.cell-fail { background: #fdecec; }
 td.cell-error { background: #f4ecf8; } td.cell-inconclusive { background: #fff6dc; }
-td.cell-skip { background: #f4f4f4; }
+td.cell-skip { background: #f4f4f4; } td.cell-not-run { background: #fafafa; }
 .matrix tbody tr:hover th, .matrix tbody tr:hover td { box-shadow: inset 0 0 0 999px
   rgba(0, 0, 0, .035); }
 .case { border: 1px solid var(--line); border-left-width: 5px; border-radius: 3px;
@@ -219,8 +229,10 @@ def _differs_mark(record: CaseResult) -> str:
 def _badge(record: CaseResult, base: Path | None) -> str:
     outcome = record.outcome
     label = f"{_e(record.mode)} {SYMBOLS[outcome]}{_differs_mark(record)}"
-    title = _e(f"{record.name}: {outcome.value} \u2014 {record.reason}")
-    classes = f"badge {outcome.value}"
+    error_class = record.error_class
+    kind = f" ({error_class.value})" if error_class else ""
+    title = _e(f"{record.name}: {outcome.value}{kind} \u2014 {record.reason}")
+    classes = f"badge {outcome.value}" + (f" ec-{error_class.value}" if error_class else "")
     if record.artefacts:
         href = _e(artefacts_href(record.artefacts, base))
         return f'<a class="{classes}" href="{href}" title="{title}">{label}</a>'
@@ -298,6 +310,10 @@ def _facts(record: CaseResult, base: Path | None) -> list[str]:
               _e(f"{record.machine} \u00d7 {record.kernel} \u00d7 {record.mode}")),
              ("kernel version", _e(record.kernel_version or "unknown")),
              ("seconds", _e(f"{record.seconds:.1f}"))]
+    if record.error_class is not None:
+        rule = CLASSES[record.error_class]
+        facts.insert(0, ("error class", f"<code>{_e(record.error_class.value)}</code>: "
+                                        f"{_e(rule.meaning)} (exit {rule.exit_code})"))
     if record.artefacts:
         href = _e(artefacts_href(record.artefacts, base))
         facts.append(("artefacts", f'<a href="{href}"><code>{_e(record.artefacts)}</code></a>'))
@@ -352,7 +368,7 @@ def _meta_value(value: object) -> str:
 
 def _state(records: Sequence[CaseResult]) -> str:
     """``ok``, ``fail`` or ``error``: the colour of the exit code these records give."""
-    return EXIT_CLASS.get(exit_code(r.outcome for r in records), "error")
+    return EXIT_CLASS.get(exit_code(records), "error")
 
 
 def _header(records: Sequence[CaseResult], meta: Mapping[str, Any],
@@ -381,6 +397,8 @@ def _legend(records: Sequence[CaseResult]) -> list[str]:
     items = [f'<li><span class="badge {o.value}">{o.value} {SYMBOLS[o]}</span> {_e(meaning)}</li>'
              for o, meaning in LEGEND]
     items.append('<li><span class="sample-empty"></span> not in the matrix that ran</li>')
+    items += [f"<li><code>{_e(c.value)}</code> {_e(rule.meaning)} (exit {rule.exit_code})"
+              "</li>" for c, rule in CLASSES.items()]
     if any(differs_from_final(r) for r in records):
         items.append('<li><span class="badge pass">probe \u2713<span class="differs">'
                      '\u2260v3</span></span> a revision of the series did what its own '

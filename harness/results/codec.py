@@ -18,14 +18,8 @@ from harness.atomicfile import write_atomically
 from harness.errors import Located, UsageError
 from harness.inputfile import read_json
 from harness.located import LocatedReader
-from harness.results.model import (
-    CaseResult,
-    Check,
-    ErrorClass,
-    FinalApiVerdict,
-    Outcome,
-    summary_line,
-)
+from harness.results.classes import ErrorClass, Outcome, class_problem
+from harness.results.model import CaseResult, Check, FinalApiVerdict, summary_line
 
 _OUTCOMES = {o.value: o for o in Outcome}
 _ERROR_CLASSES = {c.value: c for c in ErrorClass}
@@ -61,19 +55,32 @@ class _Reader(LocatedReader):
         if isinstance(data.get("name"), str):
             self.where += f" ({data['name']})"
         before = len(self.problems)
-        record = CaseResult(
-            name=self.text(data, "name"), scenario=self.text(data, "scenario"),
-            machine=self.text(data, "machine"), kernel=self.text(data, "kernel"),
-            mode=self.text(data, "mode"), outcome=self.outcome(data.get("result"), "result"),
-            reason=self.text(data, "reason"), kernel_version=self.text(data, "kernel_version"),
-            seconds=self.number(data, "seconds"),
-            artefacts=self.optional_text(data, "artefacts"),
-            checks=self.checks(data.get("checks", [])), tags=self.tags(data.get("tags", [])),
-            bundle=self.optional_text(data, "bundle"),
-            kernel_revision=self.optional_text(data, "kernel_revision"),
-            final_api=self.final_api(data.get("final_api")),
-            error_class=self.error_class(data.get("error_class")))
-        return record if len(self.problems) == before else None
+        outcome = self.outcome(data.get("result"), "result")
+        error_class = self.error_class(data.get("error_class"))
+        if len(self.problems) == before:
+            # The invariant a result is made with holds for one read back: a FAIL marked
+            # "infrastructure", or an error with no class, is not a result this harness
+            # wrote.
+            problem = class_problem(outcome, error_class)
+            if problem is not None:
+                self.problem(f"'error_class': {problem}")
+        identity = {key: self.text(data, key)
+                    for key in ("name", "scenario", "machine", "kernel", "mode")}
+        reason, kernel_version = self.text(data, "reason"), self.text(data, "kernel_version")
+        seconds = self.number(data, "seconds")
+        artefacts, bundle = (self.optional_text(data, "artefacts"),
+                             self.optional_text(data, "bundle"))
+        checks, tags = self.checks(data.get("checks", [])), self.tags(data.get("tags", []))
+        revision = self.optional_text(data, "kernel_revision")
+        final_api = self.final_api(data.get("final_api"))
+        if len(self.problems) != before:
+            return None
+        return CaseResult(name=identity["name"], scenario=identity["scenario"],
+                          machine=identity["machine"], kernel=identity["kernel"],
+                          mode=identity["mode"], outcome=outcome, reason=reason,
+                          kernel_version=kernel_version, seconds=seconds, artefacts=artefacts,
+                          checks=checks, tags=tags, bundle=bundle, kernel_revision=revision,
+                          final_api=final_api, error_class=error_class)
 
     def final_api(self, value: object) -> FinalApiVerdict | None:
         if value is None:

@@ -8,46 +8,22 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
-from enum import Enum
+from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK
-
-
-class Outcome(Enum):
-    PASS = "pass"
-    FAIL = "fail"
-    INCONCLUSIVE = "inconclusive"
-    ERROR = "error"
-    SKIP = "skip"
-
+from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_NOTHING_JUDGED, EXIT_OK
+from harness.results.classes import (
+    ErrorClass,
+    NotRun,
+    Outcome,
+    class_problem,
+    worst_exit_code,
+)
 
 # What a person has to look at: it gets a reproducer bundle, a pointer at the end of a run
-# and a place in the HTML report's details.
+# and a place in the HTML report's details. A case not run is counted, not pointed at: it
+# has no evidence, and ``run --resume`` runs it.
 NEEDS_A_LOOK = frozenset({Outcome.FAIL, Outcome.ERROR, Outcome.INCONCLUSIVE})
-
-
-class ErrorClass(Enum):
-    """Whose problem a result that needs a look is (as LAVA classes its job errors): the
-    kernel's (a failed check), or the machinery's, the user's, the harness's own, a
-    deadline's or a person's who stopped it. Only a test failure says the kernel is wrong."""
-
-    TEST_FAILURE = "test-failure"      # a check failed: the kernel disagreed
-    INFRASTRUCTURE = "infrastructure"  # QEMU, SSH, images, a disk; or nothing was proven
-    CONFIGURATION = "configuration"    # the user's input, found only once running
-    HARNESS_BUG = "harness-bug"        # an exception the harness did not expect
-    TIMEOUT = "timeout"                # a worker or test passed its deadline
-    CANCELED = "canceled"              # stopped from outside (Ctrl-C, avocado)
-
-
-def default_error_class(outcome: Outcome) -> ErrorClass | None:
-    """The class of a result nobody classified more precisely."""
-    if outcome is Outcome.FAIL:
-        return ErrorClass.TEST_FAILURE
-    if outcome in (Outcome.ERROR, Outcome.INCONCLUSIVE):
-        return ErrorClass.INFRASTRUCTURE
-    return None
 
 
 @dataclass(frozen=True)
@@ -105,6 +81,18 @@ class CaseResult:
     final_api: FinalApiVerdict | None = None
     error_class: ErrorClass | None = None
 
+    def __post_init__(self) -> None:
+        # The invariant of the one result model: a pass or skip has no class, anything
+        # else exactly one that fits its outcome (a FAIL is never "infrastructure").
+        problem = class_problem(self.outcome, self.error_class)
+        if problem is not None:
+            raise ValueError(f"{self.name}: {problem}")
+
+    @property
+    def judged(self) -> bool:
+        """A verdict on the kernel: passed or failed."""
+        return self.outcome in (Outcome.PASS, Outcome.FAIL)
+
     @property
     def needs_a_look(self) -> bool:
         return self.outcome in NEEDS_A_LOOK
@@ -123,15 +111,23 @@ class CaseResult:
         }
 
 
-def exit_code(outcomes: Iterable[Outcome]) -> int:
-    """``pmu-harness run``'s rule: 1 if a check failed, else 125 if anything was an error or
-    inconclusive (bisect must skip), else 0 (skips allowed)."""
-    seen = set(outcomes)
-    if Outcome.FAIL in seen:
-        return EXIT_CHECK_FAILED
-    if seen & {Outcome.ERROR, Outcome.INCONCLUSIVE}:
-        return EXIT_INFRA
-    return EXIT_OK
+def exit_code(results: Iterable[CaseResult]) -> int:
+    """``pmu-harness run``'s rule, from the classes (``classes.CLASSES``): 1 if a check
+    failed, else 2 if a scenario was wrong, else 125 if anything else kept a case from a
+    verdict (bisect must skip); else 0 when at least one case was judged, and
+    ``EXIT_NOTHING_JUDGED`` when none was (every case skipped: green must mean something
+    was judged)."""
+    results = list(results)
+    code = worst_exit_code({r.error_class for r in results if r.error_class is not None})
+    if code == EXIT_OK and not any(r.judged for r in results):
+        return EXIT_NOTHING_JUDGED
+    return code
+
+
+def not_run(result: CaseResult, why: NotRun) -> CaseResult:
+    """``result`` (a planned case's identity) as not run, and why."""
+    return replace(result, outcome=Outcome.NOT_RUN, reason=f"not run: {why.why}",
+                   error_class=why.error_class, checks=(), bundle=None)
 
 
 def exit_code_without_reports(code: int) -> int:
@@ -141,10 +137,14 @@ def exit_code_without_reports(code: int) -> int:
 
 
 def summary_line(results: Iterable[CaseResult]) -> str:
-    """``verdict: N pass, N fail, N error, N inconclusive, N skip``."""
+    """``verdict: N pass, N fail, N error, N inconclusive, N skip`` (and ``, N not run``
+    when a case was not run)."""
     counts = Counter(r.outcome for r in results)
     order = (Outcome.PASS, Outcome.FAIL, Outcome.ERROR, Outcome.INCONCLUSIVE, Outcome.SKIP)
-    return "verdict: " + ", ".join(f"{counts.get(o, 0)} {o.value}" for o in order)
+    line = "verdict: " + ", ".join(f"{counts.get(o, 0)} {o.value}" for o in order)
+    if counts.get(Outcome.NOT_RUN):
+        line += f", {counts[Outcome.NOT_RUN]} not run"
+    return line
 
 
 def failure_pointers(results: Iterable[CaseResult]) -> list[str]:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from harness.results.model import CaseResult, Outcome
+from harness.results.classes import ErrorClass
+from harness.results.model import CaseResult
 
 
 class MutantStatus(Enum):
@@ -38,13 +39,14 @@ class MutantResult:
 
 
 def judge_mutant(results: Sequence[CaseResult]) -> tuple[MutantStatus, tuple[CaseResult, ...]]:
-    """Killed when a case failed (a check, or the kernel-health check); survived when every
-    case that ran passed; errored when nothing failed but something erred (a crashed L1
-    is not a kill the scenarios can claim, nor a survival)."""
-    failed = tuple(r for r in results if r.outcome is Outcome.FAIL)
+    """Killed when a case is a kernel failure (a check, or the kernel-health check);
+    survived when every case was judged and none failed; errored when nothing failed but
+    a case has another class (a crashed L1 is not a kill the scenarios can claim, nor a
+    survival), or when no case was judged at all."""
+    failed = tuple(r for r in results if r.error_class is ErrorClass.KERNEL_FAILURE)
     if failed:
         return MutantStatus.KILLED, failed
-    if any(r.outcome in (Outcome.ERROR, Outcome.INCONCLUSIVE) for r in results):
+    if any(r.error_class is not None for r in results) or not any(r.judged for r in results):
         return MutantStatus.ERRORED, ()
     return MutantStatus.SURVIVED, ()
 

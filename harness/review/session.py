@@ -63,6 +63,14 @@ class _Planned:
     plan: Plan
 
 
+def series_label(path: Path) -> str:
+    """A series as a reader knows it: its file name, or a directory with its parent when
+    the directory's own name says little (``deny-ignored/6.12``)."""
+    if path.is_dir() and not any(c.isalpha() for c in path.name):
+        return f"{path.parent.name}/{path.name}"
+    return path.name
+
+
 def _overrides(request: ReviewRequest, series: tuple[Path, ...]) -> SourceOverrides:
     options = (DEBUG_OPTION,) if request.debug else ()
     return SourceOverrides(tree=request.tree, series=series, options=options)
@@ -79,7 +87,7 @@ def plan_review(request: ReviewRequest) -> list[_Planned]:
     for role, path in (("series", request.series), ("against", request.against)):
         if path is not None:
             load_series(path)  # a file that is no series is the user's error, now
-            roles.append((role, f"{request.base} + {path.name}", (path,)))
+            roles.append((role, f"{request.base} + {series_label(path)}", (path,)))
     MACHINES.check(request.machines)
     planned = []
     for role, label, series in roles:
@@ -184,7 +192,7 @@ def collect(request: ReviewRequest, run_dir: Path, progress: Progress,
         announce(f"running {one.plan.case_count} case(s) on {one.label}")
         start = time.monotonic()
         results = run_groups(one.plan.groups, run_dir / one.role, one.plan.options,
-                             request.jobs, progress)
+                             request.jobs, progress).unless_interrupted()
         announce(f"{one.label}: {len(results)} case(s) in {time.monotonic() - start:.0f} s")
         by_name = {c.name: c for g in one.plan.groups for c in g.cases}
         cases[one.role] = tuple(case_input(by_name[r.name], r) for r in results

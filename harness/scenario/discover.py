@@ -6,7 +6,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from harness.catalog import KERNELS, MACHINES
+from harness.catalog import KERNELS, MACHINES, unknown_name
 from harness.errors import Located, UsageError
 from harness.inputfile import why_unreadable
 from harness.scenario.model import Scenario
@@ -32,14 +32,16 @@ def _files_of(path: Path, problems: list[Located]) -> list[Path]:
     return found
 
 
-def scenario_files(paths: Iterable[Path]) -> list[Path]:
-    """Every scenario file under ``paths``; a path that gives none is a ``UsageError``
-    (all of them listed): a run or a validation of nothing must not look like success."""
-    problems: list[Located] = []
-    files = [file for path in paths for file in _files_of(path, problems)]
-    if problems:
-        raise UsageError(f"{len(problems)} problem(s)", tuple(problems))
-    return files
+def with_tags(scenarios: Iterable[Scenario], tags: Iterable[str]) -> list[Scenario]:
+    """The scenarios that carry every tag of ``tags``. A tag no scenario carries is a
+    ``UsageError`` naming the known ones (a misspelt tag must not select nothing and
+    look like success)."""
+    scenarios, wanted = list(scenarios), list(tags)
+    known = {t for s in scenarios for t in s.tags}
+    unknown = [unknown_name("tag", t, known) for t in wanted if t not in known]
+    if unknown:
+        raise UsageError("; ".join(unknown))
+    return [s for s in scenarios if set(wanted) <= set(s.tags)]
 
 
 def load_scenarios(paths: Iterable[Path]) -> list[Scenario]:

@@ -363,6 +363,7 @@ def _check_consistency(r: _Reader, scenario: Scenario, doc: LocatedDict,
         r.fail(_line_of(doc, "no_pmu_vcpus"), f"no_pmu_vcpus: vCPU {vcpu} runs the "
                f"measurement (measure: {list(scenario.measure)}) and needs the PMU; measure "
                "other vCPUs or give the PMU-less one another index")
+    _check_counters(r, scenario, doc)
     for vcpu in scenario.expect.vcpus or ():
         if vcpu not in scenario.measure:
             r.fail(_line_of(doc, "expect"), f"expect vcpus: vCPU {vcpu} is not measured "
@@ -381,10 +382,29 @@ def _check_consistency(r: _Reader, scenario: Scenario, doc: LocatedDict,
                "init of a 1-vCPU guest; ordering steps, vcpus and no_pmu_vcpus need probe mode")
 
 
+def _check_counters(r: _Reader, scenario: Scenario, doc: LocatedDict) -> None:
+    """What could only fail or err once running: a counter expected both to count and not
+    to, or one the workload does not program (nothing would be read back to judge)."""
+    expect, workload = scenario.expect, scenario.workload
+    line = _line_of(doc, "expect")
+    both = sorted(set(expect.counting or ()) & set(expect.not_counting or ()))
+    if both:
+        r.fail(line, f"expect: {', '.join(both)} both in counting and in not_counting")
+    programmed = {r.events.name_of(e) for e in workload.events}
+    if workload.cycle_counter:
+        programmed.add(COUNTER_REF_CYCLES)
+    for ref in dict.fromkeys([*(expect.counting or ()), *(expect.not_counting or ())]):
+        if ref not in programmed:
+            r.fail(line, f"expect: counter {ref} is not programmed by the workload "
+                   f"(it programs {', '.join(sorted(programmed)) or 'nothing'}); add it to "
+                   "`workload: events:`" + (" or set `cycle_counter: true`"
+                                            if ref == COUNTER_REF_CYCLES else ""))
+
+
 def _scenario(r: _Reader, doc: LocatedDict) -> Scenario:
-    r.unknown_keys(doc, "scenario", TOP_KEYS)
+    misspelt = r.unknown_keys(doc, "scenario", TOP_KEYS)
     for key in REQUIRED_KEYS:
-        if key not in doc:
+        if key not in doc and key not in misspelt:  # "did you mean" already said it
             r.fail(doc.line, f"missing required key {key!r} ({TOP_KEYS[key]})")
     ident, description, tags = _identity(r, doc)
     vcpus, indices, no_pmu = _vcpu_layout(r, doc)

@@ -37,6 +37,11 @@ def _host_apt_state() -> tuple[str, str]:
     return foreign, sources.hexdigest()
 
 
+def _stamps(directory: Path) -> dict[str, int]:
+    return {str(p.relative_to(directory)): p.stat().st_mtime_ns
+            for p in directory.rglob("*") if p.is_file()}
+
+
 @pytest.fixture(scope="module")
 def image_set() -> ImageSet:
     return build_image_set(KERNEL, progress=False)
@@ -45,10 +50,14 @@ def image_set() -> ImageSet:
 def test_build_is_verified_listed_and_cached(image_set: ImageSet,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     assert verify_image_set(image_set) == []
-    started = time.monotonic()
+    # A cache hit is proven by nothing rebuilt: the same directory, every file in it
+    # untouched (same mtime), and no other image set made beside it.
+    before = _stamps(image_set.directory)
+    sets_before = sorted(image_set.directory.parent.iterdir())
     again = build_image_set(KERNEL, progress=False)
-    assert time.monotonic() - started < 1.0
     assert again.directory == image_set.directory
+    assert _stamps(image_set.directory) == before
+    assert sorted(image_set.directory.parent.iterdir()) == sets_before
     assert image_set.directory in [s.directory for s in list_image_sets()]
     assert main(["images", "list"]) == 0
     out = capsys.readouterr().out

@@ -31,7 +31,7 @@ from harness.catalog import KERNELS, unknown_name
 from harness.errors import UsageError
 from harness.paths import PROJECT_ROOT, SCENARIOS_DIR
 from harness.plan import Case, Group
-from harness.results import CaseResult, Check, Outcome
+from harness.results import CaseResult, Check, Outcome, class_of_outcome
 from harness.scenario.discover import load_scenarios
 
 BROKEN = Path(__file__).parent.parent / "data" / "broken"
@@ -309,7 +309,9 @@ def test_runner_maps_outcomes_and_logs_the_checks(
         assert "fail_reason" not in finished
     else:
         assert finished["fail_reason"] == "the reason"
-        assert finished["fail_class"] == f"pmu-harness {outcome.value}"
+        error_class = class_of_outcome(outcome)
+        assert error_class is not None
+        assert finished["fail_class"] == f"pmu-harness {error_class.value}"
     group: Group = seen["group"]
     assert [c.name for c in group.cases] == ["no-filter[max,debian-6.1,probe]"]
     # Artefacts: not under the test's own directory (its name has commas QEMU cannot take).

@@ -15,7 +15,7 @@ from harness.cli import main
 from harness.commands.rerun import compare
 from harness.errors import EXIT_ABORT_BISECT, EXIT_INFRA, EXIT_USAGE, UsageError
 from harness.execute.group import RetryPolicy
-from harness.execute.pool import default_jobs, group_deadline_seconds, run_groups
+from harness.execute.pool import PoolResult, default_jobs, group_deadline_seconds, run_groups
 from harness.images import ImageSet
 from harness.machine.profile import MACHINES_DIR
 from harness.paths import SCENARIOS_DIR
@@ -68,7 +68,7 @@ def test_bundle_holds_what_a_rerun_needs(tmp_path: Path) -> None:
     assert data["commands"]["l1_qemu"] == {"command-1-cold.txt": "qemu-system-aarch64 -cpu max"}
     assert data["commands"]["l2"] == {"filtered.l2-command.txt": "/usr/local/bin/pmu-probe x"}
     assert data["rerun"] == f"pmu-harness rerun {bundle_dir}"
-    assert data["result"]["error_class"] == "test-failure"
+    assert data["result"]["error_class"] == "kernel-failure"
     assert (bundle_dir / "scenario.yaml").read_text() == failing.scenario.path.read_text()
     assert (bundle_dir / "machines" / "max.yaml").is_file()
     assert (bundle_dir / "logs" / "case" / "filtered.filter").is_file()
@@ -121,10 +121,10 @@ def test_rerun_writes_the_reports_run_does(tmp_path: Path, monkeypatch: pytest.M
     ran: list[tuple[Group, RunOptions]] = []
 
     def run_groups(groups: list[Group], run_dir: Path, options: RunOptions, jobs: int,
-                   progress: object) -> list[CaseResult]:
+                   progress: object) -> PoolResult:
         ran.extend((g, options) for g in groups)
-        return [replace(c.result(Outcome.FAIL, "again"), checks=result.checks)
-                for g in groups for c in g.cases]
+        return PoolResult([replace(c.result(Outcome.FAIL, "again"), checks=result.checks)
+                           for g in groups for c in g.cases])
 
     monkeypatch.setattr("harness.execute.pool.run_groups", run_groups)
     out = tmp_path / "out"
@@ -206,7 +206,7 @@ def test_long_groups_start_first_and_results_keep_the_groups_order(tmp_path: Pat
     run_dir.mkdir()
     results = run_groups([probe, linux], run_dir,
                          RunOptions(machines_dir=tmp_path / "machines"), 1,
-                         record_progress)
+                         record_progress).results
     reported = (run_dir / PROGRESS_FILE).read_text().splitlines()
     # One linux case (about 20 s) outweighs two probe cases (about 2 s each).
     assert [line.split()[0] for line in reported] == ["debian-6.1/max", "debian-6.1/cortex-a57",
@@ -214,7 +214,7 @@ def test_long_groups_start_first_and_results_keep_the_groups_order(tmp_path: Pat
     assert [r.name for r in results] == ["no-filter[cortex-a57,debian-6.1,probe]",
                                          "member-deny[cortex-a57,debian-6.1,probe]",
                                          "member-deny[max,debian-6.1,linux]"]
-    assert {r.error_class for r in results} == {ErrorClass.CONFIGURATION}
+    assert {r.error_class for r in results} == {ErrorClass.SCENARIO_ERROR}
 
 
 def test_retries_are_counted_per_case() -> None:

@@ -57,7 +57,7 @@ def test_a_warning_fails_a_case_whose_checks_all_pass(tmp_path: Path) -> None:
     no_filter, member_deny = results
     assert no_filter.outcome is Outcome.PASS  # the splat came during the next case
     assert member_deny.outcome is Outcome.FAIL
-    assert member_deny.error_class is ErrorClass.TEST_FAILURE
+    assert member_deny.error_class is ErrorClass.KERNEL_FAILURE
     others = [c for c in member_deny.checks if c.name != CHECK_NAME]
     assert others and all(c.outcome is Outcome.PASS for c in others)
     assert member_deny.reason.startswith(

@@ -15,7 +15,7 @@ import yaml
 
 from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE
 from harness.plan import Request, make_plan
-from harness.results import CaseResult, Outcome, write_results_json
+from harness.results import CaseResult, ErrorClass, Outcome, write_results_json
 from harness.shard import in_shard
 from tests.pipelines import (
     GITHUB,
@@ -131,7 +131,8 @@ def test_merge_verdicts(tmp_path: Path, outcomes: dict[str, Outcome], lost: tupl
 def test_a_failure_beats_a_lost_shard(tmp_path: Path) -> None:
     results = made_results({})
     failing = next(r for r in results if not in_shard(r.name, 3, 3))
-    results = [replace(r, outcome=Outcome.FAIL) if r == failing else r for r in results]
+    results = [replace(r, outcome=Outcome.FAIL, error_class=ErrorClass.KERNEL_FAILURE)
+               if r == failing else r for r in results]
     write_shards(tmp_path, results, 3, lost=(3,))
     proc = run_line(f".ci/nightly-merge {tmp_path} 3", {}, timeout=120)
     assert proc.returncode == EXIT_CHECK_FAILED

@@ -21,9 +21,10 @@ from harness.errors import (
     Located,
     UsageError,
 )
+from harness.execute.pool import PoolResult
 from harness.paths import SCENARIOS_DIR
 from harness.plan import Case, Group
-from harness.results import CaseResult, Outcome
+from harness.results import Outcome
 from harness.scenario.discover import load_scenarios
 
 ONE = str(SCENARIOS_DIR / "member-deny.yaml")
@@ -84,9 +85,9 @@ def _fake_run(monkeypatch: pytest.MonkeyPatch, outcome: Outcome) -> list[str]:
     calls: list[str] = []
 
     def run_groups(groups: list[Group], run_dir: Path, options: Any, jobs: int,
-                   progress: Any) -> list[CaseResult]:
+                   progress: Any) -> PoolResult:
         calls.append(str(run_dir))
-        return [c.result(outcome, "made up") for g in groups for c in g.cases]
+        return PoolResult([c.result(outcome, "made up") for g in groups for c in g.cases])
 
     monkeypatch.setattr("harness.execute.pool.run_groups", run_groups)
     return calls
@@ -125,11 +126,11 @@ def test_the_cli_shows_the_harness_log_as_it_is(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("PMU_HARNESS_RESULTS", str(tmp_path / "results"))
 
     def run_groups(groups: list[Group], run_dir: Path, options: Any, jobs: int,
-                   progress: Any) -> list[CaseResult]:
+                   progress: Any) -> PoolResult:
         logging.getLogger("harness.execute.group").warning("  RETRY        x in a fresh L1: y")
         logging.getLogger("harness.store.download").info("Image: 12.5 MB ...")
         logging.getLogger("paramiko.transport").info("Connected (version 2.0)")
-        return [c.result(Outcome.PASS, "ok") for g in groups for c in g.cases]
+        return PoolResult([c.result(Outcome.PASS, "ok") for g in groups for c in g.cases])
 
     monkeypatch.setattr("harness.execute.pool.run_groups", run_groups)
     handlers = list(logging.getLogger().handlers)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.reports.html import artefacts_href, render_html, write_html
-from harness.results import CaseResult, Check, Outcome, summary_line
+from harness.results import CaseResult, Check, Outcome, class_of_outcome, summary_line
 
 VOID = {"meta", "col", "br", "hr", "img", "link", "input"}
 HOSTILE = '<script>alert("x")</script> & "quoted" \'single\''
@@ -82,7 +82,8 @@ def rec(scenario: str, machine: str, kernel: str, mode: str, outcome: Outcome,
     version = {"debian-5.10": "5.10.223", "debian-6.1": "6.1.192",
                "debian-6.12": "6.12.118", "debian-latest": "7.3.4"}.get(kernel, "")
     record = CaseResult(name, scenario, machine, kernel, mode, outcome, reason,
-                        version if outcome is not Outcome.SKIP else "", 1.5, artefacts)
+                        version if outcome is not Outcome.SKIP else "", 1.5, artefacts,
+                        error_class=class_of_outcome(outcome))
     return replace(record, **kw)  # type: ignore[arg-type]
 
 
@@ -147,7 +148,7 @@ def test_cells_are_coloured_by_outcome_and_hold_one_badge_per_mode() -> None:
     sw_incr = rows["sw-incr-unfilterable"]
     assert "cell-fail" in sw_incr[6].classes
     assert [sorted(b.classes) for b in sw_incr[6].find("a", "badge")] == [
-        ["badge", "fail"], ["badge", "inconclusive"]]
+        ["badge", "ec-kernel-failure", "fail"], ["badge", "ec-inconclusive", "inconclusive"]]
     assert all("empty" in c.classes and not c.children for c in sw_incr[:6])
     assert "cell-error" in rows["event-space-width"][2].classes
     skip = rows["inst-retired-icount"][3]
@@ -165,7 +166,7 @@ def test_badges_link_to_artefacts_relative_to_the_html_file() -> None:
     assert "debian-6.1-max/member-deny-linux/" in hrefs
     assert all(not h.startswith(("/", "file:")) for h in hrefs)
     titles = {a.attrs["title"] for a in links}
-    assert ("sw-incr-unfilterable[max,debian-latest,linux]: inconclusive \u2014 "
+    assert ("sw-incr-unfilterable[max,debian-latest,linux]: inconclusive (inconclusive) \u2014 "
             "counter SW_INCR: control showed 0") in titles
 
 
@@ -239,7 +240,7 @@ def test_self_contained_and_graceful_when_empty() -> None:
     assert not any("src" in n.attrs for n in root.walk())
     assert "http" not in html
     assert root.one("footer").text() == "verdict: 0 pass, 0 fail, 0 error, 0 inconclusive, 0 skip"
-    assert "ok" in root.one("header").classes
+    assert "error" in root.one("header").classes  # nothing judged is not green
 
 
 def test_anchor_ids_stay_unique_when_names_collide() -> None:

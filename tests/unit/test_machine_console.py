@@ -72,4 +72,4 @@ def test_wait_for_deadline(tmp_path: Path) -> None:
     start = time.monotonic()
     with pytest.raises(InfraError, match="timed out"):
         ConsoleLog(tmp_path / "none.log").wait_for("READY", start + 0.3, lambda: True)
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 30  # 100x the deadline: only a wait ignoring it

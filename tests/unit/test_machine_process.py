@@ -47,8 +47,8 @@ def test_failing_graceful_step_falls_through_to_kill(tmp_path: Path) -> None:
 
     start = time.monotonic()
     proc.stop(graceful=graceful, timeout=0.5)
-    assert proc.returncode() == -9
-    assert time.monotonic() - start < 5
+    assert proc.returncode() == -9  # the evidence: it was killed, not left to exit
+    assert time.monotonic() - start < 50  # 100x the timeout: only a stop ignoring it
 
 
 def test_failure_carries_command_status_and_logs(tmp_path: Path) -> None:

@@ -81,7 +81,9 @@ def test_no_answer_hits_the_deadline(channel: QmpChannel) -> None:
     start = time.monotonic()
     with pytest.raises(InfraError, match="no answer within"):
         channel.execute("hang", 0.3)
-    assert time.monotonic() - start < 3
+    # The message is the evidence the deadline fired; the bound (100x the deadline) only
+    # catches a wait that ignores it, whatever the host's load.
+    assert time.monotonic() - start < 30
 
 
 def test_connect_to_dead_peer_fails_fast() -> None:

@@ -55,15 +55,16 @@ def test_connect_gives_up_at_the_deadline(tmp_path: Path, rsa_key: paramiko.RSAK
         start = time.monotonic()
         with pytest.raises(InfraError, match="not answering"):
             SshSession(target).connect(start + 1.0)
-        assert time.monotonic() - start < 5
+        assert time.monotonic() - start < 30  # 30x the deadline: only a wait ignoring it
 
 
 def test_missing_client_key_is_not_retried(tmp_path: Path) -> None:
     target = SshTarget("127.0.0.1", 1, tmp_path / "none", "ssh-rsa AAAA")
     start = time.monotonic()
     with pytest.raises(InfraError, match="cannot load the SSH client key"):
-        SshSession(target).connect(start + 30)
-    assert time.monotonic() - start < 2
+        SshSession(target).connect(start + 600)
+    # Not retried: it gave up long before a deadline an order of magnitude away.
+    assert time.monotonic() - start < 60
 
 
 def test_run_without_connection_is_infra_error(tmp_path: Path) -> None:

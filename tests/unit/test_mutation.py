@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from harness.errors import InfraError, UsageError
+from harness.execute.pool import PoolResult
 from harness.images.profiles import SourceOverrides
 from harness.mutation import MUTANTS_DIR, Mutant, choose, load_mutants, run_mutants
 from harness.plan import Group, Plan, RunOptions
 from harness.reports.mutants import mutants_json, mutants_table, render_mutants_html, score_line
-from harness.results import CaseResult, Outcome
+from harness.results import CaseResult, Outcome, class_of_outcome
 from harness.results.mutants import MutantResult, MutantStatus, judge_mutant, mutation_score
 
 # The issue's list of planted bugs, by the names the catalog gives them.
@@ -26,7 +27,8 @@ REQUIRED = {"deny-ignored", "default-inverted", "first-rule-every-filter", "pmce
 
 def result(name: str, outcome: Outcome, reason: str = "r") -> CaseResult:
     return CaseResult(name=name, scenario=name.split("[")[0], machine="max",
-                      kernel="filter-v3", mode="probe", outcome=outcome, reason=reason)
+                      kernel="filter-v3", mode="probe", outcome=outcome, reason=reason,
+                      error_class=class_of_outcome(outcome))
 
 
 def test_the_catalog_holds_every_required_mutant_with_its_patch() -> None:
@@ -105,9 +107,10 @@ def _fake_run(monkeypatch: pytest.MonkeyPatch, outcomes: dict[str, Outcome]) -> 
 
     runs: list[str] = []
 
-    def fake_groups(groups: object, run_dir: Path, *args: object) -> list[CaseResult]:
+    def fake_groups(groups: object, run_dir: Path, *args: object) -> PoolResult:
         runs.append(run_dir.name)
-        return [result(f"s[max,filter-v3,probe]@{run_dir.name}", outcomes[run_dir.name])]
+        return PoolResult([result(f"s[max,filter-v3,probe]@{run_dir.name}",
+                                  outcomes[run_dir.name])])
 
     monkeypatch.setattr(prebuild, "build_image_set", lambda *a, **k: None)
     monkeypatch.setattr(mutation, "run_groups", fake_groups)
@@ -154,10 +157,10 @@ def _record_options(monkeypatch: pytest.MonkeyPatch) -> dict[str, RunOptions]:
     seen: dict[str, RunOptions] = {}
 
     def fake_groups(groups: object, run_dir: Path, options: RunOptions,
-                    *args: object) -> list[CaseResult]:
+                    *args: object) -> PoolResult:
         seen[run_dir.name] = options
-        return [result(f"s[max,k,probe]@{run_dir.name}",
-                       Outcome.PASS if run_dir.name == "unmutated" else Outcome.FAIL)]
+        return PoolResult([result(f"s[max,k,probe]@{run_dir.name}",
+                                  Outcome.PASS if run_dir.name == "unmutated" else Outcome.FAIL)])
 
     _fake_run(monkeypatch, {})
     monkeypatch.setattr(mutation, "run_groups", fake_groups)

@@ -13,7 +13,7 @@ from harness.filterfile import parse
 from harness.kernelrules import KernelVersion, rules_for
 from harness.observation import parse_probe_output
 from harness.oracle import PmuModel, predict
-from harness.paths import GUEST_IMAGES_DIR
+from harness.paths import GUEST_IMAGES_DIR, PROJECT_ROOT
 
 from .test_scenarios_vs_oracle import pmu_of
 
@@ -60,5 +60,15 @@ def test_oracle_predicts_real_kernel(path: Path) -> None:
 
 
 def test_every_capture_is_valid_json() -> None:
-    for path in DATA.glob("*.json"):
+    captures = sorted(DATA.glob("*.json"))
+    assert captures, f"no captures in {DATA}: a loop over nothing proves nothing"
+    for path in captures:
         assert json.loads(path.read_text())["format"] == "pmu-harness-probe/1"
+
+
+def test_the_golden_captures_are_there_and_the_readme_counts_them() -> None:
+    # The parametrised test above runs once per capture: with none it would pass empty.
+    assert len(cases()) >= 100, f"{len(cases())} captures in {DATA}"
+    readme = (PROJECT_ROOT / "README.rst").read_text()
+    said = re.search(r"The oracle agrees with (\d+) probe captures", readme)
+    assert said and int(said.group(1)) == len(cases())

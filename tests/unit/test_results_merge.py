@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from harness.cli import main
-from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK, EXIT_USAGE, UsageError
+from harness.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INFRA,
+    EXIT_NOTHING_JUDGED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UsageError,
+)
 from harness.paths import SCENARIOS_DIR
 from harness.plan import plan_cases
 from harness.reports.junit import junit
@@ -27,6 +34,7 @@ from harness.results import (
     summary_line,
     write_results_json,
 )
+from harness.results.classes import ALLOWED
 from harness.scenario.discover import load_scenarios
 from harness.shard import in_shard
 
@@ -68,13 +76,26 @@ def test_round_trip_from_to_json() -> None:
         assert result_from_json(record.to_json()) == record
 
 
-def test_error_class_is_written_read_back_and_optional() -> None:
+def test_error_class_is_written_read_back_and_checked() -> None:
     result = case_results([Outcome.ERROR])[0]
     assert result.error_class is ErrorClass.INFRASTRUCTURE  # what Case.result gives an error
-    for error_class in ErrorClass:
-        data = replace(result, error_class=error_class).to_json()
+    for outcome, error_class in [(o, c) for o, allowed in ALLOWED.items() for c in allowed]:
+        data = replace(result, outcome=outcome, error_class=error_class).to_json()
         assert data["error_class"] == error_class.value
         assert result_from_json(data).error_class is error_class
+    # The invariant, when a result is read back: a FAIL is never "infrastructure", an
+    # error always has a class, a pass none.
+    failed = {**result.to_json(), "result": "fail", "error_class": "infrastructure"}
+    with pytest.raises(UsageError, match=r"a result of fail cannot be 'infrastructure'"):
+        result_from_json(failed, "x.json")
+    unclassed = {k: v for k, v in result.to_json().items() if k != "error_class"}
+    with pytest.raises(UsageError, match=r"a result of error needs an error class"):
+        result_from_json(unclassed, "x.json")
+    with pytest.raises(UsageError, match=r"a result of pass has no error class"):
+        result_from_json({**result.to_json(), "result": "pass"}, "x.json")
+    # ... and when one is made.
+    with pytest.raises(ValueError, match=r"a result of fail cannot be 'infrastructure'"):
+        replace(result, outcome=Outcome.FAIL)
     passed = replace(result, outcome=Outcome.PASS, error_class=None).to_json()
     assert "error_class" not in passed
     assert result_from_json(passed).error_class is None
@@ -134,7 +155,8 @@ def test_identical_duplicates_merge_but_overlap_is_an_error(tmp_path: Path) -> N
     again = write_results(tmp_path / "again.json", results[5:12])
     records, _ = load_results([first, again])
     assert len(records) == 12
-    changed = [replace(r, outcome=Outcome.FAIL, reason="different", checks=())
+    changed = [replace(r, outcome=Outcome.FAIL, reason="different", checks=(),
+                       error_class=ErrorClass.KERNEL_FAILURE)
                for r in results[8:9]]
     other = write_results(tmp_path / "b.json", changed)
     with pytest.raises(UsageError) as info:
@@ -179,11 +201,15 @@ def test_formats_are_the_same_for_a_run_and_its_results_read_back(tmp_path: Path
 
 
 def test_exit_code_rule() -> None:
-    assert exit_code([]) == EXIT_OK
-    assert exit_code([Outcome.PASS, Outcome.SKIP]) == EXIT_OK
-    assert exit_code([Outcome.PASS, Outcome.INCONCLUSIVE]) == EXIT_INFRA
-    assert exit_code([Outcome.ERROR]) == EXIT_INFRA
-    assert exit_code([Outcome.ERROR, Outcome.FAIL, Outcome.INCONCLUSIVE]) == EXIT_CHECK_FAILED
+    def code(*outcomes: Outcome) -> int:
+        return exit_code(case_results(list(outcomes))[:len(outcomes)])
+
+    assert exit_code([]) == EXIT_NOTHING_JUDGED
+    assert code(Outcome.SKIP, Outcome.SKIP) == EXIT_NOTHING_JUDGED
+    assert code(Outcome.PASS, Outcome.SKIP) == EXIT_OK
+    assert code(Outcome.PASS, Outcome.INCONCLUSIVE) == EXIT_INFRA
+    assert code(Outcome.ERROR) == EXIT_INFRA
+    assert code(Outcome.ERROR, Outcome.FAIL, Outcome.INCONCLUSIVE) == EXIT_CHECK_FAILED
 
 
 @pytest.mark.parametrize(("outcomes", "code"), [
@@ -192,6 +218,7 @@ def test_exit_code_rule() -> None:
     ([Outcome.PASS, Outcome.INCONCLUSIVE], EXIT_INFRA),
     ([Outcome.ERROR, Outcome.PASS], EXIT_INFRA),
     ([Outcome.PASS, Outcome.FAIL, Outcome.ERROR], EXIT_CHECK_FAILED),
+    ([Outcome.SKIP], EXIT_NOTHING_JUDGED),
 ])
 def test_report_command_exit_codes(tmp_path: Path, outcomes: list[Outcome], code: int) -> None:
     results = case_results(outcomes)

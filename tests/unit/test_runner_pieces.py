@@ -50,7 +50,12 @@ def test_plan_groups_per_l1_and_skips_with_reasons() -> None:
     assert [(g.kernel, g.machine) for g in groups] == [("debian-6.1", "max"),
                                                        ("debian-6.1", "cortex-a57")]
     icount = [s for s in skipped if s.scenario == "inst-retired-icount"]
-    assert icount and all("does not apply" in s.reason for s in icount)
+    # Each skip says which of machine, kernel or mode excluded it.
+    assert {s.reason for s in icount} == {"scenario runs on machine max-icount, not max",
+                                          "scenario runs on machine max-icount, not cortex-a57"}
+    modes = {s.reason for s in skipped if s.mode == "linux" and s.machine == "max"
+             and s.scenario == "filter-after-init"}
+    assert modes == {"scenario runs in probe mode, not linux"}
     assert all(s.outcome is Outcome.SKIP and s.error_class is None for s in skipped)
     linux_only_masking = {c.scenario.id for g in groups for c in g.cases if c.mode == "linux"}
     assert linux_only_masking == {s.id for s in scenarios if "linux" in s.modes}
@@ -61,8 +66,8 @@ def result(outcome: Outcome, reason: str = "r") -> CaseResult:
     return replace(case.result(outcome, reason), artefacts="/tmp/x")
 
 
-def outcomes(*results: CaseResult) -> list[Outcome]:
-    return [r.outcome for r in results]
+def outcomes(*results: CaseResult) -> list[CaseResult]:
+    return list(results)
 
 
 def test_exit_codes_fail_beats_error_beats_pass() -> None:
@@ -70,6 +75,8 @@ def test_exit_codes_fail_beats_error_beats_pass() -> None:
     assert exit_code(outcomes(result(Outcome.PASS), result(Outcome.INCONCLUSIVE))) == 125
     assert exit_code(outcomes(result(Outcome.ERROR), result(Outcome.PASS))) == 125
     assert exit_code(outcomes(result(Outcome.ERROR), result(Outcome.FAIL))) == 1
+    assert exit_code(outcomes(result(Outcome.SKIP), result(Outcome.SKIP))) == 5
+    assert exit_code(outcomes(result(Outcome.NOT_RUN), result(Outcome.PASS))) == 125
 
 
 def test_a_case_result_carries_the_cases_identity_and_a_default_error_class() -> None:
@@ -81,9 +88,10 @@ def test_a_case_result_carries_the_cases_identity_and_a_default_error_class() ->
     assert made.needs_a_look
     classes = {o: case.result(o, "").error_class for o in Outcome}
     assert classes == {Outcome.PASS: None, Outcome.SKIP: None,
-                       Outcome.FAIL: ErrorClass.TEST_FAILURE,
+                       Outcome.FAIL: ErrorClass.KERNEL_FAILURE,
                        Outcome.ERROR: ErrorClass.INFRASTRUCTURE,
-                       Outcome.INCONCLUSIVE: ErrorClass.INFRASTRUCTURE}
+                       Outcome.INCONCLUSIVE: ErrorClass.INCONCLUSIVE,
+                       Outcome.NOT_RUN: ErrorClass.CANCELED}
     assert not case.result(Outcome.PASS, "").needs_a_look
     assert not case.result(Outcome.SKIP, "").needs_a_look
 
