@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from harness.kernelrules import all_rules
 from harness.results import Outcome
-from harness.review.judging import FAMILIES, CaseJudgement, JudgedCheck, family
+from harness.review.judging import CaseJudgement, JudgedCheck, family, symptom
 from harness.review.model import Behaviour, CaseRef, Difference
 
 Key = tuple[str, str, str, str]  # scenario, machine, mode, check
@@ -41,15 +41,16 @@ class JudgedCase:
 def behaviour_id(judged: JudgedCheck) -> str:
     if judged.explained_by:
         return " or ".join(judged.explained_by)
-    return f"family:{family(judged.check.name)[0]}"
+    return f"family:{symptom(judged.check)[0]}"
 
 
-def describe(behaviour: str) -> tuple[str, str]:
-    """``(title, description)`` of a behaviour id."""
+def describe(behaviour: str, example: JudgedCheck | None = None) -> tuple[str, str]:
+    """``(title, description)`` of a behaviour id (a family's from one of its checks)."""
     if behaviour.startswith("family:"):
-        about = {fid: text for _, fid, text in FAMILIES}
-        text = about.get(behaviour.removeprefix("family:"), "other checks")
-        return text, f"no single kernel rule explains it: the checks of {text}"
+        if example is None:
+            return behaviour, behaviour
+        return (symptom(example.check)[1],
+                f"no single kernel rule explains it: {family(example.check.name)[1]}")
     rules = {r.id: r for r in all_rules()}
     chosen = [rules[i] for i in behaviour.split(" or ") if i in rules]
     return (" or ".join(r.title for r in chosen) or behaviour,
@@ -75,16 +76,23 @@ def _ref(case: JudgedCase, judged: JudgedCheck, other: JudgedCheck | None = None
                    other.check.observed if other is not None else "")
 
 
-def departures(cases: Sequence[JudgedCase]) -> dict[str, Difference]:
+# A failing check of each behaviour met, for the behaviour's title (a family's names its
+# symptom, which only a failing check shows).
+Examples = dict[str, JudgedCheck]
+
+
+def departures(cases: Sequence[JudgedCase], examples: Examples) -> dict[str, Difference]:
     """The series' checks that fail against the API, per behaviour."""
     grouped: dict[str, list[CaseRef]] = defaultdict(list)
     for case, judged in _checks(cases).values():
         if judged.check.outcome is Outcome.FAIL:
-            grouped[behaviour_id(judged)].append(_ref(case, judged))
+            behaviour = behaviour_id(judged)
+            examples.setdefault(behaviour, judged)
+            grouped[behaviour].append(_ref(case, judged))
     return {b: Difference("departs", tuple(refs)) for b, refs in grouped.items()}
 
 
-def changes(series: Sequence[JudgedCase], other: Sequence[JudgedCase]
+def changes(series: Sequence[JudgedCase], other: Sequence[JudgedCase], examples: Examples
             ) -> dict[str, Difference]:
     """Per behaviour, how ``series`` differs from ``other`` (both judged against the API)."""
     mine, theirs = _checks(series), _checks(other)
@@ -102,6 +110,7 @@ def changes(series: Sequence[JudgedCase], other: Sequence[JudgedCase]
         else:
             continue
         behaviour = behaviour_id(cause)
+        examples.setdefault(behaviour, cause)
         kinds[behaviour].add(kind)
         refs[behaviour].append(_ref(case, now, before))
     return {b: Difference(kinds[b].pop() if len(kinds[b]) == 1 else "changes",
@@ -112,13 +121,15 @@ def behaviours(roles: Mapping[str, Sequence[JudgedCase]]) -> tuple[Behaviour, ..
     """Every behaviour in which the series differs from its base, the API or the earlier
     revision: rules in ``kernel-rules.yaml`` order, then check families."""
     series = roles["series"]
-    api = departures(series)
-    base = changes(series, roles["base"]) if "base" in roles else {}
-    against = changes(series, roles["against"]) if "against" in roles else {}
+    examples: Examples = {}
+    api = departures(series, examples)
+    base = changes(series, roles["base"], examples) if "base" in roles else {}
+    against = changes(series, roles["against"], examples) if "against" in roles else {}
     order = [r.id for r in all_rules()]
     found = sorted(api.keys() | base.keys() | against.keys(),
                    key=lambda b: (b.startswith("family:"),
                                   order.index(b.split(" or ")[0])
                                   if b.split(" or ")[0] in order else len(order), b))
-    return tuple(Behaviour(b, *describe(b), vs_base=base.get(b), vs_api=api.get(b),
+    return tuple(Behaviour(b, *describe(b, examples.get(b)), vs_base=base.get(b),
+                           vs_api=api.get(b),
                            vs_against=against.get(b)) for b in found)

@@ -17,7 +17,7 @@ from harness.paths import SCENARIOS_DIR
 from harness.results import Outcome
 from harness.review.analysis import JudgedCase, behaviours
 from harness.review.inputs import CaseInput, ReviewInputs
-from harness.review.judging import judge_against_api, with_health
+from harness.review.judging import for_the_kernel, judge_against_api, with_health
 from harness.review.model import Finding, Review
 from harness.scenario.discover import load_scenarios
 from harness.scenario.model import Scenario
@@ -49,6 +49,14 @@ def judged_case(case: CaseInput) -> JudgedCase:
     return replace(base, judgement=with_health(judgement, case.health))
 
 
+def _agreed(cases: list[JudgedCase]) -> list[JudgedCase]:
+    """Each case's explanations as the kernel's cases agree on them (``for_the_kernel``)."""
+    judged = [c for c in cases if c.judgement is not None]
+    agreed = iter(for_the_kernel([c.judgement for c in judged if c.judgement is not None]))
+    return [replace(c, judgement=next(agreed)) if c.judgement is not None else c
+            for c in cases]
+
+
 def _findings(role: str, cases: Sequence[JudgedCase]) -> tuple[list[Finding], list[Finding]]:
     health, unjudged = [], []
     for case in cases:
@@ -64,7 +72,8 @@ def _findings(role: str, cases: Sequence[JudgedCase]) -> tuple[list[Finding], li
 
 
 def assemble(inputs: ReviewInputs) -> Review:
-    roles = {role: [judged_case(c) for c in cases] for role, cases in inputs.cases.items()}
+    roles = {role: _agreed([judged_case(c) for c in cases])
+             for role, cases in inputs.cases.items()}
     health: list[Finding] = []
     unjudged: list[Finding] = []
     for role, cases in roles.items():

@@ -11,7 +11,7 @@ the guest is told about").
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from harness.kernelrules import KernelRules, KernelVersion, all_rules, rules_for
@@ -46,6 +46,51 @@ def family(check_name: str) -> tuple[str, str]:
     return OTHER_FAMILY
 
 
+# What went wrong in a failing check no rule explains, by family and direction: the
+# behaviour a reviewer reads ("a filtered event still counts"), not the register.
+SYMPTOMS: dict[tuple[str, str], str] = {
+    ("counting", "counts"): "a filtered event still counts",
+    ("counting", "stopped"): "an allowed event does not count",
+    ("cycle-counter", "counts"): "PMCCNTR counts though CPU_CYCLES is filtered",
+    ("cycle-counter", "stopped"): "PMCCNTR stops though CPU_CYCLES is allowed",
+    ("pmceid", "advertised"): "a filtered event is still advertised in PMCEID",
+    ("pmceid", "hidden"): "an allowed event is hidden from PMCEID",
+}
+
+
+def _number(text: str) -> int | None:
+    try:
+        return int(text.split()[0], 0)
+    except (ValueError, IndexError):
+        return None
+
+
+def _direction(family_id: str, check: Check) -> str:
+    """``counts``/``stopped``, ``advertised``/``hidden``, or ``<expected>-<observed>`` for
+    an errno: which way a failing check went."""
+    expected, observed = check.expected, check.observed
+    if family_id in ("counting", "cycle-counter"):
+        return "stopped" if expected.startswith("counting") else "counts"
+    if family_id == "pmceid":
+        if expected in ("present", "absent"):
+            return "hidden" if expected == "present" else "advertised"
+        want, got = _number(expected), _number(observed)
+        if want is not None and got is not None:
+            return "advertised" if got & ~want else "hidden"
+    return f"{expected}-{observed}".replace(" ", "_")
+
+
+def symptom(check: Check) -> tuple[str, str]:
+    """``(id, title)`` of a failing check no kernel rule explains."""
+    family_id, about = family(check.name)
+    way = _direction(family_id, check)
+    title = SYMPTOMS.get((family_id, way))
+    if title is None and family_id in ("filter-errno", "set-pmu-errno"):
+        call = "FILTER" if family_id == "filter-errno" else "SET_PMU"
+        title = f"{call} answers {check.observed} where the API says {check.expected}"
+    return f"{family_id}:{way}", title or about
+
+
 @dataclass(frozen=True)
 class JudgedCheck:
     check: Check
@@ -59,6 +104,9 @@ class CaseJudgement:
     outcome: Outcome
     checks: tuple[JudgedCheck, ...]
     api: str  # the rules judged against, as the oracle describes them
+    # Rules that, toggled, would get a check of this case wrong that the API gets right:
+    # whatever the kernel does, it is not that (``for_the_kernel`` drops them everywhere).
+    ruled_out: frozenset[str] = frozenset()
 
 
 def toggled(rules: KernelRules, rule_id: str) -> KernelRules:
@@ -109,27 +157,45 @@ def _one_cause(explained: dict[str, list[str]]) -> dict[str, list[str]]:
 def judge_against_api(scenario: Scenario, pmu: PmuModel, version: KernelVersion,
                       seen: Observation, control: Observation | None) -> CaseJudgement:
     """The scenario as written (its written expectations are the API's), the rest derived
-    from ``version``'s rules; each failing check with the rules that explain it. Written
-    expectations do not move with the rules, so explanations compare the oracle's own
-    derivation of the whole scenario, with and without each rule."""
+    from ``version``'s rules; each failing check with the rules that explain it, and the
+    rules this case rules out. Written expectations do not move with the rules, so
+    explanations compare the oracle's own derivation of the scenario, with and without
+    each rule."""
     api = rules_for(version)
     checks = _judged(scenario, pmu, api, seen, control)
     failing = [name for name, c in checks.items() if c.outcome is Outcome.FAIL]
     explained: dict[str, list[str]] = {name: [] for name in failing}
-    if failing:
-        derived = replace(scenario, expect=Expectations())
-        derived_api = _judged(derived, pmu, api, seen, control)
-        for rule in all_rules():
-            under = _judged(derived, pmu, toggled(api, rule.id), seen, control)
-            if _breaks_others(under, derived_api):
-                continue  # it would explain one check by getting another wrong
-            for name in failing:
-                if _explains(name, under, derived_api):
-                    explained[name].append(rule.id)
-    explained = _one_cause(explained)
+    ruled_out = set()
+    derived = replace(scenario, expect=Expectations())
+    derived_api = _judged(derived, pmu, api, seen, control)
+    for rule in all_rules():
+        under = _judged(derived, pmu, toggled(api, rule.id), seen, control)
+        if _breaks_others(under, derived_api):
+            ruled_out.add(rule.id)  # it would explain one check by getting another wrong
+            continue
+        for name in failing:
+            if _explains(name, under, derived_api):
+                explained[name].append(rule.id)
     judged = tuple(JudgedCheck(c, tuple(explained.get(name, ()))) for name, c in checks.items())
     outcome = _worst(c.outcome for c in checks.values())
-    return CaseJudgement(outcome, judged, api.describe())
+    return CaseJudgement(outcome, judged, api.describe(), frozenset(ruled_out))
+
+
+def for_the_kernel(judgements: Sequence[CaseJudgement]) -> list[CaseJudgement]:
+    """The explanations a kernel's cases agree on: a rule that some case rules out is no
+    behaviour of this kernel (a planted bug that ignores DENY is not "PMCCNTR follows event
+    0" just because that rule fits the cases where a DENY of CPU_CYCLES was lost); then,
+    per case, one cause where one explains all its failing checks."""
+    excluded = set().union(*(j.ruled_out for j in judgements)) if judgements else set()
+    kept = []
+    for judgement in judgements:
+        explained = {c.check.name: [r for r in c.explained_by if r not in excluded]
+                     for c in judgement.checks if c.check.outcome is Outcome.FAIL}
+        explained = _one_cause(explained)
+        kept.append(replace(judgement, checks=tuple(
+            replace(c, explained_by=tuple(explained.get(c.check.name, ())))
+            for c in judgement.checks)))
+    return kept
 
 
 def _worst(outcomes: Iterable[Outcome]) -> Outcome:

@@ -26,7 +26,8 @@ def _review(name: str) -> Review:
 
 
 def test_there_are_captures() -> None:
-    assert {p.name for p in CAPTURES} >= {"v3-on-filter-base", "v3-against-v2"}
+    assert {p.name for p in CAPTURES} >= {"v3-on-filter-base", "v3-against-v2",
+                                          "mutant-on-source-6.12"}
 
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
@@ -52,3 +53,17 @@ def test_v3_against_v2_changes_exactly_what_v3_changed() -> None:
     assert {b.id: b.vs_against.kind for b in review.behaviours if b.vs_against} == {
         "event-space-by-pmu-version": "adds", "pmceid-masked-by-filter": "adds"}
     assert review.departures == ()
+
+
+def test_a_planted_bug_on_6_12_is_named_by_what_breaks() -> None:
+    # deny-ignored ported to 6.12: a DENY range is dropped. No kernel rule explains that
+    # (each one that fits some cases is contradicted by others, e.g. the ALLOW-first ones,
+    # which still mask), so the behaviours are the symptoms, and the review exits 1.
+    review = _review("mutant-on-source-6.12")
+    assert [b.title for b in review.departures] == [
+        "a filtered event still counts", "PMCCNTR counts though CPU_CYCLES is filtered",
+        "a filtered event is still advertised in PMCEID"]
+    assert all(b.vs_base is not None and b.vs_base.kind == "breaks"
+               for b in review.departures)
+    assert "member-deny[max,probe]" in {r.case for b in review.departures
+                                        for r in (b.vs_api.cases if b.vs_api else ())}
