@@ -96,8 +96,10 @@ def built_from(inputs: BuildInputs) -> str:
     """The tree, its version and every series with the hash of its patches, in one line."""
     series = ", ".join(f"{s.name} [{_series_hash(s.key())}]" for s in inputs.series)
     version = KernelVersion.parse(inputs.tree.version)
-    return (f"{inputs.tree.describe} (Linux {version})"
-            + (f" + {series}" if series else ", no series"))
+    # A checkout's description already has its Makefile version; a package's has its own.
+    tree = inputs.tree.describe if str(version) in inputs.tree.describe \
+        else f"{inputs.tree.describe} (Linux {version})"
+    return tree + (f" + {series}" if series else ", no series")
 
 
 def _series_hash(key: dict[str, Any]) -> str:
