@@ -62,3 +62,11 @@ def test_the_posted_v3_on_the_base_is_reviewed_as_documented(tmp_path: Path) -> 
     run_dir = Path(proc.stderr.split("artefacts in ")[1].split()[0])
     for name in ("review.txt", "review.html", "review.json", "review-inputs.json"):
         assert (run_dir / name).is_file(), name
+    # Each case says what its prediction rests on: the tree, its version, the series by
+    # name and hash, and why (the mbox on a revision profile: the tree's version rules).
+    oracle = json.loads((run_dir / "series/filter-base-cortex-a57/member-deny-probe/"
+                         "oracle.json").read_text())
+    assert oracle["source"].startswith("filter-base: linux-source-5.10 5.10.223-1 + base [")
+    assert "v3 [" in oracle["source"] and "the tree's version rules: --series added a " \
+        "series, so the profile's revision base no longer describes the kernel" in \
+        oracle["source"]
