@@ -67,3 +67,14 @@ def test_a_planted_bug_on_6_12_is_named_by_what_breaks() -> None:
                for b in review.departures)
     assert "member-deny[max,probe]" in {r.case for b in review.departures
                                         for r in (b.vs_api.cases if b.vs_api else ())}
+
+
+def test_with_kasan_the_posted_v3_shows_the_read_that_9529aaa056ed_fixed() -> None:
+    # `review --debug`: base and series built with KASAN and lockdep, on cortex-a57 (an
+    # ARMv8.0 PMU, where the filter bitmap is 1024 bits and PMCEID's high words were read
+    # past it). The registers look right; only the kernel-health check sees it.
+    review = _review("v3-debug-on-filter-base")
+    assert [(f.role, f.case) for f in review.health] == [
+        ("series", "event-space-width[cortex-a57,probe]")]
+    assert "BUG: KASAN: use-after-free in kvm_pmu_get_pmceid" in review.health[0].message
+    assert [b.title for b in review.departures] == ["what L1's kernel printed (splats)"]
