@@ -25,6 +25,7 @@ from harness.errors import (
     InfraError,
     UsageError,
 )
+from harness.store import budget
 
 # Each command module exposes ``register(subparsers)`` which adds its sub-command(s) and sets
 # ``func`` (args -> exit code) as the parser default. Listed by module so that a command whose
@@ -161,6 +162,9 @@ def _main(argv: list[str]) -> int:
         return EXIT_USAGE
     args.argv = argv  # what the command was given, kept by `run` for --resume
     try:
+        # Read before anything runs: a bad cap found by a worker that just built something
+        # would be too late to be the usage error it is.
+        budget.configured_cap()
         return handler(args)
     except UsageError as exc:
         if exc.problems:
