@@ -12,7 +12,7 @@ from typing import Any
 from harness.images import tools
 from harness.images.kernel import KernelPlan, KernelRequest
 from harness.images.keys import install_key_files, load_or_make_keys
-from harness.images.kinds import load_profile, plan_kernel, unpack_kernel
+from harness.images.kinds import kind_modules, load_profile, plan_kernel, unpack_kernel
 from harness.images.l1 import concatenate, write_overlay
 from harness.images.model import CLIENT_KEY, KERNEL_IMAGE, L1_INITRD, L2_INITRD, ImageSet
 from harness.images.profiles import NO_OVERRIDES, SourceOverrides
@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 
 SECTION = "images"
 FORMAT = 1
-CODE = ("images/build", "images/l1", "images/kernel", "images/kinds/debian",
-        "images/kinds/local", "images/kinds/source", "images/keys", "images/modules",
-        "images/cpio", "images/tools")
+# The builders' code the image set's key hashes: these, and every kind of kernel profile.
+CODE = ("images/build", "images/l1", "images/kernel", "images/keys", "images/modules",
+        "images/cpio", "images/tools", *kind_modules())
 ENTRY_FILES = [KERNEL_IMAGE, L1_INITRD, L2_INITRD, CLIENT_KEY, f"{CLIENT_KEY}.pub",
                "host_key.pub"]
 
