@@ -238,3 +238,33 @@ def test_ccache_gets_its_share_of_the_cap(tmp_path: Path) -> None:
     conf.write_text("compression = true\nmax_size = 50G\n")
     budget.limit_ccache(tmp_path, 10 * 1024 ** 3)
     assert conf.read_text() == "compression = true\nmax_size = 2048Mi\n"
+
+
+def test_saving_a_snapshot_keeps_the_cap(monkeypatch: pytest.MonkeyPatch,
+                                         tmp_path: Path) -> None:
+    # The store point itself: SnapshotStore.save on the cache's own store (the QEMU side
+    # answered by a fake monitor that writes a 2 MiB state file).
+    from harness.machine.snapshot import SnapshotStore
+    from tests.unit.test_machine_snapshot import INPUTS, FakeQmp
+
+    class BigState(FakeQmp):
+        def execute(self, command: str, timeout: float, **arguments: object) -> object:
+            result = super().execute(command, timeout, **arguments)
+            if command == "migrate":
+                Path(str(arguments["uri"]).removeprefix("file:")).write_bytes(b"s" * 2 * MIB)
+            return result
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv(budget.CAP_VARIABLE, "5M")
+    root = tmp_path / "pmu-harness"
+    paths = fake_cache(root)  # 11 MiB
+    in_use = paths["k"]
+    budget.take(in_use)
+    os.utime(in_use, (1, 1))  # the oldest of all, and leased
+    snap = SnapshotStore().save(INPUTS, BigState(), {})
+    # 13 MiB with the new 2 MiB snapshot: s (2) and a (3) go -> 8, w (4) -> 4; k is in use;
+    # the new snapshot (leased by its saver) and apt stay: 1 + 2 + 1 = 4 MiB, and the
+    # snapshot's meta.json (under a page).
+    assert left(paths) == {"k"}
+    assert snap.state.exists()
+    assert 4 * MIB < budget.scan(root).total < 4 * MIB + 4096
