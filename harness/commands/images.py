@@ -148,23 +148,29 @@ def _prune(args: argparse.Namespace) -> int:
     kind."""
     root = cache_dir()
     cap = args.max_size if args.max_size is not None else budget.configured_cap()
-    verb = "would remove" if args.dry_run else "removed"
     gone: list[budget.Entry] = []
+    # Each removal (and each entry kept because it is in use) is logged where it happens
+    # (harness.store.budget); a dry run removes nothing, so it says here what would go.
     for entry, why in _stale(args.keep):
-        went = _try(entry, why, args.dry_run)
-        print(f"{verb if went else 'kept (in use)'} {entry.describe()}: {why}")
-        gone += [entry] if went else []
+        if _try(entry, why, args.dry_run):
+            gone.append(entry)
+            _would(args.dry_run, entry, why)
     # A dry run removed nothing: the cap's pass must count as if it had.
     enforced = budget.enforce(root, cap, dry_run=args.dry_run,
                               gone=gone if args.dry_run else ())
     for entry in enforced.evicted:
-        print(f"{verb} {entry.describe()}: least recently used, over the cap")
+        _would(args.dry_run, entry, "least recently used, over the cap")
     gone += enforced.evicted
     print(_freed(gone, args.dry_run))
     after = "would be" if args.dry_run else "is"
     print(f"cache {root} {after} {budget.human(enforced.after)}, cap {budget.human(cap)} "
           f"({budget.CAP_VARIABLE} or --max-size)")
     return EXIT_OK
+
+
+def _would(dry_run: bool, entry: budget.Entry, why: str) -> None:
+    if dry_run:
+        print(f"would remove {entry.describe()}: {why}")
 
 
 def _try(entry: budget.Entry, why: str, dry_run: bool) -> bool:

@@ -222,8 +222,10 @@ def test_prune_reports_what_it_frees_by_kind(
     assert "would be 5 MiB, cap 6 MiB" in out
     assert left(paths) == {"s", "a", "k", "w"}  # a dry run
     assert main(["images", "prune", "--max-size", "6M"]) == 0
-    out = capsys.readouterr().out
-    assert "freed: 1 snapshots (2 MiB), 1 workspaces (4 MiB); 6 MiB in all" in out
+    said = capsys.readouterr()
+    assert "freed: 1 snapshots (2 MiB), 1 workspaces (4 MiB); 6 MiB in all" in said.out
+    assert "cache: evicted kbuild/w (4 MiB, last used " in said.err  # logged as it goes
+    assert "cache: evicted snapshots/s (2 MiB, last used " in said.err
     assert left(paths) == {"a", "k"}
 
 
