@@ -12,8 +12,9 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import TextIO
 
-from harness import __version__
+from harness import __version__, status
 from harness.errors import (
     EXIT_ABORT_BISECT,
     EXIT_CHECK_FAILED,
@@ -25,6 +26,7 @@ from harness.errors import (
     InfraError,
     UsageError,
 )
+from harness.store import budget
 
 # Each command module exposes ``register(subparsers)`` which adds its sub-command(s) and sets
 # ``func`` (args -> exit code) as the parser default. Listed by module so that a command whose
@@ -63,9 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
 TERMINAL_LOG_FORMAT = "%(message)s"
 
 
+class _LogHandler(logging.StreamHandler[TextIO]):
+    """Log lines on stderr; the status line (``harness.status``) is taken away first, so
+    the two never mix (the step's next update draws it again)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        status.clear()
+        super().emit(record)
+
+
 def _log_to_terminal() -> tuple[logging.Handler, int]:
     """The handler added and the harness logger's level before, to put back."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _LogHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(TERMINAL_LOG_FORMAT))
     logging.getLogger().addHandler(handler)
     # The harness's own progress, not that of the libraries under it (paramiko's INFO
@@ -126,10 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     handler, level = _log_to_terminal()
+    # Progress of long steps is drawn on a terminal only; elsewhere each step logs its
+    # start and end.
+    line = status.install(status.TerminalLine(sys.stderr) if sys.stderr.isatty()
+                          else status.NoLine())
     try:
         code = _last_resort(words)
     finally:
         # Called in-process (tests, other tools), the caller's handler and logging come back.
+        status.install(line).clear()
         signal.signal(signal.SIGTERM, previous)
         logging.getLogger().removeHandler(handler)
         logging.getLogger("harness").setLevel(level)
@@ -161,6 +177,9 @@ def _main(argv: list[str]) -> int:
         return EXIT_USAGE
     args.argv = argv  # what the command was given, kept by `run` for --resume
     try:
+        # Read before anything runs: a bad cap found by a worker that just built something
+        # would be too late to be the usage error it is.
+        budget.configured_cap()
         return handler(args)
     except UsageError as exc:
         if exc.problems:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.images.profiles import SourceOverrides
-from harness.reports import ReportRequest
+from harness.reports import ReportRequest, formats
+from harness.reports.formats import ReportFormat
 
 
 def whole_number(minimum: int, unit: str = "") -> Callable[[str], int]:
@@ -59,13 +60,22 @@ def add_local_kernel_arguments(parser: Any) -> None:
                              "its virtio-net is not built in")
 
 
+def add_report_files(parser: Any, only: Sequence[ReportFormat] | None = None) -> None:
+    """``--NAME FILE`` for each report format (``harness.reports.formats``), or ``only``."""
+    for report in formats.FORMATS if only is None else only:
+        parser.add_argument(report.option, type=Path, metavar="FILE", help=report.help)
+
+
+def report_files(args: argparse.Namespace, only: Sequence[ReportFormat] | None = None
+                 ) -> dict[str, Path]:
+    """The report files ``add_report_files`` asked for, by format name."""
+    return {f.name: path for f in (formats.FORMATS if only is None else only)
+            if (path := getattr(args, f.name, None)) is not None}
+
+
 def add_report_arguments(parser: Any, *, ktap: bool = True) -> None:
     """The reports every command that ends with results can write (``harness.reports``)."""
-    parser.add_argument("--json", type=Path, metavar="FILE", help="write results as JSON")
-    parser.add_argument("--html", type=Path, metavar="FILE",
-                        help="write the matrix (scenarios x machine/kernel) as one HTML page, "
-                             "each cell linked to its artefacts")
-    parser.add_argument("--junit", type=Path, metavar="FILE", help="write results as JUnit XML")
+    add_report_files(parser)
     if ktap:
         parser.add_argument("--ktap", action="store_true",
                             help="print KTAP (with a `# Totals:` line) instead of the table")
@@ -80,6 +90,6 @@ def add_bisect_argument(parser: Any) -> None:
 
 def report_request(args: argparse.Namespace, run_dir: Path | None = None) -> ReportRequest:
     """The reports ``add_report_arguments`` asked for; ``run_dir`` keeps its own copies."""
-    return ReportRequest(json=args.json, junit=args.junit, html=args.html,
+    return ReportRequest(files=report_files(args),
                          ktap=getattr(args, "ktap", False), include_skips=args.skips,
                          run_dir=run_dir)

@@ -25,7 +25,6 @@ class Event:
     number: int
     name: str
     sysfs: str | None  # None: the Linux PMUv3 driver lists no file for it
-    perf_generic: str | None
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,6 @@ def _event_from(raw: dict[str, Any]) -> Event:
         number=int(raw["number"]),
         name=str(raw["name"]),
         sysfs=str(raw["sysfs"]) if raw.get("sysfs") else None,
-        perf_generic=str(raw["perf_generic"]) if raw.get("perf_generic") else None,
     )
 
 

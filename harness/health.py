@@ -136,6 +136,7 @@ Golden logs captured from real runs are in ``tests/data/kernel-logs``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
@@ -325,6 +326,9 @@ class _Head:
     kind: Kind
     role: _Role = _Role.OPEN
     oops_next: bool = False  # an "Internal error: Oops" follows this headline
+    # The kernel is going down: while L1 boots, this line means it will never come up
+    # (``first_dying_line``; harness.machine.console acts on it at once).
+    dying: bool = False
 
 
 _LOCKDEP_WARNINGS = (
@@ -362,18 +366,19 @@ _HEADS: tuple[tuple[str, _Head], ...] = (
      _Head(Kind.CLOCKSOURCE)),
     (rf"(?:\[ )?BUG: (?:{_LOCKDEP_BUGS})", _Head(Kind.LOCKDEP)),
     (r"BUG: (?:unable to handle|kernel NULL pointer dereference)",
-     _Head(Kind.OOPS, oops_next=True)),
-    (r"[Kk]ernel BUG at ", _Head(Kind.BUG, _Role.WARN_LINE, oops_next=True)),
+     _Head(Kind.OOPS, oops_next=True, dying=True)),
+    (r"[Kk]ernel BUG at ", _Head(Kind.BUG, _Role.WARN_LINE, oops_next=True, dying=True)),
     (r"(?:\[ )?BUG: ", _Head(Kind.BUG)),
     (r"WARNING: (?:CPU: \d|at )", _Head(Kind.WARNING, _Role.WARN_LINE)),
     (rf"WARNING: (?:{_LOCKDEP_WARNINGS})", _Head(Kind.LOCKDEP)),
     (r"WARNING: ", _Head(Kind.LOCKDEP, _Role.MAYBE_LOCKDEP)),
     (r"INFO: trying to register non-static key|DEBUG_LOCKS_WARN_ON\(", _Head(Kind.LOCKDEP)),
-    (r"Unable to handle kernel ", _Head(Kind.OOPS, oops_next=True)),
-    (r"Internal error: |Oops(?: - [^:]{1,40})?: ", _Head(Kind.OOPS, _Role.OOPS_LINE)),
+    (r"Unable to handle kernel ", _Head(Kind.OOPS, oops_next=True, dying=True)),
+    (r"Internal error: |Oops(?: - [^:]{1,40})?: ",
+     _Head(Kind.OOPS, _Role.OOPS_LINE, dying=True)),
     (r"general protection fault|Bad mode in \S{1,32} handler detected"
-     r"|SError Interrupt on CPU", _Head(Kind.OOPS)),
-    (r"Kernel panic - not syncing", _Head(Kind.PANIC, _Role.PANIC)),
+     r"|SError Interrupt on CPU", _Head(Kind.OOPS, dying=True)),
+    (r"Kernel panic - not syncing", _Head(Kind.PANIC, _Role.PANIC, dying=True)),
     (r"list_(?:add|del)(?: corruption| double add)", _Head(Kind.LIST_CORRUPTION)),
     (r"refcount_t: ", _Head(Kind.REFCOUNT)),
     (r"unreferenced object 0x|kmemleak: \d{1,9} new suspected memory leak",
@@ -388,6 +393,28 @@ def _headline(line: str) -> _Head | None:
     if match is None or match.lastgroup is None:
         return None
     return _HEAD_OF[match.lastgroup]
+
+
+# Words every dying headline holds: a log without any is passed over at C speed (a console
+# is read again at every poll while L1 boots).
+_DYING_HINT = re.compile(r"Unable to handle|Internal error|Oops|BUG|Kernel panic"
+                         r"|general protection|Bad mode|SError")
+
+
+def first_dying_line(lines: Sequence[str]) -> tuple[int, Kind] | None:
+    """The index and kind of the first line whose headline means the kernel is going down
+    (a panic, an oops, ``kernel BUG at``): the same headlines ``scan`` reads."""
+    for index, raw in enumerate(lines):
+        if _DYING_HINT.search(raw):
+            head = _headline(_clean(raw))
+            if head is not None and head.dying:
+                return index, head.kind
+    return None
+
+
+def has_dying_hint(text: str) -> bool:
+    """Whether ``text`` could hold a dying headline at all (cheap; see ``first_dying_line``)."""
+    return _DYING_HINT.search(text) is not None
 
 
 # ----------------------------------------------------------------------------------------

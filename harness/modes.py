@@ -13,9 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from harness.catalog import unknown_name
-from harness.errors import UsageError
-
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -26,6 +23,28 @@ if TYPE_CHECKING:
     L2Runner = Callable[[Remote, Scenario, bool, Path], Observation]
     """(L1, scenario, with the filter or as the unfiltered control, artefacts dir) ->
     what L2 saw"""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What scenarios a mode can run. The scenario parser refuses the rest, naming the
+    mode, what it lacks, ``why``, and the modes that can."""
+
+    ordering_steps: bool = True     # init/run/set_pmu steps among the filter calls
+    max_vcpus: int | None = None    # None: as many as a scenario may have
+    vcpus_without_pmu: bool = True  # no_pmu_vcpus
+    why: str = ""
+
+    def lacks(self, *, ordering: bool, vcpus: int, without_pmu: bool) -> list[str]:
+        """What of a scenario this mode cannot run (empty: it can run it)."""
+        missing = []
+        if ordering and not self.ordering_steps:
+            missing.append("ordering steps")
+        if self.max_vcpus is not None and vcpus > self.max_vcpus:
+            missing.append(f"{vcpus} vCPUs (at most {self.max_vcpus})")
+        if without_pmu and not self.vcpus_without_pmu:
+            missing.append("no_pmu_vcpus")
+        return missing
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class Mode:
     # build (about 20 s) and one retry in a fresh L1, on a loaded host.
     avocado_timeout_seconds: int
     default: bool = False  # chosen when the user names no mode
+    can: Capabilities = Capabilities()
 
     def load_runner(self) -> L2Runner:
         module, _, function = self.runner.partition(":")
@@ -58,15 +78,12 @@ REGISTRY: dict[str, Mode] = {mode.name: mode for mode in (
          avocado_timeout_seconds=600, default=True),
     Mode("linux", "QEMU + Linux in L2, the filter set through a preload, perf stat inside",
          "harness.l2.linux:run_linux", seconds_per_case=20.0, case_deadline_seconds=1200.0,
-         avocado_timeout_seconds=1200),
+         avocado_timeout_seconds=1200,
+         can=Capabilities(ordering_steps=False, max_vcpus=1, vcpus_without_pmu=False,
+                          why="it applies the filters just before the PMU init of a "
+                              "1-vCPU guest (the preload in L2's QEMU)")),
 )}
 
 MODES: tuple[str, ...] = tuple(REGISTRY)
 DEFAULT_MODES: tuple[str, ...] = tuple(m.name for m in REGISTRY.values() if m.default)
 
-
-def get_mode(name: str) -> Mode:
-    mode = REGISTRY.get(name)
-    if mode is None:
-        raise UsageError(unknown_name("L2 mode", name, MODES))
-    return mode

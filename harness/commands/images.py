@@ -15,13 +15,12 @@ from harness.cliargs import (
     source_overrides,
     whole_number,
 )
-from harness.errors import EXIT_INFRA, EXIT_OK
+from harness.errors import EXIT_INFRA, EXIT_OK, UsageError
 from harness.images.build import SECTION
 from harness.images.prune import stale_image_sets
 from harness.machine.snapshot import SnapshotStore
 from harness.paths import cache_dir
-from harness.store import cache
-from harness.store.locking import file_lock
+from harness.store import budget, cache
 
 DEFAULT_PROFILE = "debian-6.1"
 
@@ -50,10 +49,15 @@ def register(subparsers: Any) -> None:
     verify.set_defaults(func=_verify)
 
     prune = actions.add_parser("prune", help="delete all but the newest image sets of each "
-                                             "kernel profile (for long-lived CI hosts)")
+                                             "kernel profile, then the least recently used "
+                                             "entries until the cache fits its cap")
     prune.add_argument("--keep", type=whole_number(1), default=2, metavar="N",
                        help="image sets to keep per kernel profile (default 2: the current "
                             "one and the one before)")
+    prune.add_argument("--max-size", type=_cap_size, metavar="SIZE",
+                       help="then evict the least recently used until the cache fits SIZE "
+                            f"(e.g. 20G; default ${budget.CAP_VARIABLE}, else "
+                            f"{budget.human(budget.DEFAULT_CAP)})")
     prune.add_argument("--dry-run", action="store_true", help="only say what would go")
     prune.set_defaults(func=_prune)
 
@@ -61,6 +65,13 @@ def register(subparsers: Any) -> None:
     clean.add_argument("--all", action="store_true",
                        help="also the userspace layer, tool builds and apt downloads")
     clean.set_defaults(func=_clean)
+
+
+def _cap_size(text: str) -> int:
+    try:
+        return budget.parse_size(text, "--max-size")
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _profiles(requested: list[str] | None) -> list[str]:
@@ -132,49 +143,71 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _prune(args: argparse.Namespace) -> int:
-    stale = stale_image_sets(images.list_image_sets(), args.keep)
-    freed = 0
-    for image_set in stale:
-        size = _size(image_set)
-        if not args.dry_run:
-            # Under the entry's lock: a build of the same entry waits rather than races.
-            with file_lock(cache.lock_path(SECTION, image_set.directory.name)):
-                shutil.rmtree(image_set.directory)
-        freed += size
-        print(f"{'would remove' if args.dry_run else 'removed'} {image_set.directory.name} "
-              f"({image_set.kernel_package} {image_set.kernel_package_version}, "
-              f"built {image_set.manifest.get('created', '?')}, {size / 1e6:.0f} MB)")
-    gone = {s.cache_key for s in stale}
-    kept = {s.cache_key for s in images.list_image_sets()} - gone
-    snapshots = SnapshotStore()
-    for orphan in snapshots.orphans(kept):
-        size = sum(p.stat().st_size for p in orphan.rglob("*") if p.is_file())
-        if not args.dry_run:
-            snapshots.drop(orphan.name)
-        freed += size
-        print(f"{'would remove' if args.dry_run else 'removed'} snapshot {orphan.name} "
-              f"(its image set is gone, {size / 1e6:.0f} MB)")
-    freed += _prune_kernels(args.keep, args.dry_run)
-    print(f"{len(stale)} image set(s), {freed / 1e6:.0f} MB"
-          + (" would be freed" if args.dry_run else " freed"))
+    """The stale (all but the newest ``--keep`` of each line), then the least recently
+    used until the cache fits its cap; every removal said, with its size, then the sums by
+    kind."""
+    root = cache_dir()
+    cap = args.max_size if args.max_size is not None else budget.configured_cap()
+    gone: list[budget.Entry] = []
+    # Each removal (and each entry kept because it is in use) is logged where it happens
+    # (harness.store.budget); a dry run removes nothing, so it says here what would go.
+    for entry, why in _stale(args.keep):
+        if _try(entry, why, args.dry_run):
+            gone.append(entry)
+            _would(args.dry_run, entry, why)
+    # A dry run removed nothing: the cap's pass must count as if it had.
+    enforced = budget.enforce(root, cap, dry_run=args.dry_run,
+                              gone=gone if args.dry_run else ())
+    for entry in enforced.evicted:
+        _would(args.dry_run, entry, "least recently used, over the cap")
+    gone += enforced.evicted
+    print(_freed(gone, args.dry_run))
+    after = "would be" if args.dry_run else "is"
+    print(f"cache {root} {after} {budget.human(enforced.after)}, cap {budget.human(cap)} "
+          f"({budget.CAP_VARIABLE} or --max-size)")
     return EXIT_OK
 
 
-def _prune_kernels(keep: int, dry_run: bool) -> int:
-    """Built kernels beyond the newest of each source profile, and unused workspaces."""
-    from harness.kbuild import prune
-    from harness.kbuild.build import RESULTS, WORKSPACES
+def _would(dry_run: bool, entry: budget.Entry, why: str) -> None:
+    if dry_run:
+        print(f"would remove {entry.describe()}: {why}")
 
+
+def _try(entry: budget.Entry, why: str, dry_run: bool) -> bool:
+    if not dry_run:
+        return budget.evict(entry, why)
+    with budget.unused(entry.path) as free:
+        return free
+
+
+def _stale(keep: int) -> list[tuple[budget.Entry, str]]:
+    """Image sets beyond the ``keep`` newest of their line, the snapshots of image sets
+    that go or are gone, built kernels beyond the newest of theirs, unused workspaces."""
+    from harness.kbuild import prune
+
+    sets = images.list_image_sets()
+    stale = stale_image_sets(sets, keep)
+    found = [(budget.entry_of(s.directory),
+              f"not among the {keep} newest of {s.kernel_profile}") for s in stale]
+    kept = {s.cache_key for s in sets} - {s.cache_key for s in stale}
+    found += [(budget.entry_of(orphan), "its image set is gone")
+              for orphan in SnapshotStore().orphans(kept)]
     results, workspaces = prune.stale(keep)
-    freed = 0
-    verb = "would remove" if dry_run else "removed"
-    for entry in results:
-        freed += 0 if dry_run else prune.remove(entry.path, RESULTS)
-        print(f"{verb} built kernel {entry.path.name} (built {entry.created})")
-    for workspace in workspaces:
-        freed += 0 if dry_run else prune.remove(workspace, WORKSPACES)
-        print(f"{verb} build workspace {workspace.name} (no kept kernel was built in it)")
-    return freed
+    found += [(budget.entry_of(e.path), f"not among the {keep} newest of {e.profile}")
+              for e in results]
+    found += [(budget.entry_of(w), "no kept kernel was built in it") for w in workspaces]
+    return found
+
+
+def _freed(gone: list[budget.Entry], dry_run: bool) -> str:
+    by_kind: dict[str, list[budget.Entry]] = {}
+    for entry in gone:
+        by_kind.setdefault(entry.kind, []).append(entry)
+    parts = [f"{len(members)} {kind} ({budget.human(sum(e.size for e in members))})"
+             for kind, members in sorted(by_kind.items())]
+    total = budget.human(sum(e.size for e in gone))
+    return (f"{'would free' if dry_run else 'freed'}: {', '.join(parts) or 'nothing'}; "
+            f"{total} in all")
 
 
 def _clean(args: argparse.Namespace) -> int:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.atomicfile import check_output_paths, write_each
-from harness.cliargs import whole_number
+from harness.cliargs import add_report_files, report_files, whole_number
 from harness.errors import EXIT_CHECK_FAILED, EXIT_INFRA, EXIT_OK
 from harness.mutation import (
     DEFAULT_SUITE,
@@ -29,15 +30,11 @@ from harness.mutation import (
 )
 from harness.paths import new_run_dir
 from harness.plan import Request
-from harness.reports.mutants import (
-    mutants_table,
-    score_line,
-    write_mutants_html,
-    write_mutants_json,
-)
+from harness.reports.formats import MutantsWriter, for_mutants
+from harness.reports.mutants import mutants_table, score_line
 from harness.reports.table import progress_line
 from harness.results import CaseResult
-from harness.results.mutants import MutantStatus
+from harness.results.mutants import MutantResult, MutantStatus
 
 
 def register(subparsers: Any) -> None:
@@ -53,8 +50,7 @@ def register(subparsers: Any) -> None:
                               "default run in kernel-patches/mutants/mutants.yaml)")
     mutants.add_argument("-j", "--jobs", type=whole_number(1), metavar="N",
                          help="L1 machines at once (default: one per core, as memory allows)")
-    mutants.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON")
-    mutants.add_argument("--html", type=Path, metavar="FILE", help="write the report as HTML")
+    add_report_files(mutants, for_mutants())
     mutants.add_argument("--list", action="store_true",
                          help="list the mutants and what each breaks, and exit")
     mutants.set_defaults(func=mutants_command)
@@ -76,12 +72,28 @@ def _list() -> int:
     return EXIT_OK
 
 
+def _writers(results: Sequence[MutantResult], meta: dict[str, Any], run_dir: Path,
+             files: dict[str, Path]) -> list[tuple[Path | None, Callable[[Path], None]]]:
+    """Each format's copy in the run directory and the file asked for, if any."""
+    writers: list[tuple[Path | None, Callable[[Path], None]]] = []
+    for report in for_mutants():
+        assert report.mutants is not None
+
+        def write(path: Path, writer: MutantsWriter = report.mutants) -> None:
+            writer(results, path, meta)
+        if report.mutants_in_run_dir is not None:
+            writers.append((run_dir / report.mutants_in_run_dir, write))
+        writers.append((files.get(report.name), write))
+    return writers
+
+
 def mutants_command(args: argparse.Namespace) -> int:
     from harness.execute.pool import default_jobs
 
     if args.list:
         return _list()
-    check_output_paths([args.json, args.html])
+    files = report_files(args, for_mutants())
+    check_output_paths(list(files.values()))
     plan = base_plan(Request(suite=args.suite, kernels=(args.kernel,) if args.kernel else ()))
     mutants = choose(load_mutants(), args.mutant, plan_kernel(plan))
     jobs = args.jobs or default_jobs()
@@ -96,11 +108,7 @@ def mutants_command(args: argparse.Namespace) -> int:
             "unmutated_seconds": round(run.baseline_seconds, 1),
             "seconds": round(time.monotonic() - start, 1),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    failures = write_each([
-        (run_dir / "mutants.json", lambda p: write_mutants_json(run.mutants, p, meta)),
-        (args.json, lambda p: write_mutants_json(run.mutants, p, meta)),
-        (run_dir / "mutants.html", lambda p: write_mutants_html(run.mutants, p, meta)),
-        (args.html, lambda p: write_mutants_html(run.mutants, p, meta))])
+    failures = write_each(_writers(run.mutants, meta, run_dir, files))
     for failure in failures:
         print(f"pmu-harness: infrastructure error: a report could not be written: {failure}",
               file=sys.stderr)

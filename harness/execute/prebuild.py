@@ -8,12 +8,16 @@ import time
 
 from harness.images import build_image_set
 from harness.plan import Plan
+from harness.store import budget
 
 
 def prebuild_source_kernels(plan: Plan, *, progress: bool = True) -> float:
     """Build (or find) the image set of every source kernel of the plan, with the plan's
     ``--tree``/``--series``; the seconds it took."""
     start = time.monotonic()
+    # This process now uses this plan's kernels and no earlier plan's: a mutants run,
+    # moving on to the next mutant, lets the last one's image set and kernel be evicted.
+    budget.release_all()
     for kernel in plan.source_kernels():
         build_image_set(kernel, overrides=plan.options.overrides, progress=progress)
     return time.monotonic() - start

@@ -12,22 +12,22 @@ from typing import Any
 from harness.images import tools
 from harness.images.kernel import KernelPlan, KernelRequest
 from harness.images.keys import install_key_files, load_or_make_keys
-from harness.images.kinds import load_profile, plan_kernel, unpack_kernel
+from harness.images.kinds import kind_modules, load_profile, plan_kernel, unpack_kernel
 from harness.images.l1 import concatenate, write_overlay
 from harness.images.model import CLIENT_KEY, KERNEL_IMAGE, L1_INITRD, L2_INITRD, ImageSet
 from harness.images.profiles import NO_OVERRIDES, SourceOverrides
 from harness.images.recipe import L1_DIR, code_hashes, recipe_hashes
 from harness.images.userspace import CPIO, UserspacePlan, ensure_userspace, plan_userspace
-from harness.store import cache
+from harness.store import budget, cache
 from harness.store.locking import file_lock
 
 log = logging.getLogger(__name__)
 
 SECTION = "images"
 FORMAT = 1
-CODE = ("images/build", "images/l1", "images/kernel", "images/kinds/debian",
-        "images/kinds/local", "images/kinds/source", "images/keys", "images/modules",
-        "images/cpio", "images/tools")
+# The builders' code the image set's key hashes: these, and every kind of kernel profile.
+CODE = ("images/build", "images/l1", "images/kernel", "images/keys", "images/modules",
+        "images/cpio", "images/tools", *kind_modules())
 ENTRY_FILES = [KERNEL_IMAGE, L1_INITRD, L2_INITRD, CLIENT_KEY, f"{CLIENT_KEY}.pub",
                "host_key.pub"]
 
@@ -84,6 +84,8 @@ def build_image_set(kernel_profile: str, *, local_image: Path | None = None,
     the_plan = plan(kernel_profile, local_image=local_image, local_modules=local_modules,
                     refresh=refresh, overrides=overrides, progress=progress)
     final = the_plan.directory
+    # Leased before it is looked at: from here on no eviction can take it from this command.
+    budget.take(final)
     with file_lock(cache.lock_path(SECTION, final.name), what=f"image set {final.name}"):
         manifest = cache.read_manifest(final)
         if manifest is not None:
@@ -98,7 +100,9 @@ def build_image_set(kernel_profile: str, *, local_image: Path | None = None,
         with cache.atomic_dir(final) as tmp:
             manifest = _build(the_plan, tmp, progress=progress)
         _say(progress, f"built {final.name} in {manifest['seconds']['total']} s")
-        return ImageSet.from_manifest(final, manifest)
+    # Outside the set's lock: the cap's pass may wait for another process's pass.
+    budget.after_store(final.parent.parent)
+    return ImageSet.from_manifest(final, manifest)
 
 
 def with_invocation(manifest: dict[str, Any], record: dict[str, Any] | None, *,

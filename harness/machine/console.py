@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import InfraError
+from harness.health import first_dying_line, has_dying_hint
 
-# A kernel that hits one of these will not reach the marker; say so at once with the text
-# rather than sitting out the deadline. Order matters: the first match names the problem.
-_FATAL = (
-    ("kernel panic", re.compile(r"Kernel panic - not syncing")),
-    ("kernel oops", re.compile(r"Internal error: Oops|Unable to handle kernel")),
-    ("kernel BUG", re.compile(r"^\s*(\[[\s\d.]+\]\s*)?kernel BUG at", re.MULTILINE)),
-)
 # How much of the console after the first sign of death goes into the error.
 _EVIDENCE_LINES = 40
 # After a panic starts printing, give the kernel this long to finish its backtrace (with
@@ -34,20 +27,19 @@ class Fatal:
 
 
 def find_fatal(text: str) -> Fatal | None:
-    """The earliest panic/oops/BUG in `text`, with the lines around it as evidence."""
-    best: tuple[int, str] | None = None
-    for kind, pattern in _FATAL:
-        match = pattern.search(text)
-        if match and (best is None or match.start() < best[0]):
-            best = (match.start(), kind)
-    if best is None:
+    """The earliest panic/oops/BUG in `text`, with the lines around it as evidence: a kernel
+    that prints one will not reach the marker, so say so at once rather than sit out the
+    deadline. The headlines are the kernel-health parser's (``health.first_dying_line``)."""
+    if not has_dying_hint(text):
         return None
-    start = text.rfind("\n", 0, best[0]) + 1
-    lines = text[start:].splitlines()
+    lines = text.splitlines()
+    found = first_dying_line(lines)
+    if found is None:
+        return None
+    index, kind = found
     # A few lines before (the oops header often precedes the panic line) and many after.
-    before = text[:start].splitlines()[-5:]
-    evidence = "\n".join([*before, *lines[:_EVIDENCE_LINES]])
-    return Fatal(kind=best[1], line=lines[0].strip() if lines else "", evidence=evidence)
+    evidence = "\n".join(lines[max(index - 5, 0):index + _EVIDENCE_LINES])
+    return Fatal(kind=f"kernel {kind.value}", line=lines[index].strip(), evidence=evidence)
 
 
 class ConsoleLog:

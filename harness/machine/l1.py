@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import re
 import socket
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,8 @@ from harness.machine.snapshot import (
     wait_incoming,
 )
 from harness.machine.ssh import SshSession, SshTarget
+
+log = logging.getLogger(__name__)
 
 QMP_CONNECT_TIMEOUT = 30.0
 RESTORE_LOAD_TIMEOUT = 120.0
@@ -273,8 +275,8 @@ class L1Machine:
             self._verify()
             self.store.touch(snap.key)
         except InfraError as exc:
-            print(f"pmu-harness: snapshot {snap.key} did not restore, rebuilding: "
-                  f"{str(exc).splitlines()[0]}", file=sys.stderr)
+            log.warning("pmu-harness: snapshot %s did not restore, rebuilding: %s", snap.key,
+                        str(exc).splitlines()[0])
             self.shutdown()
             self.store.drop(snap.key)
             self._facts, self.timers_rearmed = None, False
@@ -290,8 +292,8 @@ class L1Machine:
             return True
         found = self.ssh.run(HOTPLUG_CHECK, timeout=30)
         if found.exit_status != 0:
-            print("pmu-harness: no L1 snapshot for this kernel: it cannot hotplug a CPU, "
-                  "which a restored VHE L1 needs to re-arm its timers", file=sys.stderr)
+            log.warning("pmu-harness: no L1 snapshot for this kernel: it cannot hotplug a "
+                        "CPU, which a restored VHE L1 needs to re-arm its timers")
         return found.exit_status == 0
 
     def _save(self, running: _Running, inputs: SnapshotInputs) -> None:
@@ -307,8 +309,8 @@ class L1Machine:
             self.save_seconds = time.monotonic() - started
         except InfraError as exc:
             # A snapshot is an optimisation: this run goes on, the next one boots cold.
-            print(f"pmu-harness: could not save an L1 snapshot: {str(exc).splitlines()[0]}",
-                  file=sys.stderr)
+            log.warning("pmu-harness: could not save an L1 snapshot: %s",
+                        str(exc).splitlines()[0])
         running.qmp.execute("cont", 30)
         self._connect_ssh(running, time.monotonic() + SSH_READY_TIMEOUT)
         self._reset_clock()

@@ -16,10 +16,12 @@ from typing import Any, Protocol
 
 from harness.errors import InfraError
 from harness.paths import cache_dir
+from harness.store import budget
 
 # Bump when the way a snapshot is made changes (what runs before the save, the layout).
 # 2: VHE L1s whose kernel cannot hotplug a CPU are no longer saved (their restore fails).
 SNAPSHOT_FORMAT = 2
+SECTION = "snapshots"
 STATE_FILE = "l1.state"
 META_FILE = "meta.json"
 SAVE_TIMEOUT = 180.0
@@ -165,20 +167,28 @@ class SnapshotStore:
     """Snapshots under `<cache>/snapshots/<key>/`, written atomically (tmp dir + rename)."""
 
     def __init__(self, root: Path | None = None) -> None:
-        self.root = root if root is not None else cache_dir() / "snapshots"
+        self.root = root if root is not None else cache_dir() / SECTION
+        # The cache's cap is kept only for the cache's own store (a store elsewhere, as in
+        # the unit tests, is not part of any cache).
+        self.cache_root = cache_dir() if root is None else None
 
     def lookup(self, inputs: SnapshotInputs) -> Snapshot | None:
         key = inputs.key()
         state = self.root / key / STATE_FILE
         if state.is_file() and (self.root / key / META_FILE).is_file():
-            return Snapshot(key, state)
+            # This L1 will be restored from it: no eviction may take it meanwhile.
+            budget.take(self.root / key)
+            if state.is_file():
+                return Snapshot(key, state)
         return None
 
     def touch(self, key: str) -> None:
-        """Mark a snapshot used (its slot keeps the SLOT_KEEP most recently used)."""
+        """Mark a snapshot used (its slot keeps the SLOT_KEEP most recently used; the cache's
+        cap evicts the least recently used)."""
         # Gone or on a read-only cache: it only ages sooner.
         with contextlib.suppress(OSError):
             os.utime(self.root / key / META_FILE)
+        budget.take(self.root / key)
 
     def drop(self, key: str) -> None:
         """Remove a snapshot (one that failed to restore is rebuilt, never retried)."""
@@ -197,10 +207,13 @@ class SnapshotStore:
             meta = {"key": key, "slot": inputs.slot(), "inputs": inputs.__dict__,
                     "save_seconds": round(time.monotonic() - started, 3), **extra}
             (tmp / META_FILE).write_text(json.dumps(meta, indent=2, default=list) + "\n")
+            budget.take(self.root / key)
             self._install(tmp, key)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         self._prune_slot(inputs.slot(), keep=key)
+        if self.cache_root is not None:
+            budget.after_store(self.cache_root)
         return Snapshot(key, self.root / key / STATE_FILE)
 
     def _install(self, tmp: Path, key: str) -> None:
@@ -239,7 +252,9 @@ class SnapshotStore:
             if meta.get("slot") == slot:
                 others.append((used, meta_path.parent.name))
         for _, key in sorted(others, reverse=True)[SLOT_KEEP - 1:]:
-            self.drop(key)
+            # Another L1 may be restoring from it right now: only an unleased one goes.
+            budget.evict(budget.entry_of(self.root / key),
+                         f"its slot {slot} keeps the {SLOT_KEEP} most recently used")
 
 
 def migrate_to_file(qmp: Qmp, path: Path, timeout: float) -> None:

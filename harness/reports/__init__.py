@@ -8,14 +8,14 @@ place that decides what a finished run says and writes, and what exit code it en
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from harness.atomicfile import check_output_paths, write_each
-from harness.reports.html import write_html
-from harness.reports.junit import junit
+from harness.reports import formats
+from harness.reports.formats import ReportFormat
 from harness.reports.ktap import ktap
 from harness.reports.table import final_api_differences, revision_matrix, verdict_table
 from harness.results import (
@@ -24,27 +24,21 @@ from harness.results import (
     exit_code_without_reports,
     failure_pointers,
     summary_line,
-    write_results_json,
 )
-
-RESULTS_FILE = "results.json"
-HTML_FILE = "report.html"
 
 
 @dataclass(frozen=True)
 class ReportRequest:
     """What the user asked for, and where the run keeps its own copies."""
 
-    json: Path | None = None
-    junit: Path | None = None
-    html: Path | None = None
+    files: Mapping[str, Path] = field(default_factory=dict)  # format name -> where
     ktap: bool = False            # KTAP on stdout; the table then goes to stderr
     include_skips: bool = False   # skipped cases as rows of the table
     run_dir: Path | None = None   # results.json and report.html are always written here
 
     def check(self) -> None:
         """Refuse, before anything runs, a report path that could not be written."""
-        check_output_paths([self.json, self.junit, self.html])
+        check_output_paths(list(self.files.values()))
 
 
 def full_table(results: Sequence[CaseResult], include_skips: bool) -> str:
@@ -60,16 +54,14 @@ def full_table(results: Sequence[CaseResult], include_skips: bool) -> str:
 
 def _writers(results: Sequence[CaseResult], meta: dict[str, Any], request: ReportRequest
              ) -> list[tuple[Path | None, Callable[[Path], None]]]:
-    run_dir = request.run_dir
-    return [
-        (run_dir / RESULTS_FILE if run_dir else None,
-         lambda path: write_results_json(results, path, meta)),
-        (request.json, lambda path: write_results_json(results, path, meta)),
-        (request.junit, lambda path: junit(results, path)),
-        (run_dir / HTML_FILE if run_dir else None,
-         lambda path: write_html(results, path, meta)),
-        (request.html, lambda path: write_html(results, path, meta)),
-    ]
+    writers: list[tuple[Path | None, Callable[[Path], None]]] = []
+    for report in formats.FORMATS:
+        def write(path: Path, report: ReportFormat = report) -> None:
+            report.cases(results, path, meta)
+        if request.run_dir is not None and report.in_run_dir is not None:
+            writers.append((request.run_dir / report.in_run_dir, write))
+        writers.append((request.files.get(report.name), write))
+    return writers
 
 
 def emit(results: Sequence[CaseResult], meta: dict[str, Any], request: ReportRequest, *,

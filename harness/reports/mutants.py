@@ -4,6 +4,7 @@ the mutation score, and the same as JSON and as one HTML page."""
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -93,3 +94,28 @@ def render_mutants_html(results: Sequence[MutantResult], meta: Mapping[str, Any]
 def write_mutants_html(results: Sequence[MutantResult], path: Path,
                        meta: Mapping[str, Any]) -> None:
     write_atomically(path, render_mutants_html(results, meta))
+
+
+# A mutant is a test of the scenarios: killed passes, survived fails (a hole in them),
+# errored is an error (it proves nothing either way).
+JUNIT_TAGS = {MutantStatus.KILLED: "", MutantStatus.SURVIVED: "failure",
+              MutantStatus.ERRORED: "error"}
+
+
+def write_mutants_junit(results: Sequence[MutantResult], path: Path,
+                        meta: Mapping[str, Any]) -> None:
+    """JUnit XML: one ``testcase`` per mutant, named after it."""
+    tags = [JUNIT_TAGS[r.status] for r in results]
+    suite = ET.Element("testsuite", name="pmu-harness mutants", tests=str(len(results)),
+                       failures=str(tags.count("failure")), errors=str(tags.count("error")))
+    for result, tag in zip(results, tags, strict=True):
+        case = ET.SubElement(suite, "testcase", classname="mutants", name=result.name,
+                             time=f"{result.build_seconds + result.suite_seconds:.3f}")
+        if tag:
+            element = ET.SubElement(case, tag, message=f"{result.status.value}: "
+                                    f"{result.breaks}"[:500], type=result.status.value)
+            element.text = (f"no case failed on {result.name}: a hole in the scenarios"
+                            if result.status is MutantStatus.SURVIVED else
+                            f"only errors on {result.name}; see {result.run_dir}")
+        ET.SubElement(case, "system-out").text = f"artefacts: {result.run_dir}"
+    write_atomically(path, ET.tostring(suite, encoding="utf-8", xml_declaration=True))

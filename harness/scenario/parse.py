@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness import modes
 from harness.catalog import KINDS, unknown_name
 from harness.errors import Located, UsageError
 from harness.events import EVENT_SPACE, EventTable, default_event_table
 from harness.located import BAD, LEADING_ZERO, NUMBER_TEXT, Invalid, LocatedReader
-from harness.modes import DEFAULT_MODES, MODES
+from harness.modes import DEFAULT_MODES, Mode
 from harness.scenario.model import (
     COUNTER_REF_CYCLES,
     DEFAULT_MEASURE,
@@ -333,11 +334,12 @@ def _identity(r: _Reader, doc: LocatedDict) -> tuple[str, str, tuple[str, ...]]:
 def _modes(r: _Reader, doc: LocatedDict) -> tuple[str, ...]:
     if "modes" not in doc:
         return DEFAULT_MODES
-    modes = r.string_list(doc["modes"], _line_of(doc, "modes"), "modes")
-    for mode in modes:
-        if mode not in MODES:
-            r.fail(_line_of(doc, "modes"), f"modes: {unknown_name('L2 mode', mode, MODES)}")
-    return modes
+    named = r.string_list(doc["modes"], _line_of(doc, "modes"), "modes")
+    for mode in named:
+        if mode not in modes.MODES:
+            r.fail(_line_of(doc, "modes"),
+                   f"modes: {unknown_name('L2 mode', mode, modes.MODES)}")
+    return named
 
 
 def _vcpu_layout(r: _Reader, doc: LocatedDict) -> tuple[int, int, tuple[int, ...]]:
@@ -376,10 +378,25 @@ def _check_consistency(r: _Reader, scenario: Scenario, doc: LocatedDict,
         elif isinstance(step, RunStep) and step.vcpu not in initialised:
             r.fail(step.line, f"run: vCPU {step.vcpu} must have its PMU initialised first "
                    f"(add `- init: {step.vcpu}` before it); KVM refuses to run it otherwise")
-    ordering = [s for s in scenario.steps if not isinstance(s, FilterCall)]
-    if "linux" in scenario.modes and (ordering or scenario.vcpus > 1 or scenario.no_pmu_vcpus):
-        r.fail(_line_of(doc, "modes"), "modes: linux mode applies filters just before PMU "
-               "init of a 1-vCPU guest; ordering steps, vcpus and no_pmu_vcpus need probe mode")
+    _check_modes(r, scenario, doc)
+
+
+def _check_modes(r: _Reader, scenario: Scenario, doc: LocatedDict) -> None:
+    """Each mode's own limits (``modes.Capabilities``), with the modes that can run it."""
+    ordering = any(not isinstance(s, FilterCall) for s in scenario.steps)
+
+    def lacks(mode: Mode) -> list[str]:
+        return mode.can.lacks(ordering=ordering, vcpus=scenario.vcpus,
+                              without_pmu=bool(scenario.no_pmu_vcpus))
+
+    able = [m.name for m in modes.REGISTRY.values() if not lacks(m)]
+    for name in scenario.modes:
+        mode = modes.REGISTRY.get(name)
+        missing = lacks(mode) if mode is not None else []  # an unknown one: said already
+        if mode is not None and missing:
+            instead = f"; {' or '.join(able)} mode can" if able else ""
+            r.fail(_line_of(doc, "modes"), f"modes: {name} mode cannot run "
+                   f"{', '.join(missing)}: {mode.can.why}{instead}")
 
 
 def _check_counters(r: _Reader, scenario: Scenario, doc: LocatedDict) -> None:

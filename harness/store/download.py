@@ -6,11 +6,11 @@ import hashlib
 import logging
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from harness import status
 from harness.errors import InfraError
 from harness.store.apt import DebRef, PrivateApt
 from harness.store.run import tail
@@ -37,30 +37,26 @@ def _present(ref: DebRef, directory: Path) -> bool:
 
 
 class Bar:
-    """A one-line progress bar on stderr (only on a terminal; otherwise start/end lines)."""
+    """A progress bar on the status line (``harness.status``) where the front end draws
+    one; otherwise a line when the download starts and one when it ends."""
 
     def __init__(self, label: str, total: int, enabled: bool) -> None:
         self.label, self.total = label, max(total, 1)
-        self.tty = enabled and sys.stderr.isatty()
         self.enabled = enabled
-        if enabled and not self.tty:
+        if enabled and not status.live():
             log.info("%s: %.1f MB ...", label, total / 1e6)
 
     def update(self, done: int) -> None:
-        if not self.tty:
+        if not self.enabled:
             return
         width = 30
         filled = min(width, width * done // self.total)
-        sys.stderr.write(
-            f"\r{self.label}: [{'#' * filled}{'.' * (width - filled)}] "
-            f"{done / 1e6:6.1f}/{self.total / 1e6:.1f} MB"
-        )
-        sys.stderr.flush()
+        status.update(f"{self.label}: [{'#' * filled}{'.' * (width - filled)}] "
+                      f"{done / 1e6:6.1f}/{self.total / 1e6:.1f} MB")
 
     def close(self, ok: bool) -> None:
-        if self.tty:
-            sys.stderr.write("\n")
-        elif self.enabled:
+        status.clear()
+        if self.enabled:
             log.info("%s: %s", self.label, "done" if ok else "FAILED")
 
 

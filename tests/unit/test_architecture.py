@@ -23,7 +23,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     # plain helpers: no knowledge of PMUs, kernels or runs
     ("harness", "harness.errors", "harness.printable", "harness.paths", "harness.atomicfile",
      "harness.inputfile", "harness.yamlsource", "harness.located", "harness.shard",
-     "harness.perfstat"),
+     "harness.perfstat", "harness.status"),
     # registries: what configs/ holds, the modes, the PMCEID layout
     ("harness.catalog", "harness.modes", "harness.pmceid"),
     # the domain: events, kernel rules, scenarios, the result model

@@ -3,6 +3,7 @@ out of memory, runaway recursion, a closed pipe, reports that cannot be written 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -24,6 +25,7 @@ from harness.errors import (
 from harness.execute.pool import PoolResult
 from harness.paths import SCENARIOS_DIR
 from harness.plan import Case, Group
+from harness.reports.formats import FORMATS
 from harness.results import Outcome
 from harness.scenario.discover import load_scenarios
 
@@ -111,7 +113,10 @@ def test_a_report_that_cannot_be_written_keeps_a_failed_verdict(
     def full_disk(*args: object, **kwargs: object) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("harness.reports.write_html", full_disk)
+    # The HTML page hits a full disk (every run writes one into its directory).
+    monkeypatch.setattr("harness.reports.formats.FORMATS", tuple(
+        dataclasses.replace(f, cases=full_disk) if f.name == "html" else f
+        for f in FORMATS))
     _fake_run(monkeypatch, Outcome.FAIL)
     assert main(["run", ONE]) == EXIT_CHECK_FAILED
     _fake_run(monkeypatch, Outcome.PASS)

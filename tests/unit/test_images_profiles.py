@@ -101,3 +101,15 @@ def test_source_profiles_pin_the_5_10_tree_and_name_their_revision(name: str,
                        None: ()}.get(revision, ("base", f"pmu-filter-{revision}"))
     assert profile.source.series == expected_series
     assert profile.source.options == (("debug",) if name.endswith("-debug") else ())
+
+
+def test_every_kind_keys_the_image_cache() -> None:
+    # A change to any kind's code must give new image sets; the list is read from the
+    # registry, so a new kind cannot be left out of it.
+    from harness.images.build import CODE
+    from harness.images.kinds import REGISTRY
+
+    for kind in REGISTRY.values():
+        module = type(kind).__module__
+        assert module.removeprefix("harness.").replace(".", "/") in CODE, module
+    assert {"images/kinds/debian", "images/kinds/local", "images/kinds/source"} <= set(CODE)

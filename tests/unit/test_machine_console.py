@@ -73,3 +73,19 @@ def test_wait_for_deadline(tmp_path: Path) -> None:
     with pytest.raises(InfraError, match="timed out"):
         ConsoleLog(tmp_path / "none.log").wait_for("READY", start + 0.3, lambda: True)
     assert time.monotonic() - start < 30  # 100x the deadline: only a wait ignoring it
+
+
+def test_the_dying_headlines_are_the_health_checks() -> None:
+    # One table (harness/health.py) says what a splat is and which splats mean L1 is going
+    # down while it boots: a WARN or a lockdep report is a finding, never a dead boot.
+    bug = "[    1.5] kernel BUG at mm/slub.c:436!\n[    1.5] Internal error: Oops - BUG: 0\n"
+    fatal = find_fatal("[    1.0] booting\n" + bug)
+    assert fatal is not None and fatal.kind == "kernel bug"
+    assert fatal.line == "[    1.5] kernel BUG at mm/slub.c:436!"
+    serror = find_fatal("[    3.0] SError Interrupt on CPU1, code 0xbe000000 -- SError\n")
+    assert serror is not None and serror.kind == "kernel oops"
+    for harmless in ("[    2.0] WARNING: CPU: 0 PID: 1 at kernel/foo.c:1 bar+0x4/0x8\n",
+                     "[    2.0] WARNING: possible circular locking dependency detected\n",
+                     "[    2.0] BUG: scheduling while atomic: swapper/0/0/0x00000002\n",
+                     "[    2.0] hrtimer: interrupt took 12345678 ns\n"):
+        assert find_fatal(harmless) is None, harmless

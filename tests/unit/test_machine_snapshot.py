@@ -21,6 +21,7 @@ from harness.machine.snapshot import (
     needs_timer_rearm,
     snapshot_keeps_timers,
 )
+from harness.store import budget
 
 INPUTS = SnapshotInputs(
     images_cache_key="img1",
@@ -93,10 +94,31 @@ def test_a_slot_keeps_its_two_most_recently_used_snapshots(tmp_path: Path) -> No
     new = store.save(dataclasses.replace(INPUTS, images_cache_key="img2"), FakeQmp(), {})
     _age(new, 2000)
     assert old.state.exists() and new.state.exists()
+    budget.release_all()  # the runs that saved them have ended
     store.touch(old.key)  # restored just now: `new` is the least recently used
     newest = store.save(dataclasses.replace(INPUTS, images_cache_key="img3"), FakeQmp(), {})
     assert old.state.exists() and newest.state.exists() and not new.state.exists()
     assert other_slot.state.exists()
+    budget.release_all()
+
+
+def test_a_slot_never_drops_a_snapshot_in_use(tmp_path: Path) -> None:
+    # A run restoring from a snapshot holds its lease: a third set of inputs saved
+    # meanwhile must not pull the state file from under it.
+    store = SnapshotStore(tmp_path)
+    first = store.save(INPUTS, FakeQmp(), {})
+    _age(first, 1000)
+    second = store.save(dataclasses.replace(INPUTS, images_cache_key="img2"), FakeQmp(), {})
+    _age(second, 2000)
+    budget.release_all()
+    # Being restored by this run (leased), not yet marked used: the slot's oldest.
+    assert store.lookup(INPUTS) == first
+    store.save(dataclasses.replace(INPUTS, images_cache_key="img3"), FakeQmp(), {})
+    assert first.state.exists() and second.state.exists()
+    budget.release_all()  # that run ended: the next save may drop it
+    store.save(dataclasses.replace(INPUTS, images_cache_key="img4"), FakeQmp(), {})
+    assert not first.state.exists()
+    budget.release_all()
 
 
 def test_failed_migration_is_infra_error_and_leaves_nothing(tmp_path: Path) -> None:

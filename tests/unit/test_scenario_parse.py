@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from harness import modes
 from harness.cli import main
 from harness.errors import UsageError
 from harness.paths import SCENARIOS_DIR
@@ -114,8 +116,33 @@ def test_duplicate_keys_are_an_error(tmp_path: Path) -> None:
 
 def test_linux_mode_refuses_ordering_steps(tmp_path: Path) -> None:
     text = "modes: [linux]\n" + MINIMAL.format(filters="  - init: 0\n  - deny: 0x11")
-    found = problems_of(write(tmp_path, text))
-    assert any("linux mode" in p for p in found)
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem == (
+        f"{tmp_path / 's.yaml'}:1: modes: linux mode cannot run ordering steps: it applies "
+        "the filters just before the PMU init of a 1-vCPU guest (the preload in L2's "
+        "QEMU); probe mode can")
+
+
+def test_linux_mode_names_everything_it_cannot_run(tmp_path: Path) -> None:
+    text = ("modes: [probe, linux]\nvcpus: 2\nno_pmu_vcpus: [1]\n"
+            + MINIMAL.format(filters="  - init: 0\n  - deny: 0x11"))
+    (problem,) = problems_of(write(tmp_path, text))
+    assert "modes: linux mode cannot run ordering steps, 2 vCPUs (at most 1), " \
+           "no_pmu_vcpus: " in problem
+
+
+def test_a_modes_limits_come_from_the_registry(monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    # A new mode's limits are its own entry's, with no edit of the parser.
+    probe = modes.REGISTRY["probe"]
+    two = dataclasses.replace(probe, name="two", default=False,
+                              can=modes.Capabilities(max_vcpus=2, why="it has two"))
+    monkeypatch.setattr(modes, "REGISTRY", {**modes.REGISTRY, "two": two})
+    monkeypatch.setattr(modes, "MODES", (*modes.MODES, "two"))
+    text = "modes: [two]\nvcpus: 3\n" + MINIMAL.format(filters="  - deny: 0x11")
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem.endswith("modes: two mode cannot run 3 vCPUs (at most 2): it has two; "
+                            "probe mode can")
 
 
 def test_errno_count_must_match_calls(tmp_path: Path) -> None:

@@ -22,6 +22,13 @@ REGISTRY: dict[str, KernelKind] = {kind.name: kind for kind in (
     debian.KIND, local.KIND, source.KIND)}
 
 
+def kind_modules() -> tuple[str, ...]:
+    """Each kind's module as ``images/kinds/<name>``: what the image set's key hashes of
+    the kinds' code (``images.build.CODE``), so a new kind is in it with no other edit."""
+    return tuple(sorted(type(kind).__module__.removeprefix("harness.").replace(".", "/")
+                        for kind in REGISTRY.values()))
+
+
 def kernel_kind(profile: KernelProfile) -> KernelKind:
     return REGISTRY[profile.kind]
 

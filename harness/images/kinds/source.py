@@ -18,11 +18,18 @@ from harness.images.profiles import (
     optional_str,
 )
 from harness.kbuild import kconfig
-from harness.kbuild.build import BuildInputs, BuildSpec, build_kernel, read_inputs
+from harness.kbuild.build import (
+    BuildInputs,
+    BuildSpec,
+    build_kernel,
+    read_inputs,
+    result_dir,
+)
 from harness.kbuild.series import resolve
 from harness.kbuild.tree import TreeSpec
 from harness.kernelrules import KernelVersion, revision
 from harness.located import file_problem, string_list_of
+from harness.store import budget
 from harness.store.aptspec import parse_apt_spec
 
 
@@ -133,7 +140,13 @@ class SourceKind:
 
     def unpack(self, plan: KernelPlan, work: Path, progress: bool) -> KernelFiles:
         assert plan.source is not None
+        # The image set being built uses the kernel and its workspace (the next build of
+        # this configuration is incremental in it): neither may be evicted meanwhile.
+        budget.take(result_dir(plan.source))
         built = build_kernel(plan.source, progress=progress)
+        workspace = built.manifest.get("workspace")
+        if isinstance(workspace, str) and workspace:
+            budget.take(Path(workspace))
         files = write_image(built.image, work / "Image", built.release, plan)
         files.build = {**plan.source.record(), "image_sha256": built.image_sha256,
                        "build_log": str(built.directory / "build.log")}
