@@ -1,11 +1,13 @@
-"""Progress of a long kernel build: a live status line on a terminal (stage, elapsed time,
-objects built), one line per stage elsewhere, nothing with ``--quiet``."""
+"""Progress of a long kernel build: the front end's live status line where it draws one
+(stage, elapsed time, objects built: ``harness.status``), one log line per stage elsewhere,
+nothing with ``--quiet``."""
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
+
+from harness import status
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +16,7 @@ class Progress:
     def __init__(self, label: str, *, enabled: bool) -> None:
         self.label = label
         self.enabled = enabled
-        self.tty = enabled and sys.stderr.isatty()
+        self.tty = enabled and status.live()
         self.started = time.monotonic()
         self._stage = ""
         self._objects = 0
@@ -34,7 +36,7 @@ class Progress:
 
     def done(self, message: str) -> None:
         if self.tty:
-            sys.stderr.write("\r\033[K")
+            status.clear()
         if self.enabled:
             log.info("pmu-harness: %s: %s", self.label, message)
 
@@ -47,6 +49,5 @@ class Progress:
             return
         self._shown = now
         objects = f", {self._objects} objects" if self._objects else ""
-        sys.stderr.write(f"\r\033[Kpmu-harness: {self.label}: {self._stage} "
-                         f"[{self._elapsed():.0f} s{objects}]")
-        sys.stderr.flush()
+        status.update(f"pmu-harness: {self.label}: {self._stage} "
+                      f"[{self._elapsed():.0f} s{objects}]")
