@@ -122,8 +122,9 @@ def _command(words: Iterable[str]) -> list[str]:
     return [*lines, current]
 
 
-def reproduce(review: Review) -> list[list[str]]:
-    """The commands: the review itself, then one run per departing case."""
+def reproduce(review: Review, per_behaviour: int | None = None) -> list[list[str]]:
+    """The commands: the review itself, then one run per departing case (at most
+    ``per_behaviour`` for each departing behaviour: the mail names one, the page all)."""
     commands = [shlex.split(c) for c in review.commands]
     series = review.variant("series")
     if series is None:
@@ -131,7 +132,7 @@ def reproduce(review: Review) -> list[list[str]]:
     seen = set()
     for behaviour in review.departures:
         assert behaviour.vs_api is not None
-        for ref in behaviour.vs_api.cases:
+        for ref in behaviour.vs_api.cases[:per_behaviour]:
             key = (ref.scenario, ref.machine, ref.mode)
             if key in seen:
                 continue
@@ -180,11 +181,13 @@ def render_mail(review: Review) -> str:
     lines += _details(review)
     lines += _health(review)
     lines.append("")
-    lines += ["To reproduce:"]
-    for words in reproduce(review):
+    lines += ["To reproduce (the review, then a case of each departing behaviour):"]
+    for words in reproduce(review, per_behaviour=1):
         lines += _command(words)
-    lines += ["", "-- ", f"pmu-harness {review.harness or '(unknown commit)'}, {review.date}"]
-    return "\n".join(line.rstrip() for line in lines) + "\n"
+    body = "\n".join(line.rstrip() for line in lines)
+    # "-- " with its space: mail readers take what follows for the signature.
+    return (f"{body}\n\n-- \npmu-harness {review.harness or '(unknown commit)'}, "
+            f"{review.date}\n")
 
 
 def _health(review: Review) -> list[str]:
