@@ -86,7 +86,7 @@ def review_command(args: argparse.Namespace) -> int:
     from harness.review.assemble import assemble
     from harness.review.mail import render_mail, render_summary, verdict_line
     from harness.review.page import render_page
-    from harness.review.session import ReviewRequest, collect
+    from harness.review.session import ReviewRequest, collect, prepare
 
     check_output_paths([args.txt, args.html, args.json])
     request = ReviewRequest(series=args.series.expanduser().absolute(), base=args.base,
@@ -94,9 +94,10 @@ def review_command(args: argparse.Namespace) -> int:
                             if args.against else None, machines=tuple(args.machine or ()),
                             debug=args.debug, jobs=args.jobs or default_jobs(),
                             snapshots=args.snapshots, command=_command_line(args))
+    planned = prepare(request)
     run_dir = new_run_dir("review")
     _announce(f"reviewing {args.series} on {args.base}; artefacts in {run_dir}")
-    inputs = collect(request, run_dir, _progress, _announce)
+    inputs = collect(request, planned, run_dir, _progress, _announce)
     review = assemble(inputs)
     mail = render_mail(review)
     data = json.dumps(review.to_json(), indent=1) + "\n"

@@ -175,12 +175,18 @@ def check_applies(planned: Sequence[_Planned]) -> None:
             apply_series(list(inputs.series), inputs.tree.root, Path(scratch))
 
 
-def collect(request: ReviewRequest, run_dir: Path, progress: Progress,
-            announce: Announce) -> ReviewInputs:
-    """Build every kernel (a bad series first: exit 2), run the review suite on each, and
-    gather what the analysis needs."""
+def prepare(request: ReviewRequest) -> list[_Planned]:
+    """Everything a review can be refused for, before any directory is made or anything
+    builds: names, series files, and whether each series applies (exit 2)."""
     planned = plan_review(request)
     check_applies(planned)
+    return planned
+
+
+def collect(request: ReviewRequest, planned: Sequence[_Planned], run_dir: Path,
+            progress: Progress, announce: Announce) -> ReviewInputs:
+    """Build every kernel, run the review suite on each, and gather what the analysis
+    needs."""
     images = {}
     for one in planned:  # every kernel first: a bad series is exit 2 before anything boots
         announce(f"building {one.label}")
