@@ -207,7 +207,7 @@ Announce = Callable[[str], None]
 def _run_one(plan: Plan, mutant: Mutant, run_dir: Path, jobs: int, progress: Progress
              ) -> MutantResult:
     mutated = _with_mutant(plan, mutant)
-    build_seconds = prebuild_source_kernels(mutated, progress=False)
+    build_seconds = prebuild_source_kernels(mutated, progress=False).seconds
     start = time.monotonic()
     results = run_groups(mutated.groups, run_dir, mutated.options, jobs,
                          progress).unless_interrupted()

@@ -107,7 +107,7 @@ def request_from(args: argparse.Namespace, shard: Shard | None = None) -> Reques
 def run_command(args: argparse.Namespace) -> int:
     # These boot machines: imported only when running, so `--help` and bad input stay fast.
     from harness.execute.pool import default_jobs, run_groups
-    from harness.execute.prebuild import prebuild_source_kernels, source_predictions
+    from harness.execute.prebuild import prebuild_source_kernels
 
     if args.resume is not None:
         args, run_dir, judged = resumed(args)
@@ -117,8 +117,7 @@ def run_command(args: argparse.Namespace) -> int:
     plan = make_plan(request_from(args, shard))
     request = report_request(args)
     request.check()
-    prebuild_source_kernels(plan)
-    predictions = source_predictions(plan)
+    predictions = prebuild_source_kernels(plan).predictions()
     jobs = args.jobs or default_jobs()
     run_dir = run_dir or new_run_dir("run")
     journal = Journal(run_dir)

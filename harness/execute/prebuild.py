@@ -5,27 +5,33 @@ with a deadline; the workers then find the images in the cache."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
-from harness.images import build_image_set
+from harness.images import ImageSet, build_image_set
 from harness.plan import Plan
 from harness.store import budget
 
 
-def prebuild_source_kernels(plan: Plan, *, progress: bool = True) -> float:
-    """Build (or find) the image set of every source kernel of the plan, with the plan's
-    ``--tree``/``--series``; the seconds it took."""
+@dataclass(frozen=True)
+class Prebuilt:
+    """What was built: per plan (in the order given), each source kernel's image set."""
+
+    seconds: float
+    images: tuple[dict[str, ImageSet], ...]
+
+    def predictions(self) -> dict[str, str]:
+        """What the oracle predicts for each source kernel of the first plan, and why."""
+        return {kernel: images.kernel_prediction for kernel, images in self.images[0].items()}
+
+
+def prebuild_source_kernels(*plans: Plan, progress: bool = True) -> Prebuilt:
+    """Build (or find) the image set of every source kernel of each plan, with that plan's
+    ``--tree``/``--series``. Every plan given is held at once: the image sets of the last
+    call are let go (a mutants run, moving on to the next mutant, lets the last one's image
+    set and kernel be evicted), these are not (a review runs three kernels built here)."""
     start = time.monotonic()
-    # This process now uses this plan's kernels and no earlier plan's: a mutants run,
-    # moving on to the next mutant, lets the last one's image set and kernel be evicted.
     budget.release_all()
-    for kernel in plan.source_kernels():
-        build_image_set(kernel, overrides=plan.options.overrides, progress=progress)
-    return time.monotonic() - start
-
-
-def source_predictions(plan: Plan) -> dict[str, str]:
-    """What the oracle predicts for each source kernel of the plan, and why (the image sets
-    are in the cache by now: this only finds them)."""
-    return {kernel: build_image_set(kernel, overrides=plan.options.overrides,
-                                    progress=False).kernel_prediction
-            for kernel in plan.source_kernels()}
+    images = tuple({kernel: build_image_set(kernel, overrides=plan.options.overrides,
+                                            progress=progress)
+                    for kernel in plan.source_kernels()} for plan in plans)
+    return Prebuilt(time.monotonic() - start, images)

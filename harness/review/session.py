@@ -9,6 +9,7 @@ import logging
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from harness.execute.case import OBSERVED
 from harness.execute.health import CHECK_NAME
 from harness.execute.pool import run_groups
 from harness.execute.prebuild import prebuild_source_kernels
-from harness.images import ImageSet, build_image_set
+from harness.images import ImageSet
 from harness.images.kinds import kernel_kind, load_profile
 from harness.images.kinds.source import source_build_spec
 from harness.images.profiles import SourceOverrides
@@ -123,16 +124,9 @@ def case_input(case: Case, result: CaseResult) -> CaseInput:
                      next((c for c in result.checks if c.name == CHECK_NAME), None))
 
 
-def _images(planned: _Planned) -> ImageSet:
-    return build_image_set(planned.plan.groups[0].kernel,
-                           overrides=planned.plan.options.overrides, progress=False)
-
-
 def _variant(planned: _Planned, images: ImageSet, results: Sequence[CaseResult],
              run_dir: Path) -> Variant:
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
+    counts = dict(Counter(result.outcome.value for result in results))
     version = next((r.kernel_version for r in results if r.kernel_version), "")
     build = images.build or {}
     return Variant(planned.role, planned.label, images.kernel_profile, version,
@@ -146,10 +140,6 @@ def _log_text(path: str) -> str:
         return Path(path).read_text(errors="replace")
     except OSError:
         return ""
-
-
-def _touched(series: Path) -> list[str]:
-    return load_series(series).touched()
 
 
 def _harness_commit() -> str:
@@ -187,11 +177,11 @@ def collect(request: ReviewRequest, planned: Sequence[_Planned], run_dir: Path,
             progress: Progress, announce: Announce) -> ReviewInputs:
     """Build every kernel, run the review suite on each, and gather what the analysis
     needs."""
-    images = {}
-    for one in planned:  # every kernel first: a bad series is exit 2 before anything boots
-        announce(f"building {one.label}")
-        prebuild_source_kernels(one.plan)
-        images[one.role] = _images(one)
+    announce(f"building {', '.join(one.label for one in planned)}")
+    # Every kernel before anything boots, held together: none is evicted for another.
+    built = prebuild_source_kernels(*(one.plan for one in planned))
+    images = {one.role: next(iter(found.values()))
+              for one, found in zip(planned, built.images, strict=True)}
     cases: dict[str, tuple[CaseInput, ...]] = {}
     variants = []
     for one in planned:
@@ -204,11 +194,12 @@ def collect(request: ReviewRequest, planned: Sequence[_Planned], run_dir: Path,
         cases[one.role] = tuple(case_input(by_name[r.name], r) for r in results
                                 if r.name in by_name)
         variants.append(_variant(one, images[one.role], results, run_dir / one.role))
+    series = load_series(request.series)
     warnings = new_warnings(_log_text(variants[1].build_log), _log_text(variants[0].build_log),
-                            _touched(request.series))
+                            series.touched())
     return ReviewInputs(
         series=str(request.series),
-        patches=tuple(p.label.split("] ", 1)[-1] for p in load_series(request.series).patches),
+        patches=tuple(p.label.split("] ", 1)[-1] for p in series.patches),
         variants=tuple(variants), cases=cases, warnings=tuple(warnings),
         thread=thread_of(request.series),
         commands=(request.command,) if request.command else (),
