@@ -152,7 +152,13 @@ def _load_directory(path: Path) -> Series:
         files = _listed_files(path, listed)
     if not files:
         raise UsageError(f"{path}: no *.patch or *.diff files in it")
-    patches = tuple(Patch(_label(f), _read_bounded(f)) for f in files)
+    read = [(f, _read_bounded(f)) for f in files]
+    # `git format-patch --cover-letter` writes 0000-cover-letter.patch, which has no diff:
+    # as in an mbox, it is no patch (a file series.yaml lists by name is always one).
+    patches = tuple(Patch(_label(f), data) for f, data in read
+                    if listed is not None or carries_diff(data))
+    if not patches:
+        raise UsageError(f"{path}: none of its *.patch or *.diff files holds a diff")
     return Series(path.name, path, patches, meta)
 
 
@@ -192,13 +198,22 @@ def _label(path: Path) -> str:
         return str(path)
 
 
-def split_mbox(data: bytes, label: str) -> list[Patch]:
-    """The messages of an mbox that carry a diff, in order; the cover letter has none."""
+def mbox_messages(data: bytes) -> list[bytes]:
+    """Every message of an mbox, in order (text before the first ``From `` line is one)."""
     starts = [m.start() for m in MBOX_FROM.finditer(data)]
     if not starts or starts[0] != 0:
         starts = [0, *starts]
-    chunks = [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=True)]
-    messages = [c for c in chunks if b"\n+++ " in c or c.startswith(b"+++ ")]
+    return [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=True)]
+
+
+def carries_diff(message: bytes) -> bool:
+    """Whether a message (or patch file) holds a diff: a cover letter does not."""
+    return b"\n+++ " in message or message.startswith(b"+++ ")
+
+
+def split_mbox(data: bytes, label: str) -> list[Patch]:
+    """The messages of an mbox that carry a diff, in order; the cover letter has none."""
+    messages = [c for c in mbox_messages(data) if carries_diff(c)]
     return [Patch(f"{label} [{i}/{len(messages)}] {_subject(c)}", c)
             for i, c in enumerate(messages, 1)]
 

@@ -15,7 +15,7 @@ import re
 from email.message import Message
 from pathlib import Path
 
-from harness.kbuild.series import MAX_PATCH_BYTES, MBOX_FROM, PATCH_SUFFIXES
+from harness.kbuild.series import MAX_PATCH_BYTES, PATCH_SUFFIXES, carries_diff, mbox_messages
 from harness.review.model import Thread
 
 MESSAGE_ID = re.compile(r"<[^<>\s]+>")
@@ -25,19 +25,11 @@ def _messages(path: Path) -> list[bytes]:
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix in PATCH_SUFFIXES and p.is_file())
         return [p.read_bytes()[:MAX_PATCH_BYTES] for p in files]
-    data = path.read_bytes()[:MAX_PATCH_BYTES]
-    starts = [m.start() for m in MBOX_FROM.finditer(data)] or [0]
-    if starts[0] != 0:
-        starts = [0, *starts]
-    return [data[a:b] for a, b in zip(starts, [*starts[1:], len(data)], strict=True)]
+    return mbox_messages(path.read_bytes()[:MAX_PATCH_BYTES])
 
 
 def _parse(raw: bytes) -> Message:
     return email.message_from_bytes(raw, policy=email.policy.compat32)
-
-
-def _has_diff(raw: bytes) -> bool:
-    return b"\n+++ " in raw or b"\ndiff --git " in raw
 
 
 def _words(value: object) -> str:
@@ -52,8 +44,8 @@ def thread_of(path: Path) -> Thread:
     """The cover letter's subject and id (or the first patch's), and the references a
     reply carries; an empty ``Thread`` when the series names no message at all."""
     messages = [(raw, _parse(raw)) for raw in _messages(path)]
-    patches = [m for raw, m in messages if _has_diff(raw)]
-    covers = [m for raw, m in messages if not _has_diff(raw) and _ids(m.get("Message-ID"))]
+    patches = [m for raw, m in messages if carries_diff(raw)]
+    covers = [m for raw, m in messages if not carries_diff(raw) and _ids(m.get("Message-ID"))]
     head = covers[0] if covers else (patches[0] if patches else None)
     if head is None:
         return Thread()

@@ -76,6 +76,20 @@ def test_mbox_skips_the_cover_letter() -> None:
                                           "my.mbx [2/2] [PATCH] second"]
 
 
+def test_a_directory_skips_git_format_patch_s_cover_letter(tmp_path: Path) -> None:
+    d = series_dir(tmp_path, "fp", patch_text("a", "line 10", "ten"))
+    (d / "0000-cover-letter.patch").write_text(
+        "From 1 Mon Sep 17 00:00:00 2001\nSubject: [PATCH 0/1] *** SUBJECT HERE ***\n\n"
+        "*** BLURB HERE ***\n")
+    assert [p.label.rsplit("/", 1)[-1] for p in load_series(d).patches] == [
+        "0001-change.patch"]
+    only_cover = tmp_path / "cover-only"
+    only_cover.mkdir()
+    (only_cover / "0000-cover-letter.patch").write_text("Subject: [PATCH 0/0] x\n\nno diff\n")
+    with pytest.raises(UsageError, match=r"none of its .* files holds a diff"):
+        load_series(only_cover)
+
+
 def test_apply_into_staging_leaves_pristine(tree: Path, tmp_path: Path) -> None:
     d = series_dir(tmp_path, "s", patch_text("a", "line 10", "ten"))
     staging = tmp_path / "staging"
