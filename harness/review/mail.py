@@ -36,7 +36,7 @@ def _wrap(text: str, indent: str = "", first: str | None = None) -> list[str]:
                          break_on_hyphens=False) or [indent.rstrip()]
 
 
-def _columns(review: Review) -> list[tuple[str, str]]:
+def comparisons(review: Review) -> list[tuple[str, str]]:
     """(heading, role) of each comparison shown."""
     columns = [("vs base", "base"), ("vs API", "api")]
     against = review.variant("against")
@@ -50,7 +50,7 @@ def _short(variant: Variant) -> str:
     return name if len(name) <= 10 else name[:9] + "~"
 
 
-def _difference(behaviour: Behaviour, role: str) -> Difference | None:
+def difference_of(behaviour: Behaviour, role: str) -> Difference | None:
     return {"base": behaviour.vs_base, "api": behaviour.vs_api,
             "against": behaviour.vs_against}[role]
 
@@ -62,12 +62,12 @@ def _cell(difference: Difference | None) -> str:
 
 
 def table(review: Review) -> list[str]:
-    columns = _columns(review)
+    columns = comparisons(review)
     head = f"  {'behaviour':<{TITLE_WIDTH}}" + "".join(f"{h:<12}" for h, _ in columns)
     lines = [head.rstrip(), "  " + "-" * (len(head.rstrip()) - 2)]
     for behaviour in review.behaviours:
         title = textwrap.wrap(behaviour.title, TITLE_WIDTH - 2) or ["?"]
-        cells = "".join(f"{_cell(_difference(behaviour, role)):<12}" for _, role in columns)
+        cells = "".join(f"{_cell(difference_of(behaviour, role)):<12}" for _, role in columns)
         lines.append(f"  {title[0]:<{TITLE_WIDTH}}{cells}".rstrip())
         lines += [f"    {rest}" for rest in title[1:]]
     if not review.behaviours:
@@ -96,8 +96,8 @@ def _details(review: Review) -> list[str]:
              "against": "against the earlier revision"}
     for behaviour in review.behaviours:
         lines += _wrap(f"{behaviour.title} [{behaviour.id}]", "    ", "  ")
-        for _, role in _columns(review):
-            difference = _difference(behaviour, role)
+        for _, role in comparisons(review):
+            difference = difference_of(behaviour, role)
             if difference is None:
                 continue
             cases = sorted({r.case for r in difference.cases})

@@ -7,7 +7,7 @@ import html
 import os
 from pathlib import Path
 
-from harness.review.mail import _columns, _difference, reproduce, verdict_line
+from harness.review.mail import comparisons, difference_of, reproduce, verdict_line
 from harness.review.model import CaseRef, Review
 
 STYLE = ("body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
@@ -29,12 +29,12 @@ def _link(ref: CaseRef, base: Path) -> str:
 
 
 def render_page(review: Review, base: Path) -> str:
-    columns = _columns(review)
+    columns = comparisons(review)
     rows = []
     for behaviour in review.behaviours:
         cells = []
         for _, role in columns:
-            difference = _difference(behaviour, role)
+            difference = difference_of(behaviour, role)
             if difference is None:
                 cells.append("<td>-</td>")
                 continue
