@@ -218,6 +218,7 @@ def test_mutants_are_chosen_by_the_kernel_they_are_ported_to() -> None:
 def test_the_catalog_finds_each_port_on_disk() -> None:
     mutants = {m.name: m for m in load_mutants()}
     for mutant in mutants.values():
-        assert mutant.patches_for("filter-v3") == mutant.directory
+        own = any(mutant.directory.glob("*.patch"))  # guest-pmuver-ignored: 6.12 only
+        assert mutant.patches_for("filter-v3") == (mutant.directory if own else None)
         port = mutant.directory / "6.12"
         assert mutant.patches_for("source-6.12") == (port if port.is_dir() else None)
