@@ -62,18 +62,19 @@ def _errno_checks(scenario: Scenario, prediction: Prediction, seen: Observation)
             source = f"oracle: {predicted[index].reason}; {prediction.rules.describe()}"
         name = f"errno of filter call {index + 1} (line {call.line}: {call.describe()})"
         checks.append(Check(name, want, got, _outcome(want == got), source))
-    return checks + [check for op, kind in _ORACLE_JUDGED
-                     for check in _step_checks(op, kind, prediction, seen)]
+    return checks + [check for op, kind, label in _ORACLE_JUDGED
+                     for check in _step_checks(op, kind, label, prediction, seen)]
 
 
 # The steps other than FILTER calls, judged by the oracle: what they answer is the kernel's
-# to decide (the probe's step "op", the scenario's step type).
-_ORACLE_JUDGED: tuple[tuple[str, type[Step]], ...] = (
-    ("set-pmu", SetPmuStep), ("init", InitStep), ("has-attr", HasAttrStep),
-    ("pmuver", PmuVerStep))
+# to decide: (the probe's step "op", the scenario's step type, how its check is named).
+_ORACLE_JUDGED: tuple[tuple[str, type[Step], str], ...] = (
+    ("set-pmu", SetPmuStep, "errno of line"), ("init", InitStep, "errno of init step, line"),
+    ("has-attr", HasAttrStep, "answer of HAS_DEVICE_ATTR step, line"),
+    ("pmuver", PmuVerStep, "errno of PMUVer write, line"))
 
 
-def _step_checks(op: str, kind: type[Step], prediction: Prediction,
+def _step_checks(op: str, kind: type[Step], label: str, prediction: Prediction,
                  seen: Observation) -> list[Check]:
     """The scenario's own steps of one kind (not the VMM's implicit inits), in order."""
     observed = [s.errno for s in seen.steps if s.op == op and not s.implicit]
@@ -81,7 +82,7 @@ def _step_checks(op: str, kind: type[Step], prediction: Prediction,
     checks = []
     for index, outcome in enumerate(predicted):
         got = observed[index] if index < len(observed) else "missing"
-        checks.append(Check(f"errno of line {outcome.step.line}: {outcome.step.describe()}",
+        checks.append(Check(f"{label} {outcome.step.line}: {outcome.step.describe()}",
                             outcome.errno, got, _outcome(outcome.errno == got),
                             f"oracle: {outcome.reason}; {prediction.rules.describe()}"))
     return checks

@@ -21,6 +21,7 @@ from harness.observation import observation_from_json, observation_to_json, pars
 from harness.oracle import PmuModel, Prediction, predict
 from harness.paths import CONFIGS_DIR, SCENARIOS_DIR
 from harness.results import Outcome
+from harness.review.judging import family
 from harness.scenario.discover import load_scenarios
 from harness.scenario.model import HasAttrStep, InitStep, PmuVerStep, Step, Workload
 from harness.scenario.parse import parse_scenario
@@ -295,13 +296,23 @@ def test_a_kernel_that_ignores_the_guests_pmuver_fails() -> None:
 
 def test_6_1s_answers_judged_as_6_12_fail_on_the_write_and_the_odd_vcpu() -> None:
     assert failed(verdict("guest-pmuver-lowered", "6.1-max", judged_as="6.12")) == {
-        "errno of line 14: ID_AA64DFR0_EL1.PMUVer set to 0x1 on every vCPU",
+        "errno of PMUVer write, line 14: ID_AA64DFR0_EL1.PMUVer set to 0x1 on every vCPU",
         "guest ID_AA64DFR0_EL1.PMUVer", "counter 0x0411", "guest PMCEID0"}
     # (6.1's guest PMCEID0 also lacks CHAIN, which 6.2 added.)
     assert failed(verdict("init-without-pmu-feature", "6.1-max", judged_as="6.12")) == {
-        "errno of line 14: PMU init of vCPU 1 without its IRQ", "guest PMCEID0"}
+        "errno of init step, line 14: PMU init of vCPU 1 without its IRQ", "guest PMCEID0"}
     assert failed(verdict("has-filter-attr", "6.1-max", judged_as="6.12")) >= {
-        "errno of line 15: HAS_DEVICE_ATTR(FILTER) on vCPU 1"}
+        "answer of HAS_DEVICE_ATTR step, line 15: HAS_DEVICE_ATTR(FILTER) on vCPU 1"}
+
+
+def test_review_names_the_behaviour_of_each_new_check() -> None:
+    names = {c.name for c in verdict("has-filter-attr", "6.1-max").checks}
+    names |= {c.name for c in verdict("guest-pmuver-lowered", "6.12-max").checks}
+    names |= {c.name for c in verdict("init-without-irq", "6.1-max").checks}
+    new = {n for n in names if "HAS_DEVICE_ATTR" in n or "PMUVer" in n or "init step" in n}
+    # vCPU 0's attribute, 2 has_attr steps, the PMUVer write and the guest's read, 2 inits
+    assert len(new) == 7
+    assert {family(n)[0] for n in new} == {"has-attr", "pmuver", "init-errno"}
 
 
 def test_the_observation_keeps_the_new_facts_for_review() -> None:
