@@ -8,7 +8,7 @@
         testcases/scenarios/event-number-kept-on-max.yaml \\
         --kernel filter-v1 --kernel filter-v2 --kernel filter-v3 \\
         --machine max --machine cortex-a57 -j 1
-    python tests/data/issue22-runs/refresh.py results/<that run>
+    python tests/data/issue22-runs/refresh_runs.py results/<that run>
 
 Each case of CASES is copied from its own kernel x machine group of that run.
 """
