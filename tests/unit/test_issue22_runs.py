@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from harness.oracle import predict
 from harness.paths import SCENARIOS_DIR
 from harness.results import Outcome
 from harness.scenario.discover import load_scenarios
+from harness.scenario.model import Expectations
 from harness.verdict import Verdict, judge
 
 from .test_probe_runs import pmu_of
@@ -148,3 +150,17 @@ def test_on_max_0x411_and_0x400_read_0_without_a_counting_control() -> None:
     folded = set_counter(set_counter(v3, 0x411, 9000000), 0x400, 2000)
     assert failed(verdict_of("event-number-kept-on-max", "filter-v3-max", folded)) == {
         "counter 0x0411", "counter 0x0400"}
+
+
+def test_a_written_not_counting_still_needs_a_counting_control() -> None:
+    # Only the oracle's own "no such event here" passes on a 0 alone; a scenario that
+    # writes `not_counting: [0x411]` asks whether the filter stopped it, which the control
+    # (0 too) cannot show.
+    ident, kernel_machine = "event-number-kept-on-max", "filter-v3-max"
+    scenario = replace(SCENARIOS[ident], expect=Expectations(not_counting=("0x0411",)))
+    prediction = predict(pmu=pmu_of("max"), rules=rules_for(V510, "v3"), steps=scenario.steps,
+                         workload=scenario.workload)
+    verdict = judge(scenario, prediction,
+                    parse_probe_output(json.dumps(load(ident, kernel_machine, "filtered"))),
+                    parse_probe_output(json.dumps(load(ident, kernel_machine, "control"))))
+    assert {c.name: c.outcome for c in verdict.checks}["counter 0x0411"] is Outcome.INCONCLUSIVE
