@@ -15,6 +15,7 @@ from harness.events import format_event
 from harness.printable import printable
 from harness.scenario.model import (
     DEFAULT_MEASURE,
+    PMCCFILTR_EVENT_FIELD,
     PMU_CHOICES,
     Action,
     FilterCall,
@@ -65,8 +66,14 @@ def render(scenario: Scenario, *, with_filters: bool = True) -> str:
     workload = scenario.workload
     events = ",".join(f"0x{e:x}" for e in workload.events) or "-"
     lines.append(f"workload {events} cycles={int(workload.cycle_counter)} "
-                 f"loops={workload.loops}")
+                 f"loops={workload.loops}{_pmccfiltr_option(workload)}")
     return "\n".join(lines) + "\n"
+
+
+def _pmccfiltr_option(workload: Workload) -> str:
+    """Only when the guest writes something other than 0, so every other file (and every
+    shared control) reads as before."""
+    return f" pmccfiltr=0x{workload.pmccfiltr:x}" if workload.pmccfiltr else ""
 
 
 @dataclass(frozen=True)
@@ -132,16 +139,18 @@ def _workload(fields: list[str]) -> Workload:
     if len(listed) > MAX_WORKLOAD_EVENTS:
         raise _Bad(f"more than {MAX_WORKLOAD_EVENTS} workload events")
     events = tuple(_number(e, "event", 0xFFFF) for e in listed)
-    cycles, loops = 0, DEFAULT_LOOPS
+    cycles, loops, pmccfiltr = 0, DEFAULT_LOOPS, 0
     for option in fields[1:]:
         name, _, value = option.partition("=")
         if name == "cycles":
             cycles = _number(value, "cycles", 1)
         elif name == "loops":
             loops = _number(value, "loops", MAX_LOOPS)
+        elif name == "pmccfiltr":
+            pmccfiltr = _number(value, "pmccfiltr", PMCCFILTR_EVENT_FIELD)
         else:
             raise _Bad(f"unknown workload option {printable(option[:40])!r}")
-    return Workload(events, cycles == 1, loops)
+    return Workload(events, cycles == 1, loops, pmccfiltr)
 
 
 @dataclass

@@ -62,6 +62,10 @@ class CounterPrediction:
     event: int | None
     counts: bool | None
     reason: str
+    # A counter predicted not to count because the machine has no such event (and no
+    # narrower width folds it onto one it has): its 0 is the point, not something the
+    # filter did, so no counting control is needed to believe it.
+    zero_without_control: bool = False
 
 
 @dataclass(frozen=True)
@@ -276,8 +280,53 @@ def _guest_pmceid(pmu: PmuModel, mask: int | None, rules: KernelRules,
     return word0, word1
 
 
-def _counter(ref: str, event: int, pmu: PmuModel, mask: int | None,
-             nr_events: int) -> CounterPrediction:
+EVTYPE_EVENT = 0xFFFF
+"""The event field of PMEVTYPER/PMCCFILTR, as a kernel that ignores the PMU's width takes it."""
+PMCCFILTR_KEPT = 0xC800FFFF
+"""What a 5.x KVM stores of the guest's PMCCFILTR write (ARMV8_PMU_EVTYPE_MASK): P, U, NSH
+and the event field, which the architecture makes RES0 but KVM keeps."""
+V80_EVENT_FIELD = 0x3FF
+"""The event field of a PMUv3 for ARMv8.0: the narrowest width any PMU here has."""
+EVENTS_MASKED_RULE = "guest-events-masked-to-pmu-width"
+PMCCFILTR_RULE = "cycle-counter-follows-pmccfiltr-event"
+
+
+def _programmed_event(event: int, pmu: PmuModel, rules: KernelRules,
+                      guest_event_bits: int) -> int:
+    """The event number KVM really programs for what the guest wrote to PMEVTYPER: masked to
+    the PMU's width, or to the guest's where a VMM lowered the guest's PMUVer and the kernel
+    follows it (``guest_event_bits`` is then the narrower one)."""
+    if rules.has(EVENTS_MASKED_RULE):
+        return event & ((1 << min(pmu.event_bits, guest_event_bits)) - 1)
+    return event & EVTYPE_EVENT
+
+
+def _counter(ref: str, event: int, pmu: PmuModel, mask: int | None, nr_events: int,
+             rules: KernelRules, guest_event_bits: int) -> CounterPrediction:
+    programmed = _programmed_event(event, pmu, rules, guest_event_bits)
+    if programmed != event:
+        name = default_event_table().name_of(programmed)
+        seen = _event_counter(ref, programmed, pmu, mask, nr_events)
+        return CounterPrediction(ref, event, seen.counts,
+                                 f"{event:#x} is programmed as {name} "
+                                 f"({rules.get(EVENTS_MASKED_RULE).cite()}): {seen.reason}")
+    if _folds_onto_a_counted_event(event, pmu):
+        # Kept whole, e.g. 0x411 on a 16-bit PMU or on a kernel that does not mask: an
+        # event of its own, which QEMU never counts, unlike its 10-bit alias.
+        return CounterPrediction(ref, event, False,
+                                 f"{event:#x} stays its own event, which this machine never "
+                                 f"counts (not its 10-bit alias {event & V80_EVENT_FIELD:#x})",
+                                 zero_without_control=True)
+    return _event_counter(ref, event, pmu, mask, nr_events)
+
+
+def _folds_onto_a_counted_event(event: int, pmu: PmuModel) -> bool:
+    alias = event & V80_EVENT_FIELD
+    return alias != event and (alias == SW_INCR or alias in pmu.counting_events)
+
+
+def _event_counter(ref: str, event: int, pmu: PmuModel, mask: int | None,
+                   nr_events: int) -> CounterPrediction:
     if event == SW_INCR:
         return CounterPrediction(ref, event, True, "SW_INCR is never filtered")
     if event == CHAIN:
@@ -289,35 +338,30 @@ def _counter(ref: str, event: int, pmu: PmuModel, mask: int | None,
     return CounterPrediction(ref, event, False, "denied by the filter")
 
 
-def _cycle_counter(pmu: PmuModel, mask: int | None, rules: KernelRules,
-                   nr_events: int) -> CounterPrediction:
-    if rules.has("cycle-counter-follows-event-0"):
-        # The event field of PMCCFILTR is 0: the lookup lands on SW_INCR's bit.
-        allowed = _allowed(mask, nr_events, SW_INCR)
+def _cycle_counter(pmu: PmuModel, mask: int | None, rules: KernelRules, nr_events: int,
+                   pmccfiltr: int) -> CounterPrediction:
+    if rules.has(PMCCFILTR_RULE):
+        # Looked up with the event field of PMCCFILTR as KVM stored the guest's write.
+        event = pmccfiltr & PMCCFILTR_KEPT & EVTYPE_EVENT
+        allowed = _allowed(mask, nr_events, event)
         why = "allowed" if allowed else "denied"
+        name = default_event_table().name_of(event)
         return CounterPrediction("cycle_counter", None, allowed,
-                                 f"PMCCNTR follows event 0's bit, {why} by the filter: "
-                                 + rules.get("cycle-counter-follows-event-0").cite())
-    cycles = _counter("cycle_counter", CPU_CYCLES, pmu, mask, nr_events)
+                                 f"PMCCNTR follows the bit of PMCCFILTR's event field, "
+                                 f"{event:#x} ({name}), {why} by the filter: "
+                                 + rules.get(PMCCFILTR_RULE).cite())
+    cycles = _event_counter("cycle_counter", CPU_CYCLES, pmu, mask, nr_events)
     return CounterPrediction("cycle_counter", None, cycles.counts,
                              "PMCCNTR follows CPU_CYCLES: " + cycles.reason)
-
-
-def _guest_event(event: int, guest_event_bits: int, pmu: PmuModel) -> int:
-    """The event KVM looks up for what the guest wrote: where a VMM lowered the guest's
-    PMUVer below the PMU's, the kernel keeps only the guest's event width."""
-    if guest_event_bits < pmu.event_bits:
-        return event & ((1 << guest_event_bits) - 1)
-    return event
 
 
 def _counters(workload: Workload, pmu: PmuModel, mask: int | None, rules: KernelRules,
               nr_events: int, guest_event_bits: int) -> tuple[CounterPrediction, ...]:
     name_of = default_event_table().name_of
-    predictions = [_counter(name_of(e), _guest_event(e, guest_event_bits, pmu), pmu, mask,
-                            nr_events) for e in workload.events]
+    predictions = [_counter(name_of(e), e, pmu, mask, nr_events, rules, guest_event_bits)
+                   for e in workload.events]
     if workload.cycle_counter:
-        predictions.append(_cycle_counter(pmu, mask, rules, nr_events))
+        predictions.append(_cycle_counter(pmu, mask, rules, nr_events, workload.pmccfiltr))
     return tuple(predictions)
 
 

@@ -301,6 +301,7 @@ static int do_workload(struct parser *p, char **tok, int ntok)
 		return fail(p, "'workload' needs an event list (or '-')");
 	w->cycles = 0;
 	w->loops = FF_DEFAULT_LOOPS;
+	w->pmccfiltr = 0;
 	if (parse_event_list(p, tok[1], w))
 		return -1;
 	for (i = 2; i < ntok; i++) {
@@ -314,6 +315,11 @@ static int do_workload(struct parser *p, char **tok, int ntok)
 			if (number_arg(p, "loops", tok[i] + 6, 0xffffffffUL, &v))
 				return -1;
 			w->loops = v;
+		} else if (!strncmp(tok[i], "pmccfiltr=", 10)) {
+			if (number_arg(p, "pmccfiltr", tok[i] + 10,
+				       FF_PMCCFILTR_EVENT_FIELD, &v))
+				return -1;
+			w->pmccfiltr = v;
 		} else {
 			return fail(p, "unknown workload option '%s'", tok[i]);
 		}

@@ -49,11 +49,15 @@ struct ff_step {
 	unsigned int pmuver;
 };
 
+/* The bits of PMCCFILTR_EL0 a workload may write: its event field only */
+#define FF_PMCCFILTR_EVENT_FIELD	0xffffUL
+
 struct ff_workload {
 	unsigned int nevents;
 	unsigned int events[FF_MAX_EVENTS];
 	int cycles;
 	unsigned long loops;
+	unsigned long pmccfiltr;	/* written to PMCCFILTR_EL0 before counting */
 };
 
 struct ff_file {

@@ -48,6 +48,7 @@
 #define PMUVER_MASK		(0xfULL << PMUVER_SHIFT)
 #define PERF_TYPE_SOFTWARE_ID	1	/* a perf PMU type that is never an Arm PMU */
 #define EVENT_SOURCES		"/sys/bus/event_source/devices"
+#define SW_INCR_ALIAS_BITS	0x3ff	/* the event field of an ARMv8.0 PMU */
 
 extern const unsigned char pmu_payload_start[];
 extern const unsigned char pmu_payload_end[];
@@ -718,6 +719,17 @@ static void skip_measurement(struct measurement *m, int err, const char *reason)
 	snprintf(m->reason, sizeof(m->reason), "%s", reason);
 }
 
+/*
+ * Whether a counter of this event needs PMSWINC writes: SW_INCR (0), and
+ * any number whose low 10 bits are 0 (0x400, ...), which a kernel that
+ * masks event numbers to an ARMv8.0 PMU's width counts as SW_INCR. On a
+ * counter that is no SW_INCR the write is ignored.
+ */
+static int is_sw_incr_alias(unsigned int event)
+{
+	return (event & SW_INCR_ALIAS_BITS) == 0;
+}
+
 /* One run of the measuring payload on vCPU v, into m. -1: fatal (already set). */
 static int measure_on(struct probe *p, unsigned int v, struct measurement *m)
 {
@@ -750,10 +762,11 @@ static int measure_on(struct probe *p, unsigned int v, struct measurement *m)
 	blk[P_NEVENTS / 8] = w->nevents;
 	blk[P_CYCLES / 8] = w->cycles;
 	blk[P_LOOPS / 8] = w->loops;
+	blk[P_PMCCFILTR / 8] = w->pmccfiltr;
 	m->swinc_mask = 0;
 	for (i = 0; i < w->nevents; i++) {
 		blk[P_EVENTS / 8 + i] = w->events[i];
-		if (w->events[i] == 0)	/* SW_INCR: needs PMSWINC writes */
+		if (is_sw_incr_alias(w->events[i]))
 			m->swinc_mask |= 1ULL << i;
 	}
 	blk[P_SWINC / 8] = m->swinc_mask;
@@ -896,6 +909,8 @@ static void emit_one(struct jw *w, const char *key, const struct probe *p,
 		jw_null(w, "pmuver");
 	emit_counters(w, p, m);
 	emit_key(w, "cycle_counter", rep, K_CCNT);
+	jw_uint(w, "pmccfiltr_written", p->ff.workload.pmccfiltr);
+	emit_key(w, "pmccfiltr_read", rep, K_PMCCFILTR);
 	jw_bool(w, "cycles_enabled", p->ff.workload.cycles);
 	jw_uint(w, "loops", p->ff.workload.loops);
 	jw_uint(w, "swinc_mask", m->swinc_mask);

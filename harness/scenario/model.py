@@ -122,6 +122,15 @@ class Workload:
     events: tuple[int, ...]
     cycle_counter: bool
     loops: int
+    # What the guest writes to PMCCFILTR_EL0 before counting: only its event field, bits
+    # 0-15 (RES0 to the architecture; KVM 5.x keeps it, and series v1 filtered PMCCNTR by it).
+    pmccfiltr: int = 0
+
+
+PMCCFILTR_EVENT_FIELD = 0xFFFF
+"""The bits of PMCCFILTR_EL0 a workload may set (``Workload.pmccfiltr``): its event field.
+The other bits choose the exception levels PMCCNTR counts at, which would stop it whatever
+the filter says."""
 
 
 @dataclass(frozen=True)

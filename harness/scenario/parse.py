@@ -19,6 +19,7 @@ from harness.scenario.model import (
     DEFAULT_MEASURE,
     ERRNO_NAMES,
     MAX_VCPUS,
+    PMCCFILTR_EVENT_FIELD,
     PMU_CHOICES,
     PMU_HOST,
     PMUVER_V80,
@@ -48,12 +49,12 @@ TOP_KEYS = {
     "measure": "the vCPUs to measure on: a list of indices or `all` (default [0])",
     "control": "true (default) to run an unfiltered control first",
     "filters": "the ordered list of filter calls and ordering steps, or `none`",
-    "workload": "events, cycle_counter, loops",
+    "workload": "events, cycle_counter, loops, pmccfiltr",
     "expect": "errnos, pmceid_present, pmceid_absent, pmceid0, pmceid1, counting, "
               "not_counting, vcpus",
 }
 REQUIRED_KEYS = ("id", "description", "filters", "workload")
-WORKLOAD_KEYS = ("events", "cycle_counter", "loops")
+WORKLOAD_KEYS = ("events", "cycle_counter", "loops", "pmccfiltr")
 EXPECT_KEYS = ("errnos", "pmceid_present", "pmceid_absent", "pmceid0", "pmceid1", "counting",
                "not_counting", "vcpus")
 PMCEID_MAX = (1 << 64) - 1  # a whole 64-bit PMCEIDn_EL0, high word included
@@ -260,7 +261,24 @@ def _workload(r: _Reader, doc: LocatedDict) -> Workload:
                                                        hexadecimal=False))
     if events == [] and not cycles:  # None: the list was wrong, and that is reported
         r.fail(spec.line, "workload: program at least one event or the cycle counter")
-    return Workload(tuple(events or ()), cycles, loops)
+    pmccfiltr = r.guarded(0, _pmccfiltr, r, spec) if "pmccfiltr" in spec else 0
+    return Workload(tuple(events or ()), cycles, loops, pmccfiltr)
+
+
+def _pmccfiltr(r: _Reader, spec: LocatedDict) -> int:
+    """The value the guest writes to PMCCFILTR_EL0: its event field only."""
+    line = _line_of(spec, "pmccfiltr")
+    value = r.integer(spec["pmccfiltr"], line, "workload pmccfiltr", 0, 0xFFFFFFFF)
+    if value & ~PMCCFILTR_EVENT_FIELD:
+        raise r.fail(line, f"workload pmccfiltr: {value:#x} sets bits "
+                     f"{value & ~PMCCFILTR_EVENT_FIELD:#x}; only the event field, bits 0-15 "
+                     f"(at most {PMCCFILTR_EVENT_FIELD:#x}), may be set: the bits above choose "
+                     "the exception levels PMCCNTR counts at and would stop it whatever the "
+                     "filter says")
+    if spec.get("cycle_counter") is not True:
+        raise r.fail(line, "workload pmccfiltr: PMCCFILTR only matters to the cycle counter; "
+                     "set `cycle_counter: true`")
+    return value
 
 
 def _errno_name(r: _Reader, item: Any, line: int) -> str:
@@ -443,7 +461,8 @@ def _check_modes(r: _Reader, scenario: Scenario, doc: LocatedDict) -> None:
 
     def lacks(mode: Mode) -> list[str]:
         return mode.can.lacks(ordering=ordering, vcpus=scenario.vcpus,
-                              without_pmu=bool(scenario.no_pmu_vcpus))
+                              without_pmu=bool(scenario.no_pmu_vcpus),
+                              pmccfiltr=bool(scenario.workload.pmccfiltr))
 
     able = [m.name for m in modes.REGISTRY.values() if not lacks(m)]
     for name in scenario.modes:

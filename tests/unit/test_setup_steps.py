@@ -186,10 +186,12 @@ def test_has_filter_attr_follows_vcpu0() -> None:
 
 
 @pytest.mark.parametrize(("kernel", "revision", "write", "bits", "counts_0x411"), [
-    ("5.10.223", "base", "EINVAL", 16, None),
-    ("5.10.223", "v3", "EINVAL", 16, None),
-    ("6.1.192", None, "EINVAL", 16, None),
-    ("6.2.0", None, "OK", 16, None),       # writable, but the mask is still the hardware's
+    # Unlowered on max, 0x411 stays an event of its own, which QEMU never counts: it reads 0
+    # (measured on 5.10.223 and 6.1.192), unlike its 10-bit alias CPU_CYCLES.
+    ("5.10.223", "base", "EINVAL", 16, False),
+    ("5.10.223", "v3", "EINVAL", 16, False),
+    ("6.1.192", None, "EINVAL", 16, False),
+    ("6.2.0", None, "OK", 16, False),      # writable, but the mask is still the hardware's
     ("6.6.0", None, "OK", 10, True),
     ("6.12.118", None, "OK", 10, True),
 ])

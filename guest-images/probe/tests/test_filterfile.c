@@ -98,6 +98,28 @@ static void test_setup_steps(void)
 	ff_free(&ff);
 }
 
+/* PMCCFILTR's event field, and workload events past the 10-bit space. */
+static void test_workload_pmccfiltr(void)
+{
+	struct ff_file ff;
+	char err[256];
+
+	CHECK(parse("pmu-harness-filter 1\nworkload 0x411,0x400 cycles=1 pmccfiltr=0x8\n",
+		    &ff, err, sizeof(err)) == 0);
+	CHECK(ff.workload.nevents == 2 && ff.workload.events[0] == 0x411 &&
+	      ff.workload.events[1] == 0x400 && ff.workload.pmccfiltr == 8);
+	ff_free(&ff);
+
+	CHECK(parse("pmu-harness-filter 1\nworkload - cycles=1 pmccfiltr=0xffff\n",
+		    &ff, err, sizeof(err)) == 0);
+	CHECK(ff.workload.pmccfiltr == 0xffff);
+	ff_free(&ff);
+
+	CHECK(parse("pmu-harness-filter 1\nworkload - cycles=1\n", &ff, err, sizeof(err)) == 0);
+	CHECK(ff.workload.pmccfiltr == 0);
+	ff_free(&ff);
+}
+
 static void test_defaults(void)
 {
 	struct ff_file ff;
@@ -169,6 +191,9 @@ static void test_rejects(void)
 		{ "pmu-harness-filter 1\nworkload 1 cycles=2\n", "line 2:" },
 		{ "pmu-harness-filter 1\nworkload 1 loops=0x100000000\n", "line 2:" },
 		{ "pmu-harness-filter 1\nworkload 1 speed=3\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 1 pmccfiltr=0x10000\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 1 pmccfiltr=0x80000000\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 1 pmccfiltr=\n", "line 2:" },
 		{ "pmu-harness-filter 1\nworkload 1\nworkload 1\n", "line 3:" },
 		{ "pmu-harness-filter 1\nworkload 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,"
 		  "16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n", "line 2:" },
@@ -222,7 +247,7 @@ static unsigned int rng(unsigned int below)
 static const char *const fuzz_tokens[] = {
 	"\n", " ", "\t", "\r", "#", ",", "-", "0x", "0x10000", "4294967296",
 	"99999999999999999999999", "filter ", "init ", "run ", "vcpus ", "no-pmu-vcpu ",
-	"measure ", "set-pmu ", "host", "has-attr ", "pmuver ", " no-irq", "workload ", "cycles=", "loops=", "allow", "deny", "7", "8", "\xff", "\xc2\x85",
+	"measure ", "set-pmu ", "host", "has-attr ", "pmuver ", " no-irq", "workload ", "cycles=", "loops=", "pmccfiltr=", "allow", "deny", "7", "8", "\xff", "\xc2\x85",
 };
 
 /*
@@ -305,6 +330,7 @@ int main(int argc, char **argv)
 	test_full_example();
 	test_defaults();
 	test_setup_steps();
+	test_workload_pmccfiltr();
 	test_rejects();
 	test_comment_runs_to_newline();
 	test_random_inputs();
