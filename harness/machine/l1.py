@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Protocol
 
 from harness.errors import InfraError
+from harness.images.kinds import l1_command_line
 from harness.machine.console import ConsoleLog
 from harness.machine.facts import L1Facts, check_health, facts_from_json, gather_facts
 from harness.machine.process import QemuProcess
@@ -133,7 +134,8 @@ class L1Machine:
             kernel=images.kernel_image,
             initrd=images.l1_initrd,
             kvm_mode=self.kvm_mode,
-            extra_append=extra_append,
+            # The kernel profile's own words first (configs/kernels: `l1_command_line`).
+            extra_append=(*l1_command_line(images.kernel_profile), *extra_append),
         )
         self.boot_mode: BootMode | None = None
         self.boot_seconds: float | None = None
