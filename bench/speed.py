@@ -121,9 +121,9 @@ def _floors(cases: list[Case]) -> list[float]:
     return [c.floor for c in cases if c.floor is not None]
 
 
-def linux_rows(cases: list[Case]) -> list[str]:
+def linux_rows(cases: list[Case], suite: str) -> list[str]:
     linux = [c for c in cases if c.mode == "linux"]
-    rows = [_row(f"linux case, median marginal, nightly (n={len(linux)})",
+    rows = [_row(f"linux case, median marginal, in the {suite} run (n={len(linux)})",
                  f"{_median([c.seconds for c in linux]):.2f} s", "<= 5 s",
                  f"{_median(_floors(linux)):.2f} s")]
     for kernel in sorted({c.kernel for c in linux}):
@@ -140,11 +140,12 @@ def nightly_rows(run_dir: Path) -> list[str]:
     cases, boots = cases_of(run_dir), boots_of(run_dir)
     floors = sum(_floors(cases)) + sum(
         b["phases"].get("loaded", b["phases"].get("marker", 0.0)) for b in boots)
-    return [*linux_rows(cases),
-            _row(f"nightly run ({len(data['results'])} cases, {len(boots)} L1s, -j {jobs})",
+    suite = str(data["meta"].get("suite") or "?")
+    return [*linux_rows(cases, suite),
+            _row(f"{suite} run ({len(data['results'])} cases, {len(boots)} L1s, -j {jobs})",
                  f"{float(data['meta']['seconds']) / 60:.1f} min", "<= 6 min",
                  f"{floors / jobs / 60:.1f} min"),
-            *ready_rows(boots, "in the nightly")]
+            *ready_rows(boots, f"in the {suite} run")]
 
 
 def run_nightly(suite: str) -> Path:
@@ -247,7 +248,8 @@ def main() -> int:
     parser.add_argument("--restores", type=int, default=5, help="L1 restores to time")
     parser.add_argument("--repeat", type=int, default=5, help="QEMU starts to time")
     args = parser.parse_args()
-    pieces = set(args.only or PIECES)
+    # An earlier run to analyse: that alone unless pieces are named.
+    pieces = set(args.only or (("nightly",) if args.from_run is not None else PIECES))
     if args.from_run is not None:
         pieces.add("nightly")
     measures: dict[str, Callable[[], list[str]]] = {
