@@ -28,6 +28,7 @@ from harness.machine.qemu import (
     qemu_version,
 )
 from harness.machine.qmp import QmpChannel
+from harness.machine.serial import SerialChannel, SerialPair
 from harness.machine.snapshot import (
     Snapshot,
     SnapshotInputs,
@@ -38,7 +39,6 @@ from harness.machine.snapshot import (
     snapshot_keeps_timers,
     wait_incoming,
 )
-from harness.machine.serial import SerialChannel, SerialPair
 from harness.machine.ssh import SshSession, SshTarget
 
 log = logging.getLogger(__name__)
