@@ -28,7 +28,7 @@ from harness.machine.qemu import (
     qemu_version,
 )
 from harness.machine.qmp import QmpChannel
-from harness.machine.serial import SerialChannel, SerialPair
+from harness.machine.serial import COMMAND_PORT, SerialChannel, SerialPair
 from harness.machine.snapshot import (
     Snapshot,
     SnapshotInputs,
@@ -54,6 +54,7 @@ AFTER_RESTORE_TIMEOUT = 10.0
 # L1's init starts the serial channel's shell beside dropbear: by the time SSH answers it
 # has long been there, and a kernel without the ports never gets one.
 SERIAL_CHECK_TIMEOUT = 5.0
+SERIAL_PORTS_CHECK = f"grep -qx {COMMAND_PORT} /sys/class/virtio-ports/*/name"
 # A secondary CPU that can be taken offline (the re-arm's means; see snapshot.py).
 HOTPLUG_CHECK = "[ -w /sys/devices/system/cpu/cpu1/online ]"
 
@@ -403,6 +404,12 @@ class L1Machine:
     def _try_channel(self, running: _Running) -> bool:
         """Whether L1's shell answers on the serial command channel (a kernel without
         virtio_console has none); a restore of this L1 uses it only if it did."""
+        # Asked over SSH first: without the ports the channel's own check would only end
+        # at its deadline.
+        if not self.ssh.run(SERIAL_PORTS_CHECK, timeout=30).ok:
+            log.info("pmu-harness: L1's kernel has no virtio-serial ports; commands go "
+                     "over SSH")
+            return False
         probe = SshSession(self.ssh.target, commands=SerialChannel(running.serial))
         try:
             result = probe.run("true", timeout=SERIAL_CHECK_TIMEOUT)
