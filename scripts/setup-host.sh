@@ -40,6 +40,38 @@ for entry in "${entries[@]}"; do
 done
 took "checking ${lists[*]}"
 
+updated=0
+apt_install() {  # apt_install [-t RELEASE] PACKAGE...
+    if [ "$updated" = 0 ]; then
+        begin
+        $SUDO apt-get update -q
+        took "apt-get update"
+        updated=1
+    fi
+    begin
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "$@"
+    took "apt-get install $*"
+}
+
+python_env() {
+    begin
+    if [ ! -x .venv/bin/python ]; then
+        python3 -m venv .venv
+        took "python3 -m venv"
+        begin
+    fi
+    # pip is skipped when what it installed is still what pyproject.toml asks for (an
+    # install with [dev] has everything one without it needs).
+    local stamp=.venv/.pmu-harness-installed want have
+    want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
+    have=$(cat "$stamp" 2>/dev/null || true)
+    if [ "$have" != "$want" ] && [ "$have" != "$want[dev]" ]; then
+        .venv/bin/python -m pip install -q -e ".$extras"
+        echo "$want" > "$stamp"
+        took "pip install -e .$extras"
+    fi
+}
+
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup-host: installing ${missing[*]}"
     if printf '%s\n' "${missing[@]}" | grep -q '@bookworm-backports'; then
@@ -49,43 +81,26 @@ if [ ${#missing[@]} -gt 0 ]; then
                 | $SUDO tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
         fi
     fi
-    begin
-    $SUDO apt-get update -q
-    took "apt-get update"
-    plain=() backports=()
-    for entry in "${missing[@]}"; do
-        case "$entry" in
-            *@bookworm-backports) backports+=("${entry%@*}") ;;
-            *) plain+=("$entry") ;;
-        esac
-    done
-    export DEBIAN_FRONTEND=noninteractive
-    if [ ${#backports[@]} -gt 0 ]; then
-        begin
-        $SUDO apt-get install -y -q --no-install-recommends -t bookworm-backports "${backports[@]}"
-        took "apt-get install -t bookworm-backports ${backports[*]}"
-    fi
-    if [ ${#plain[@]} -gt 0 ]; then
-        begin
-        $SUDO apt-get install -y -q --no-install-recommends "${plain[@]}"
-        took "apt-get install (${#plain[@]} packages and their dependencies)"
-    fi
 fi
-
-begin
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-    took "python3 -m venv"
-    begin
+plain=() backports=() venv_missing=0
+for entry in "${missing[@]}"; do
+    case "$entry" in
+        python3-venv) venv_missing=1 ;;
+        *@bookworm-backports) backports+=("${entry%@*}") ;;
+        *) plain+=("$entry") ;;
+    esac
+done
+# The venv first (it needs only python3-venv), so that pip runs while apt installs the rest.
+if [ "$venv_missing" = 1 ]; then
+    apt_install python3-venv
 fi
-# pip is skipped when what it installed is still what pyproject.toml asks for (an install
-# with [dev] has everything one without it needs).
-stamp=.venv/.pmu-harness-installed
-want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
-have=$(cat "$stamp" 2>/dev/null || true)
-if [ "$have" != "$want" ] && [ "$have" != "$want[dev]" ]; then
-    .venv/bin/python -m pip install -q -e ".$extras"
-    echo "$want" > "$stamp"
-    took "pip install -e .$extras"
+python_env &
+python_job=$!
+if [ ${#backports[@]} -gt 0 ]; then
+    apt_install -t bookworm-backports "${backports[@]}"
 fi
+if [ ${#plain[@]} -gt 0 ]; then
+    apt_install "${plain[@]}"
+fi
+wait "$python_job"
 echo "setup-host: ready ($(qemu-system-aarch64 --version | head -1))"
