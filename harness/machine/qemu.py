@@ -97,10 +97,15 @@ def option_value(text: object) -> str:
 def command_line(spec: QemuSpec, wiring: RunWiring) -> list[str]:
     """The full argv for one run."""
     args = [spec.binary, "-name", option_value(wiring.name), *spec.machine_args()]
-    args += ["-kernel", str(spec.kernel)]
-    if spec.initrd is not None:
-        args += ["-initrd", str(spec.initrd)]
-    args += ["-append", spec.append_line()]
+    if wiring.incoming is None:
+        args += ["-kernel", str(spec.kernel)]
+        if spec.initrd is not None:
+            args += ["-initrd", str(spec.initrd)]
+        args += ["-append", spec.append_line()]
+    # A restore takes no kernel, initrd or command line: the saved RAM holds them (and they
+    # stay in the snapshot's key, stable_args). Given them, QEMU reads and copies ~180 MB
+    # into guest RAM that the state then overwrites: ~0.5 s of QEMU's start and ~1 s of
+    # the load, side by side on the shared machine (bench/speed_results.md).
     # The monitor is one end of a socketpair QEMU inherits: no path, no port, no race.
     args += ["-chardev", f"socket,id=qmp,fd={wiring.qmp_fd}", "-mon", "chardev=qmp,mode=control"]
     # The console goes straight to the per-run log; QEMU's own stderr goes elsewhere.
