@@ -21,6 +21,9 @@ from dataclasses import dataclass
 # Port names L1's init looks for (/sys/class/virtio-ports/*/name).
 COMMAND_PORT = "pmu-harness.cmd"
 ERROR_PORT = "pmu-harness.err"
+# A command is at most a few kB (files beyond that travel by SFTP): sent in well under
+# this unless L1's shell stopped reading.
+SEND_TIMEOUT = 30.0
 
 
 def serial_device_args() -> list[str]:
@@ -51,6 +54,9 @@ class SerialPair:
     def open(cls) -> SerialPair:
         ours_cmd, theirs_cmd = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours_err, theirs_err = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Reads only follow a select that found data; a send into a full socket (a shell
+        # that stopped reading) must not wait for ever.
+        ours_cmd.settimeout(SEND_TIMEOUT)
         return cls(ours_cmd, ours_err, theirs_cmd, theirs_err)
 
     def inherited_fds(self) -> list[int]:

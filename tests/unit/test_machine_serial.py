@@ -87,3 +87,15 @@ def test_the_ports_are_machine_and_their_sockets_are_per_run() -> None:
     assert "socket,id=cmd,fd=8" in wired and "socket,id=err,fd=9" in wired
     unwired = " ".join(command_line(spec, RunWiring(3, Path("/c"))))
     assert "null,id=cmd" in unwired and "null,id=err" in unwired
+
+
+def test_a_shell_that_stops_reading_cannot_hold_a_send() -> None:
+    pair = SerialPair.open()
+    try:
+        pair.command.settimeout(0.5)  # SEND_TIMEOUT, shortened for the test
+        channel = SerialChannel(pair)
+        # Nobody reads the far end: the socket's buffer fills and the send gives up.
+        with pytest.raises(TimeoutError):
+            channel.sendall(b"x" * (16 << 20))
+    finally:
+        pair.close()
