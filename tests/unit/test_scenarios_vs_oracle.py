@@ -119,6 +119,13 @@ NOT_CAPTURED = {
     # in tests/data/issue22-runs, judged by test_issue22_runs.py).
     "pmccfiltr-event-allowed", "pmccfiltr-event-denied", "event-number-masked-allow",
     "event-number-masked-deny", "event-number-masked-sw-incr", "event-number-kept-on-max",
+    # Both ends of a range and refused first calls (docs/coverage.rst, issue 22).
+    "range-allow-start", "range-allow-end", "range-deny-start", "range-deny-end",
+    "range-allow-start-later", "range-allow-end-later", "range-deny-start-later",
+    "range-deny-end-later", "refused-range-deny-alone", "refused-range-allow-then-deny",
+    "refused-range-deny-then-allow", "refused-action-then-allow",
+    "refused-after-init-allow-alone", "refused-after-init-deny-alone",
+    "refused-after-init-deny-then-allow", "refused-after-run-allow",
 }
 # The unfiltered control: the same counters measured without a filter.
 CONTROL = "01-nofilter"
@@ -289,6 +296,14 @@ def _vcpu_without_pmu_then_valid(machine: str, kernel: str) -> Seen:
 def events_in(first: int, end: int) -> frozenset[int]:
     """The events of the filter range [first, end)."""
     return frozenset(range(first, end))
+
+
+def _refused_after_run_allow(machine: str, kernel: str) -> Seen:
+    # As filter-after-run, with an ALLOW: refused from 5.18; 5.10 applies it, and as the
+    # first range it denies everything but INST_RETIRED.
+    if version(kernel) >= (5, 18):
+        return Seen(("EBUSY",))
+    return Seen(("OK",), EVERY_EVENT - {INST_RETIRED}, STOPS_CYCLES)
 
 
 def _event_space_width(machine: str, kernel: str) -> Seen:
@@ -465,6 +480,32 @@ BY_HAND: dict[str, Hand] = {
     "event-number-masked-sw-incr": _same(Seen(("OK",), frozenset({SW_INCR}))),
     # On max they stay events of their own, which never count (counted() below).
     "event-number-kept-on-max": _same(Seen(("OK",), EVERY_EVENT - {CPU_CYCLES})),
+    # Both ends of a range: ALLOW or DENY of [0x24, 0x3d) or [0x11, 0x24), first or over an
+    # earlier range of the opposite action.
+    "range-allow-start": _same(Seen(("OK",), EVERY_EVENT - events_in(0x24, 0x3D),
+                                    STOPS_CYCLES)),
+    "range-allow-end": _same(Seen(("OK",), EVERY_EVENT - events_in(0x11, 0x24))),
+    "range-deny-start": _same(Seen(("OK",), events_in(0x24, 0x3D))),
+    "range-deny-end": _same(Seen(("OK",), events_in(0x11, 0x24), STOPS_CYCLES)),
+    "range-allow-start-later": _same(Seen(("OK", "OK"),
+                                          events_in(0x20, 0x40) - events_in(0x24, 0x3D))),
+    "range-allow-end-later": _same(Seen(("OK", "OK"), events_in(0x24, 0x40))),
+    "range-deny-start-later": _same(Seen(("OK", "OK"), events_in(0x24, 0x3D))),
+    "range-deny-end-later": _same(Seen(("OK", "OK"), events_in(0x11, 0x24), STOPS_CYCLES)),
+    # A refused first call leaves nothing: alone, nothing is filtered; a valid call after
+    # it is the first range and sets the default.
+    "refused-range-deny-alone": _same(Seen(("EINVAL",))),
+    "refused-range-allow-then-deny": _same(Seen(("EINVAL", "OK"), frozenset({INST_RETIRED}))),
+    "refused-range-deny-then-allow": _same(Seen(("EINVAL", "OK"),
+                                                EVERY_EVENT - {INST_RETIRED}, STOPS_CYCLES)),
+    "refused-action-then-allow": _same(Seen(("EINVAL", "OK"), EVERY_EVENT - {INST_RETIRED},
+                                            STOPS_CYCLES)),
+    "refused-after-init-allow-alone": _same(Seen(("EBUSY",))),
+    "refused-after-init-deny-alone": _same(Seen(("EBUSY",))),
+    "refused-after-init-deny-then-allow": _same(Seen(("EBUSY", "OK"),
+                                                     EVERY_EVENT - {INST_RETIRED},
+                                                     STOPS_CYCLES)),
+    "refused-after-run-allow": _refused_after_run_allow,
 }
 
 
@@ -538,7 +579,10 @@ DERIVING = {"chain-unaffected", "cycle-counter-deny", "event-space-width", "filt
             "filter-reaches-initialised-vcpu",
             "pmccfiltr-event-allowed", "pmccfiltr-event-denied", "event-number-masked-allow",
             "event-number-masked-deny", "event-number-masked-sw-incr",
-            "event-number-kept-on-max"}
+            "event-number-kept-on-max",
+            "refused-range-deny-alone", "refused-after-init-deny-then-allow",
+            "refused-after-init-allow-alone", "refused-after-init-deny-alone",
+            "refused-after-run-allow"}
 
 
 @pytest.mark.parametrize(("scenario", "machine", "kernel"), HAND_CASES,
