@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.images.profiles import SourceOverrides
+from harness.l2.settings import L2_KERNEL_DISTRO, L2_KERNEL_SMALL, L2_KERNELS, L2Settings
 from harness.reports import ReportRequest, formats
 from harness.reports.formats import ReportFormat
 
@@ -49,6 +50,22 @@ def source_overrides(args: argparse.Namespace) -> SourceOverrides:
     """What ``add_source_kernel_arguments`` asked for."""
     return SourceOverrides(tree=args.tree, series=tuple(args.series or ()),
                            revision=args.revision)
+
+
+def add_l2_arguments(parser: Any) -> None:
+    parser.add_argument("--l2-kernel", choices=L2_KERNELS, default=L2_KERNEL_SMALL,
+                        help=f"linux mode's L2 guest kernel: {L2_KERNEL_SMALL} (default: built "
+                             "here from the 6.12 tree, PMU driver loaded per case), or "
+                             f"{L2_KERNEL_DISTRO} (the L1's own Debian kernel; every run then "
+                             "boots L2). Either way it is the guest's kernel, not the one "
+                             "under test")
+    parser.add_argument("--l2-boot", action="store_true",
+                        help="linux mode: boot L2 cold for every run instead of restoring the "
+                             "snapshot of a booted L2 that each L1 takes once")
+
+
+def l2_settings(args: argparse.Namespace) -> L2Settings:
+    return L2Settings(kernel=args.l2_kernel, boot=args.l2_boot)
 
 
 def add_local_kernel_arguments(parser: Any) -> None:
