@@ -41,7 +41,7 @@ class L2Session:
     small: SmallKernelFiles | None = None  # needed unless settings.kernel is distro
     _files: BootFiles | None = None
     _snapshots: dict[int, str] = field(default_factory=dict)
-    # Seconds spent on what every case of the L1 shares (staging, snapshots), for bench.
+    # Seconds spent on what every case of the L1 shares (staging, snapshots).
     setup_seconds: float = 0.0
 
     def boot_files(self, remote: Remote) -> BootFiles:
@@ -65,6 +65,8 @@ class L2Session:
         seconds = time.monotonic() - started
         self.setup_seconds += seconds
         save_output(result, log_dir / f"l2-snapshot-{vcpus}.console")
+        # What this L1's linux cases share: one L2 boot and its save (bench/l2_restore.py).
+        (log_dir / f"l2-snapshot-{vcpus}.seconds").write_text(f"{seconds:.3f}\n")
         if result.exit_status != 0:
             raise InfraError(f"could not take the L2 snapshot ({vcpus} vCPUs) in L1",
                              log_tail=(result.stdout + result.stderr)[-3000:], log_path=log_dir)
