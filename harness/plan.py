@@ -124,10 +124,13 @@ class Plan:
     def case_count(self) -> int:
         return sum(len(g.cases) for g in self.groups)
 
+    def needs_l2(self) -> bool:
+        """Whether a case of the plan runs a Linux guest in L2 (linux mode)."""
+        return any(case.mode == LINUX_MODE for group in self.groups for case in group.cases)
+
     def needs_small_l2_kernel(self) -> bool:
         """Whether a linux-mode case of the plan boots the small L2 kernel built here."""
-        return self.options.l2.kernel == L2_KERNEL_SMALL and any(
-            case.mode == LINUX_MODE for group in self.groups for case in group.cases)
+        return self.options.l2.kernel == L2_KERNEL_SMALL and self.needs_l2()
 
     def source_kernels(self) -> list[str]:
         """The kernels of the plan that are built here (from a tree plus a series)."""

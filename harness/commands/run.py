@@ -136,6 +136,8 @@ def run_command(args: argparse.Namespace) -> int:
           file=sys.stderr)
     for kernel, prediction in predictions.items():
         print(f"pmu-harness: {kernel} is predicted by {prediction}", file=sys.stderr)
+    if plan.needs_l2():
+        print(f"pmu-harness: linux mode: {plan.options.l2.describe()}", file=sys.stderr)
     start = time.monotonic()
 
     def progress(result: CaseResult) -> None:
@@ -153,6 +155,7 @@ def run_command(args: argparse.Namespace) -> int:
         "run_dir": str(run_dir),
         "groups": [f"{g.kernel}/{g.machine}" for g in plan.groups],
         "predictions": predictions,
+        **({"l2": plan.options.l2.describe()} if plan.needs_l2() else {}),
         "seconds": round(time.monotonic() - start, 1),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         **({"resumed": len(judged)} if judged else {})}
