@@ -67,11 +67,15 @@ def restore_command(files: BootFiles, vcpus: int, snapshot: str, settings: Guest
     restore = qemu(files, vcpus, WAIT_APPEND, f"-incoming {shlex.quote('exec:cat ' + snapshot)}")
     # The console's input is a FIFO held open read-write (fd 3): QEMU never sees its end,
     # and the loop below writes the settings into it once the restored L2 prompts.
+    # L1's uptime when QEMU starts, when the restored L2 first prompts and at the end, for
+    # bench/l2_restore.py (outside the sections the console parser reads).
+    stamp = "read -r up _ < /proc/uptime && echo \"PMU-HARNESS-L1-UPTIME {} $up\""
     return " ".join([
         f"cd {shlex.quote(directory)} && rm -f console.in answered && mkfifo console.in &&",
-        f"exec 3<>console.in && {{ {env} {restore} <&3 | while IFS= read -r line; do",
+        f"exec 3<>console.in && {stamp.format('start')} &&",
+        f"{{ {env} {restore} <&3 | while IFS= read -r line; do",
         "printf '%s\\n' \"$line\";",
         f"case \"$line\" in *{READY}*) [ -e answered ] || {{ printf '%s\\n' {line} >&3;"
-        " : > answered; } ;; esac;",
-        "done; }",
+        f" : > answered; {stamp.format('answered')}; }} ;; esac;",
+        f"done; }}; {stamp.format('end')}",
     ])
