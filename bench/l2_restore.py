@@ -12,6 +12,8 @@ run's artefacts:
 - case: the case's whole time (``seconds`` in verdict.json);
 - L2 run: what L1 took to run L2 for one run (``<label>.l2-seconds``: restore or boot, and
   perf), per run a case made (its filtered run, and its control unless shared);
+- restore: in a restored run, from QEMU's start in L1 to the restored L2's first prompt
+  (L1's uptime at each, ``PMU-HARNESS-L1-UPTIME`` lines of ``<label>.l2-console.stdout``);
 - snapshot: what an L1 spent once for every linux case after it (``l2-snapshot-<n>.seconds``
   in the group's directory: one L2 boot and its save).
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import subprocess
 import sys
@@ -37,18 +40,27 @@ WAYS = {
 SCENARIOS = ("testcases/scenarios/member-allow.yaml", "testcases/scenarios/member-deny.yaml",
              "testcases/scenarios/filter-seen-from-vcpu1.yaml")
 TIMEOUT = 3 * 3600
+L1_UPTIME = re.compile(r"^PMU-HARNESS-L1-UPTIME (\w+) ([\d.]+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Figures:
     cases: list[float]
     l2_runs: list[float]
+    restores: list[float]
     snapshots: list[float]
     verdicts: dict[str, str]
 
 
+def _restore_seconds(console: Path) -> float | None:
+    stamps = dict(L1_UPTIME.findall(console.read_text())) if console.exists() else {}
+    if "start" in stamps and "answered" in stamps:
+        return float(stamps["answered"]) - float(stamps["start"])
+    return None
+
+
 def figures(run_dir: Path) -> Figures:
-    cases, l2_runs, verdicts = [], [], {}
+    cases, l2_runs, restores, verdicts = [], [], [], {}
     for path in sorted(run_dir.glob("*/*/verdict.json")):
         result = json.loads(path.read_text())
         if result["mode"] != "linux":
@@ -60,8 +72,11 @@ def figures(run_dir: Path) -> Figures:
             seconds = path.parent / f"{label}.l2-seconds"
             if seconds.exists():
                 l2_runs.append(float(seconds.read_text()))
+            restore = _restore_seconds(path.parent / f"{label}.l2-console.stdout")
+            if restore is not None:
+                restores.append(restore)
     snapshots = [float(p.read_text()) for p in sorted(run_dir.glob("*/l2-snapshot-*.seconds"))]
-    return Figures(cases, l2_runs, snapshots, verdicts)
+    return Figures(cases, l2_runs, restores, snapshots, verdicts)
 
 
 def run(kernel: str, way: str, scenarios: list[str]) -> Path:
@@ -82,15 +97,17 @@ def _median(values: list[float]) -> str:
 
 def table(rows: dict[tuple[str, str], list[Figures]]) -> None:
     print("| kernel | L2 | runs | cases | case median s | L2 run median s | "
-          "snapshot s (per L1) | verdicts |")
-    print("|---|---|---|---|---|---|---|---|")
+          "restore median s | snapshot s (per L1) | verdicts |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for (kernel, way), runs in rows.items():
         cases = [c for f in runs for c in f.cases]
         l2 = [s for f in runs for s in f.l2_runs]
         snaps = [s for f in runs for s in f.snapshots]
+        restores = [s for f in runs for s in f.restores]
         verdicts = sorted({v for f in runs for v in f.verdicts.values()})
         print(f"| {kernel} | {way} | {len(runs)} | {len(cases)} | {_median(cases)} | "
-              f"{_median(l2)} | {_median(snaps)} | {', '.join(verdicts)} |")
+              f"{_median(l2)} | {_median(restores)} | {_median(snaps)} | "
+              f"{', '.join(verdicts)} |")
 
 
 def same_verdicts(rows: dict[tuple[str, str], list[Figures]]) -> None:
