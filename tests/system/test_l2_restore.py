@@ -34,7 +34,8 @@ def test_restored_l2_gives_the_verdicts_of_a_booted_one(tmp_path: Path) -> None:
     code, restored, output = run(tmp_path / "restore", *scenarios, *KERNEL)
     assert code == 0, output
     assert outcomes(restored) == outcomes(booted)
-    assert set(outcomes(restored).values()) == {"pass"}
+    ran = {name: result for name, result in outcomes(restored).items() if result != "skip"}
+    assert len(ran) >= 12 and set(ran.values()) == {"pass"}
     # Restored runs loaded a snapshot; booted ones did not.
     for case_dir in case_dirs(restored):
         command = (case_dir / "filtered.l2-command.txt").read_text()
