@@ -33,9 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 HARNESS = str(ROOT / ".venv/bin/pmu-harness")
 KERNELS = ("debian-5.10", "debian-6.1", "debian-6.12", "debian-latest")
 WAYS = {
-    "small-restore": ["--l2-kernel", "small"],
+    "small-restore": ["--l2-kernel", "small", "--l2-restore"],
     "small-boot": ["--l2-kernel", "small", "--l2-boot"],
-    "distro-boot": ["--l2-kernel", "distro"],
+    "distro-boot": ["--l2-kernel", "distro", "--l2-boot"],
 }
 SCENARIOS = ("testcases/scenarios/member-allow.yaml", "testcases/scenarios/member-deny.yaml",
              "testcases/scenarios/filter-seen-from-vcpu1.yaml")

@@ -21,6 +21,7 @@ SMALL_DIR = f"{REMOTE_WORK}/l2-small"
 SNAPSHOTS_DIR = f"{REMOTE_WORK}/l2-snapshots"
 STAGE_TIMEOUT = 120.0
 SNAPSHOT_TIMEOUT = 300.0
+SMALL_MEMORY_MIB = 128
 DISTRO_FILES = BootFiles(L2_KERNEL, L2_INITRD)
 
 
@@ -87,4 +88,4 @@ def _stage_small(remote: Remote, small: SmallKernelFiles | None) -> BootFiles:
     if joined.exit_status != 0:
         raise InfraError(f"could not make the small L2 kernel's initramfs in L1: "
                          f"{shlex.quote(joined.stderr.strip())}")
-    return BootFiles(image, initrd)
+    return BootFiles(image, initrd, memory_mib=SMALL_MEMORY_MIB)

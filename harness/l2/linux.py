@@ -1,8 +1,8 @@
 """Linux mode: the distro's QEMU in L1 runs an L2 Linux guest with the filter applied.
 
-The filter reaches QEMU through a preload (harness/l2/vmm.py). L2 is restored from a
-snapshot its L1 took once (harness/l2/snapshot.py), or booted cold for every run
-(``--l2-boot``, and always with ``--l2-kernel distro``). L2 has as many vCPUs as the
+The filter reaches QEMU through a preload (harness/l2/vmm.py). L2 is booted cold for
+every run, or (``--l2-restore``, small kernel only) restored from a snapshot its L1 took
+once (harness/l2/snapshot.py). L2 has as many vCPUs as the
 scenario; inside it, the PMU driver's sysfs event list stands for PMCEID, and ``perf stat
 -x,`` counts the workload's events with the workload pinned to each measured vCPU in turn:
 raw ``r<hex>`` for each event counter, generic ``cycles`` for PMCCNTR.

@@ -31,7 +31,7 @@ def test_restored_l2_gives_the_verdicts_of_a_booted_one(tmp_path: Path) -> None:
     code_boot, booted, output = run(tmp_path / "boot", *scenarios, *KERNEL, "--l2-boot")
     assert len(case_dirs(booted)) >= 12
     assert code_boot == 0, output
-    code, restored, output = run(tmp_path / "restore", *scenarios, *KERNEL)
+    code, restored, output = run(tmp_path / "restore", *scenarios, *KERNEL, "--l2-restore")
     assert code == 0, output
     assert outcomes(restored) == outcomes(booted)
     ran = {name: result for name, result in outcomes(restored).items() if result != "skip"}

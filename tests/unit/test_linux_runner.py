@@ -4,10 +4,15 @@ is judged on its own perf section, and a vCPU whose counts betray the filter fai
 
 from __future__ import annotations
 
+import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
+from harness.cliargs import add_l2_arguments, l2_settings
+from harness.errors import UsageError
 from harness.execute.case import Environment, pmu_model, run_case
 from harness.kernelrules import KernelVersion
 from harness.l2.guest import L2Session
@@ -92,3 +97,13 @@ def test_a_vcpu_that_counts_a_denied_event_fails(tmp_path: Path) -> None:
     assert checks["outcome"] == Outcome.FAIL.value
     assert checks["vCPU 1: counter CPU_CYCLES"] == "fail"
     assert checks["vCPU 0: counter CPU_CYCLES"] == "pass"
+
+
+def test_l2_options_boot_by_default_and_restore_only_the_small_kernel() -> None:
+    parser = argparse.ArgumentParser()
+    add_l2_arguments(parser)
+    assert not l2_settings(parser.parse_args([])).restores
+    assert l2_settings(parser.parse_args(["--l2-restore"])).restores
+    assert not l2_settings(parser.parse_args(["--l2-kernel", "distro"])).restores
+    with pytest.raises(UsageError, match="--l2-restore needs --l2-kernel small"):
+        l2_settings(parser.parse_args(["--l2-kernel", "distro", "--l2-restore"]))
