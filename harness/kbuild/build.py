@@ -208,7 +208,7 @@ def _store(workspace: Workspace, inputs: BuildInputs, final: Path, log: Path, se
         shutil.copyfile(image, tmp / IMAGE)
         shutil.copyfile(workspace.out / ".config", tmp / CONFIG)
         shutil.copyfile(log, tmp / LOG)
-        kept = _keep_modules(workspace.out, inputs.spec.modules, tmp / MODULES)
+        kept = keep_modules(workspace.out, inputs.spec.modules, tmp / MODULES)
         manifest = {
             **inputs.record(),
             "release": release,
@@ -225,7 +225,7 @@ def _store(workspace: Workspace, inputs: BuildInputs, final: Path, log: Path, se
                        changed_files=tuple(changed))
 
 
-def _keep_modules(out: Path, wanted: tuple[str, ...], directory: Path) -> list[str]:
+def keep_modules(out: Path, wanted: tuple[str, ...], directory: Path) -> list[str]:
     """Copy the wanted modules into the result; a missing one means the fragment did not
     make it a module (``=m``): the user's to fix, named."""
     kept = []
@@ -233,7 +233,7 @@ def _keep_modules(out: Path, wanted: tuple[str, ...], directory: Path) -> list[s
         source = out / relative
         if not source.is_file():
             raise UsageError(f"the build made no {relative}: is it =m in the fragment?")
-        directory.mkdir(exist_ok=True)
+        directory.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, directory / source.name)
         kept.append(source.name)
     return kept
