@@ -7,7 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
 from harness.images.profiles import SourceOverrides
+from harness.l2.settings import L2_KERNEL_DISTRO, L2_KERNEL_SMALL, L2_KERNELS, L2Settings
 from harness.reports import ReportRequest, formats
 from harness.reports.formats import ReportFormat
 
@@ -49,6 +51,28 @@ def source_overrides(args: argparse.Namespace) -> SourceOverrides:
     """What ``add_source_kernel_arguments`` asked for."""
     return SourceOverrides(tree=args.tree, series=tuple(args.series or ()),
                            revision=args.revision)
+
+
+def add_l2_arguments(parser: Any) -> None:
+    parser.add_argument("--l2-kernel", choices=L2_KERNELS, default=L2_KERNEL_SMALL,
+                        help=f"linux mode's L2 guest kernel: {L2_KERNEL_SMALL} (default: built "
+                             "here from the 6.12 tree, PMU driver loaded per case), or "
+                             f"{L2_KERNEL_DISTRO} (the L1's own Debian kernel). Either way it "
+                             "is the guest's kernel, not the one under test")
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument("--l2-boot", dest="l2_restore", action="store_false", default=False,
+                       help="linux mode: boot L2 cold for every run (default)")
+    start.add_argument("--l2-restore", dest="l2_restore", action="store_true",
+                       help="linux mode, small L2 kernel: restore L2 for every run from the "
+                            "snapshot of a booted, waiting L2 that each L1 takes once")
+
+
+def l2_settings(args: argparse.Namespace) -> L2Settings:
+    if args.l2_restore and args.l2_kernel != L2_KERNEL_SMALL:
+        raise UsageError(f"--l2-restore needs --l2-kernel {L2_KERNEL_SMALL}: Debian's kernels "
+                         "probe the PMU driver at boot, so a restored one would show the "
+                         "snapshot's PMU, not the case's")
+    return L2Settings(kernel=args.l2_kernel, restore=args.l2_restore)
 
 
 def add_local_kernel_arguments(parser: Any) -> None:

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from harness.l2.guest import L2Session
     from harness.l2.remote import Remote
     from harness.observation import Observation
     from harness.scenario.model import Scenario
 
-    L2Runner = Callable[[Remote, Scenario, bool, Path], Observation]
-    """(L1, scenario, with the filter or as the unfiltered control, artefacts dir) ->
-    what L2 saw"""
+    L2Runner = Callable[[Remote, Scenario, bool, Path, L2Session], Observation]
+    """(L1, scenario, with the filter or as the unfiltered control, artefacts dir, what
+    linux mode keeps of L2 in this L1) -> what L2 saw"""
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,14 @@ REGISTRY: dict[str, Mode] = {mode.name: mode for mode in (
     Mode("linux", "QEMU + Linux in L2, the filter set through a preload, perf stat inside",
          "harness.l2.linux:run_linux", seconds_per_case=20.0, case_deadline_seconds=1200.0,
          avocado_timeout_seconds=1200,
-         can=Capabilities(ordering_steps=False, max_vcpus=1, vcpus_without_pmu=False,
+         can=Capabilities(ordering_steps=False, vcpus_without_pmu=False,
                           guest_pmccfiltr=False,
-                          why="it applies the filters just before the PMU init of a "
-                              "1-vCPU guest (the preload in L2's QEMU)")),
+                          why="it applies the filters just before the first PMU init of "
+                              "a guest whose every vCPU has a PMU (the preload in L2's "
+                              "QEMU)")),
 )}
 
 MODES: tuple[str, ...] = tuple(REGISTRY)
+LINUX_MODE = "linux"  # the mode whose L2 is a Linux guest (--l2-kernel, --l2-boot)
 DEFAULT_MODES: tuple[str, ...] = tuple(m.name for m in REGISTRY.values() if m.default)
 

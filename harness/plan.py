@@ -19,8 +19,9 @@ from harness.errors import InfraError, UsageError
 from harness.images import ImageSet
 from harness.images.kinds import kernel_kind, load_profile
 from harness.images.profiles import NO_OVERRIDES, SourceOverrides
+from harness.l2.settings import L2_KERNEL_SMALL, L2Settings
 from harness.machine.profile import MACHINES_DIR, load_machine_profile
-from harness.modes import DEFAULT_MODES, MODES
+from harness.modes import DEFAULT_MODES, LINUX_MODE, MODES
 from harness.paths import SCENARIOS_DIR
 from harness.results import CaseResult, ErrorClass, Outcome, class_of_outcome
 from harness.scenario.discover import load_scenarios, with_tags
@@ -95,6 +96,8 @@ class RunOptions:
     image_set: ImageSet | None = None
     # --tree/--series for source kernel profiles
     overrides: SourceOverrides = NO_OVERRIDES
+    # Linux mode's L2: --l2-kernel, --l2-boot
+    l2: L2Settings = field(default_factory=L2Settings)
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,14 @@ class Plan:
     @property
     def case_count(self) -> int:
         return sum(len(g.cases) for g in self.groups)
+
+    def needs_l2(self) -> bool:
+        """Whether a case of the plan runs a Linux guest in L2 (linux mode)."""
+        return any(case.mode == LINUX_MODE for group in self.groups for case in group.cases)
+
+    def needs_small_l2_kernel(self) -> bool:
+        """Whether a linux-mode case of the plan boots the small L2 kernel built here."""
+        return self.options.l2.kernel == L2_KERNEL_SMALL and self.needs_l2()
 
     def source_kernels(self) -> list[str]:
         """The kernels of the plan that are built here (from a tree plus a series)."""

@@ -21,9 +21,11 @@ from typing import Any
 
 from harness.cliargs import (
     add_bisect_argument,
+    add_l2_arguments,
     add_local_kernel_arguments,
     add_report_arguments,
     add_source_kernel_arguments,
+    l2_settings,
     report_request,
     source_overrides,
     whole_number,
@@ -60,6 +62,7 @@ def register(subparsers: Any) -> None:
                      help="only scenarios with this tag (repeatable: all must match)")
     add_local_kernel_arguments(run)
     add_source_kernel_arguments(run)
+    add_l2_arguments(run)
     run.add_argument("--nvhe", action="store_true", help="boot L1's KVM in nVHE mode")
     run.add_argument("--no-snapshots", dest="snapshots", action="store_false",
                      help="boot every L1 cold instead of restoring a saved booted L1 (the "
@@ -97,7 +100,7 @@ def request_from(args: argparse.Namespace, shard: Shard | None = None) -> Reques
     options = RunOptions(snapshots=args.snapshots, kvm_mode="nvhe" if args.nvhe else None,
                          local_image=args.kernel_image, local_modules=args.kernel_modules,
                          retries=args.retries, share_controls=not args.own_controls,
-                         overrides=source_overrides(args))
+                         overrides=source_overrides(args), l2=l2_settings(args))
     return Request(paths=tuple(args.paths), kernels=tuple(args.kernel or ()),
                    machines=tuple(args.machine or ()), modes=tuple(args.mode or ()),
                    tags=tuple(args.tag), suite=args.suite, shard=shard.text if shard else None,
@@ -133,6 +136,8 @@ def run_command(args: argparse.Namespace) -> int:
           file=sys.stderr)
     for kernel, prediction in predictions.items():
         print(f"pmu-harness: {kernel} is predicted by {prediction}", file=sys.stderr)
+    if plan.needs_l2():
+        print(f"pmu-harness: linux mode: {plan.options.l2.describe()}", file=sys.stderr)
     start = time.monotonic()
 
     def progress(result: CaseResult) -> None:
@@ -150,6 +155,7 @@ def run_command(args: argparse.Namespace) -> int:
         "run_dir": str(run_dir),
         "groups": [f"{g.kernel}/{g.machine}" for g in plan.groups],
         "predictions": predictions,
+        **({"l2": plan.options.l2.describe()} if plan.needs_l2() else {}),
         "seconds": round(time.monotonic() - start, 1),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         **({"resumed": len(judged)} if judged else {})}

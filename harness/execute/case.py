@@ -14,6 +14,7 @@ from harness.errors import InfraError
 from harness.execute.control import SharedControls
 from harness.execute.health import console_size, kernel_health, with_health
 from harness.kernelrules import KernelVersion, final_revision, rules_for
+from harness.l2.guest import L2Session
 from harness.l2.remote import Remote
 from harness.machine.profile import MachineProfile
 from harness.modes import REGISTRY
@@ -45,6 +46,8 @@ class Environment:
     console_log: Path | None = None  # L1's console: what its kernel logs, as it logs it
     # This L1's control runs, for the cases after the first that ask the same question.
     controls: SharedControls = field(default_factory=SharedControls)
+    # Linux mode's L2 in this L1: its kernel staged, its snapshots taken.
+    l2: L2Session = field(default_factory=L2Session)
 
 
 def pmu_model(profile: MachineProfile) -> PmuModel:
@@ -85,9 +88,9 @@ def _judge(case: Case, env: Environment, case_dir: Path
            ) -> tuple[Verdict, FinalApiVerdict | None]:
     scenario = case.scenario
     runner = REGISTRY[case.mode].load_runner()
-    control = (env.controls.observe(case.mode, env.remote, scenario, case_dir)
+    control = (env.controls.observe(case.mode, env.remote, scenario, case_dir, env.l2)
                if scenario.control else None)
-    seen = runner(env.remote, scenario, True, case_dir)
+    seen = runner(env.remote, scenario, True, case_dir, env.l2)
     _keep(case_dir / OBSERVED, json.dumps(
         {"filtered": observation_to_json(seen),
          "control": observation_to_json(control) if control is not None else None},

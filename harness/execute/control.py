@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.filterfile import render
+from harness.l2.guest import L2Session
 from harness.l2.remote import Remote
 from harness.modes import REGISTRY
 from harness.observation import Observation
@@ -47,14 +48,14 @@ class SharedControls:
     answers: dict[str, _Answer] = field(default_factory=dict)
 
     def observe(self, mode: str, remote: Remote, scenario: Scenario,
-                case_dir: Path) -> Observation:
+                case_dir: Path, session: L2Session) -> Observation:
         runner = REGISTRY[mode].load_runner()
         if not self.share:
-            return runner(remote, scenario, False, case_dir)
+            return runner(remote, scenario, False, case_dir, session)
         question = control_question(mode, scenario)
         answer = self.answers.get(question)
         if answer is None:
-            seen = runner(remote, scenario, False, case_dir)
+            seen = runner(remote, scenario, False, case_dir, session)
             self.answers[question] = _Answer(seen, case_dir)
             return seen
         _copy_artefacts(answer.case_dir, case_dir, question)

@@ -17,8 +17,10 @@ from harness.bundle import BundleSource, write_bundle
 from harness.errors import InfraError, UsageError
 from harness.execute.case import Environment, group_error, pmu_model, run_case
 from harness.execute.control import SharedControls
+from harness.execute.l2kernel import small_kernel_files
 from harness.images import ImageSet, build_image_set
 from harness.kernelrules import KernelVersion
+from harness.l2.guest import L2Session, SmallKernelFiles
 from harness.l2.remote import Remote
 from harness.machine import L1Machine, load_machine_profile
 from harness.machine.facts import L1Facts
@@ -100,6 +102,7 @@ class _GroupRun:
     group_dir: Path
     options: RunOptions
     boot: BootL1
+    small_l2_kernel: SmallKernelFiles | None = None
 
 
 def _run_in_one_l1(cases: list[Case], run: _GroupRun, retry: RetryPolicy,
@@ -113,7 +116,8 @@ def _run_in_one_l1(cases: list[Case], run: _GroupRun, retry: RetryPolicy,
         version = _kernel_version(images, l1)
         env = Environment(l1.ssh, pmu_model(profile), version, group_dir,
                           images.kernel_revision, prediction_source(images, version),
-                          l1.console_log, SharedControls(share=options.share_controls))
+                          l1.console_log, SharedControls(share=options.share_controls),
+                          L2Session(options.l2, run.small_l2_kernel))
         source = BundleSource(images, options.machines_dir, profile.name, l1.kvm_mode,
                               options.local_image, options.local_modules, l1.run_dir)
         for case in cases:
@@ -172,7 +176,9 @@ def run_group(group: Group, run_dir: Path, options: RunOptions, progress: Progre
     retry = RetryPolicy(max(options.retries, 0))
     try:
         profile = load_machine_profile(group.machine, options.machines_dir)
-        run = _GroupRun(_images(group, options), profile, group_dir, options, boot)
+        images = _images(group, options)
+        run = _GroupRun(images, profile, group_dir, options, boot,
+                        small_kernel_files(group, options, images, group_dir))
         while pending:
             before = len(results)
             try:

@@ -1,6 +1,7 @@
-"""Kernels built here, built before any L1 starts: a series that does not apply is exit 2
-and a compile error exit 125 for the whole run, found in minutes rather than inside a worker
-with a deadline; the workers then find the images in the cache."""
+"""Kernels built here (and linux mode's small L2 kernel), built before any L1 starts: a
+series that does not apply is exit 2 and a compile error exit 125 for the whole run, found
+in minutes rather than inside a worker with a deadline; the workers then find the images in
+the cache."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from harness.images import ImageSet, build_image_set
+from harness.images.l2kernel import build_l2_kernel
 from harness.plan import Plan
 from harness.store import budget
 
@@ -34,4 +36,6 @@ def prebuild_source_kernels(*plans: Plan, progress: bool = True) -> Prebuilt:
     images = tuple({kernel: build_image_set(kernel, overrides=plan.options.overrides,
                                             progress=progress)
                     for kernel in plan.source_kernels()} for plan in plans)
+    if any(plan.needs_small_l2_kernel() for plan in plans):
+        build_l2_kernel(progress=progress)
     return Prebuilt(time.monotonic() - start, images)

@@ -17,7 +17,7 @@ from harness.images.recipe import L2_DIR
 from harness.images.tree import resolve
 
 APPLETS = ("sh", "mount", "cat", "echo", "basename", "poweroff", "sleep", "ls", "sed", "grep",
-           "uname", "dmesg", "seq", "true")
+           "uname", "dmesg", "seq", "true", "taskset", "insmod")
 
 
 def real_perf(root: Path) -> str:

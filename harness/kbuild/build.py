@@ -38,6 +38,7 @@ WORKSPACES = "kbuild"
 IMAGE = "Image"
 CONFIG = "config"
 LOG = "build.log"
+MODULES = "modules"
 TARGET = "Image"
 CONFIGURE_TIMEOUT = 600.0
 BUILD_TIMEOUT = 5400.0
@@ -52,6 +53,9 @@ class BuildSpec:
     series: tuple[Path, ...] = ()
     fragments: tuple[Path, ...] = ()
     options: tuple[Path, ...] = ()
+    # Modules kept beside the Image, by path in the build tree (``drivers/perf/x.ko``);
+    # empty: only the Image is built (every kernel under test is built without modules).
+    modules: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,11 @@ class BuildInputs:
         })
 
     def key(self) -> str:
-        return cache.digest({"config": self.config_key(),
-                             "series": [s.key() for s in self.series]})
+        wanted: dict[str, Any] = {"config": self.config_key(),
+                                  "series": [s.key() for s in self.series]}
+        if self.spec.modules:  # absent otherwise: the keys of Image-only builds stay as they were
+            wanted["modules"] = list(self.spec.modules)
+        return cache.digest(wanted)
 
     def record(self) -> dict[str, Any]:
         """What a result and a bundle say the kernel was built from."""
@@ -100,6 +107,12 @@ class BuiltKernel:
     manifest: dict[str, Any]
     cached: bool
     changed_files: tuple[str, ...] = field(default=())
+
+    @property
+    def modules(self) -> dict[str, Path]:
+        """The kept modules: file name (``x.ko``) -> path in the result."""
+        return {name: self.directory / MODULES / name
+                for name in self.manifest.get("modules", [])}
 
     @property
     def image_sha256(self) -> str:
@@ -159,7 +172,8 @@ def _build_in(workspace: Workspace, inputs: BuildInputs, final: Path,
     with log.open("w") as log_file:
         _configure(workspace, inputs, log_file, report)
         report.stage(f"make {TARGET}")
-        make(workspace, inputs.toolchain, [TARGET], log=log_file, log_path=log,
+        targets = [TARGET, MODULES] if inputs.spec.modules else [TARGET]
+        make(workspace, inputs.toolchain, targets, log=log_file, log_path=log,
              timeout=BUILD_TIMEOUT, progress=report)
     seconds = round(time.monotonic() - started, 1)
     built = _store(workspace, inputs, final, log, seconds, changed)
@@ -194,6 +208,7 @@ def _store(workspace: Workspace, inputs: BuildInputs, final: Path, log: Path, se
         shutil.copyfile(image, tmp / IMAGE)
         shutil.copyfile(workspace.out / ".config", tmp / CONFIG)
         shutil.copyfile(log, tmp / LOG)
+        kept = keep_modules(workspace.out, inputs.spec.modules, tmp / MODULES)
         manifest = {
             **inputs.record(),
             "release": release,
@@ -201,8 +216,24 @@ def _store(workspace: Workspace, inputs: BuildInputs, final: Path, log: Path, se
             "seconds": seconds,
             "changed_files": changed,
             "workspace": str(workspace.directory),
-            "files": cache.describe_files(tmp, [IMAGE, CONFIG]),
+            "modules": kept,
+            "files": cache.describe_files(tmp, [IMAGE, CONFIG,
+                                                *(f"{MODULES}/{name}" for name in kept)]),
         }
         cache.write_manifest(tmp, manifest)
     return BuiltKernel(final, final / IMAGE, release, inputs.key(), manifest, cached=False,
                        changed_files=tuple(changed))
+
+
+def keep_modules(out: Path, wanted: tuple[str, ...], directory: Path) -> list[str]:
+    """Copy the wanted modules into the result; a missing one means the fragment did not
+    make it a module (``=m``): the user's to fix, named."""
+    kept = []
+    for relative in wanted:
+        source = out / relative
+        if not source.is_file():
+            raise UsageError(f"the build made no {relative}: is it =m in the fragment?")
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, directory / source.name)
+        kept.append(source.name)
+    return kept

@@ -1,9 +1,11 @@
-"""Linux mode: the distro's QEMU in L1 boots an L2 Linux guest with the filter applied.
+"""Linux mode: the distro's QEMU in L1 runs an L2 Linux guest with the filter applied.
 
-No QEMU release has a PMU filter option, so ``libpmufilter.so`` (guest-images/preload) is
-preloaded into it: on the first PMU INIT it issues the filter file's calls on that vCPU.
-Inside L2, the PMU driver's sysfs event list stands for PMCEID, and ``perf stat -x,`` counts
-the workload's events: raw ``r<hex>`` for each event counter, generic ``cycles`` for PMCCNTR.
+The filter reaches QEMU through a preload (harness/l2/vmm.py). L2 is booted cold for
+every run, or (``--l2-restore``, small kernel only) restored from a snapshot its L1 took
+once (harness/l2/snapshot.py). L2 has as many vCPUs as the
+scenario; inside it, the PMU driver's sysfs event list stands for PMCEID, and ``perf stat
+-x,`` counts the workload's events with the workload pinned to each measured vCPU in turn:
+raw ``r<hex>`` for each event counter, generic ``cycles`` for PMCCNTR.
 """
 
 from __future__ import annotations
@@ -16,15 +18,11 @@ from pathlib import Path
 from harness.errors import InfraError
 from harness.events import CYCLE_COUNTER, SW_INCR, default_event_table
 from harness.filterfile import render
-from harness.l2.console import parse_l2_console
-from harness.l2.remote import (
-    L2_INITRD,
-    L2_KERNEL,
-    PRELOAD_LIBRARY,
-    Remote,
-    save_output,
-    stage_file,
-)
+from harness.l2.console import CpuReport, L2Report, parse_l2_console
+from harness.l2.guest import L2Session
+from harness.l2.remote import Remote, remote_case_dir, save_output, stage_file
+from harness.l2.snapshot import restore_command
+from harness.l2.vmm import GuestSettings, boot_command, filter_env
 from harness.observation import Observation, StepResult, errno_name
 from harness.scenario.model import Scenario
 
@@ -51,18 +49,6 @@ def unobservable(scenario: Scenario) -> frozenset[str]:
     return frozenset()
 
 
-def qemu_command(filter_file: str, log_file: str, events: list[str]) -> str:
-    # quiet: every console byte of L2 traps through L1's KVM into L1's QEMU, itself under
-    # TCG; the full boot log took ~20 s of each L2 boot. Warnings and panics still print.
-    append = (f"console=ttyAMA0 quiet panic=-1 pmu_harness.events={','.join(events)} "
-              f"pmu_harness.loops={LINUX_LOOPS}")
-    env = (f"PMU_HARNESS_FILTER={shlex.quote(filter_file)} "
-           f"PMU_HARNESS_FILTER_LOG={shlex.quote(log_file)} LD_PRELOAD={PRELOAD_LIBRARY}")
-    return (f"{env} qemu-system-aarch64 -accel kvm -cpu host -machine virt,gic-version=3 "
-            f"-m 256 -smp 1 -nographic -nodefaults -serial stdio -nic none -no-reboot "
-            f"-kernel {L2_KERNEL} -initrd {L2_INITRD} -append {shlex.quote(append)}")
-
-
 def _filter_steps(log_text: str) -> tuple[StepResult, ...]:
     steps = []
     for line in log_text.splitlines():
@@ -72,44 +58,67 @@ def _filter_steps(log_text: str) -> tuple[StepResult, ...]:
     return tuple(steps)
 
 
-def run_linux(remote: Remote, scenario: Scenario, filtered: bool, case_dir: Path) -> Observation:
+def l2_command(remote: Remote, session: L2Session, scenario: Scenario, env: str,
+               case_dir: Path) -> str:
+    """The shell that runs L2 for one run, restored or booted as the session says."""
+    settings = GuestSettings(tuple(perf_events(scenario)), LINUX_LOOPS, scenario.measure)
+    files = session.boot_files(remote)
+    if not session.settings.restores:
+        return boot_command(files, scenario.vcpus, settings, env)
+    snapshot = session.snapshot(remote, scenario.vcpus, case_dir.parent)
+    restore = restore_command(files, scenario.vcpus, snapshot, settings, env,
+                              remote_case_dir(case_dir))
+    return f"( {restore} )"
+
+
+def run_linux(remote: Remote, scenario: Scenario, filtered: bool, case_dir: Path,
+              session: L2Session) -> Observation:
     label = "filtered" if filtered else "control"
     staged = stage_file(remote, render(scenario, with_filters=filtered), case_dir,
                         f"{label}.filter")
     log_file = staged.path.replace(".filter", ".filterlog")
     events = perf_events(scenario)
-    command = qemu_command(staged.path, log_file, list(events))
+    command = l2_command(remote, session, scenario, filter_env(staged.path, log_file),
+                         case_dir)
     (case_dir / f"{label}.l2-command.txt").write_text(command + "\n")
     started = time.monotonic()
     result = remote.run(staged.then(command), timeout=L2_TIMEOUT)
-    # One L2 boot + perf as L1 ran it: the floor of a linux case (bench/speed.py).
+    # One L2 run as L1 ran it (restore or boot, then perf): the floor of a linux case
+    # (bench/speed.py, bench/l2_restore.py).
     (case_dir / f"{label}.l2-seconds").write_text(f"{time.monotonic() - started:.3f}\n")
     save_output(result, case_dir / f"{label}.l2-console")
-    report = parse_l2_console(result.stdout)
+    report = parse_l2_console(result.stdout, scenario.measure)
     if report is None:
-        raise InfraError(f"L2 Linux guest ({label}) did not report (QEMU exit "
-                         f"{result.exit_status})", log_tail=(result.stdout + result.stderr)[-3000:],
-                         log_path=case_dir)
-    (case_dir / f"{label}.perf.csv").write_text(report.perf_text + "\n")
+        raise InfraError(f"L2 Linux guest ({label}, {session.settings.describe()}) did not "
+                         f"report (exit {result.exit_status})",
+                         log_tail=(result.stdout + result.stderr)[-3000:], log_path=case_dir)
+    (case_dir / f"{label}.perf.csv").write_text(
+        "".join(f"# cpu {c.cpu}\n{c.perf_text}\n" for c in report.cpus.values()))
     log = remote.run(f"cat {shlex.quote(log_file)} 2>/dev/null", timeout=30)
     (case_dir / f"{label}.filterlog").write_text(log.stdout)
-    counts = {c.event: c for c in report.perf}
+    first, *rest = (_view(scenario, report, report.cpus[cpu], events)
+                    for cpu in scenario.measure)
+    return Observation(
+        mode="linux", steps=_filter_steps(log.stdout), pmceid0=None, pmceid1=None,
+        advertised=first.advertised, counters=first.counters, measured=True,
+        unobservable=first.unobservable, unlisted_events=first.unlisted_events,
+        vcpu=first.vcpu, others=tuple(rest))
+
+
+def _view(scenario: Scenario, report: L2Report, cpu: CpuReport,
+          events: dict[str, str]) -> Observation:
+    """What one vCPU showed. The event list is the PMU driver's, read on one vCPU when it
+    probed (the filter is the VM's: every vCPU's PMCEID says the same); the counts are
+    perf's with the workload pinned to this vCPU."""
+    counts = {c.event: c for c in cpu.perf}
     counters: dict[str, int | None] = {}
     for spec, ref in events.items():
         count = counts.get(spec)
         counters[ref] = count.integer_value if count is not None else None
     return Observation(
-        mode="linux",
-        steps=_filter_steps(log.stdout),
-        pmceid0=None,
-        pmceid1=None,
-        advertised=frozenset(report.sysfs_events.values()),
-        counters=counters,
-        measured=True,
-        unobservable=unobservable(scenario),
+        mode="linux", steps=(), pmceid0=None, pmceid1=None,
+        advertised=frozenset(report.sysfs_events.values()), counters=counters,
+        measured=True, unobservable=unobservable(scenario),
         unlisted_events=frozenset(e.number for e in default_event_table().events
                                   if e.sysfs is None),
-    )
-
-
-
+        vcpu=cpu.cpu)

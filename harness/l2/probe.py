@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import InfraError
 from harness.events import SW_INCR
@@ -11,6 +12,9 @@ from harness.filterfile import render
 from harness.l2.remote import PROBE_BINARY, Remote, save_output, stage_file
 from harness.observation import Observation, parse_probe_output
 from harness.scenario.model import Scenario
+
+if TYPE_CHECKING:
+    from harness.l2.guest import L2Session
 
 # A hung run (a vCPU stuck in KVM_RUN, where even SIGKILL waits) must end soon, a long
 # workload must not: 10 s for all but the loop (a run takes 0.04-0.5 s, ~1 s on a KASAN
@@ -30,9 +34,10 @@ def probe_deadline(scenario: Scenario) -> float:
     return PROBE_BASE_SECONDS + workload.loops * len(scenario.measure) * per_loop
 
 
-def run_probe(remote: Remote, scenario: Scenario, filtered: bool, case_dir: Path) -> Observation:
+def run_probe(remote: Remote, scenario: Scenario, filtered: bool, case_dir: Path,
+              session: L2Session) -> Observation:
     """Send one filter file and run the probe on it in one round trip; read back what KVM
-    did."""
+    did. (``session`` is linux mode's: the probe keeps nothing between runs.)"""
     label = "filtered" if filtered else "control"
     staged = stage_file(remote, render(scenario, with_filters=filtered), case_dir,
                         f"{label}.filter")

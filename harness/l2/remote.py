@@ -51,10 +51,15 @@ class StagedFile:
         return f"{self.prelude} && {command}" if self.prelude else command
 
 
+def remote_case_dir(case_dir: Path) -> str:
+    """The case's own directory in L1 (made by the first ``stage_file`` of the run)."""
+    return f"{REMOTE_WORK}/{case_dir.parent.name}/{case_dir.name}"
+
+
 def stage_file(remote: Remote, text: str, case_dir: Path, name: str) -> StagedFile:
     """Keep ``text`` as ``<case_dir>/<name>`` and make it reach L1 with the run that reads
     it. Each case has its own directory in L1, so cases never read each other's files."""
-    remote_dir = f"{REMOTE_WORK}/{case_dir.parent.name}/{case_dir.name}"
+    remote_dir = remote_case_dir(case_dir)
     remote_file = f"{remote_dir}/{name}"
     local = case_dir / name
     local.write_text(text)

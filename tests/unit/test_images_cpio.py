@@ -11,6 +11,8 @@ import pytest
 from harness.images.closure import ClosureError, library_closure, prune_libraries
 from harness.images.cpio import CpioWriter, write_tree
 from harness.images.l2 import real_perf
+from harness.images.l2kernel import GUEST_MODULE, write_module_cpio
+from harness.images.recipe import L2_DIR
 from harness.images.tree import remove_globs, resolve
 from tests.unit.test_images_elf import make_elf
 
@@ -131,3 +133,20 @@ def test_prune_keeps_the_closure_and_the_keep_list(tmp_path: Path) -> None:
     assert freed > 0
     assert sorted(p.name for p in libdir.iterdir()) == [
         "ld.so", "libc.so.6", "libgcc_s.so.1", "libz.so.1", "libz.so.1.3"]
+
+
+@pytest.mark.parametrize("base_size", [4096, 10993, 10994, 10995])
+def test_pmu_module_cpio_starts_where_the_kernel_looks_for_it(tmp_path: Path,
+                                                              base_size: int) -> None:
+    # L1 appends it to the gzip'd L2 initramfs; the kernel reads an uncompressed archive
+    # after a compressed one only from a 4-byte boundary of the whole file.
+    module = tmp_path / "arm_pmuv3.ko"
+    module.write_bytes(b"\x7fELF module")
+    out = tmp_path / "module.cpio"
+    write_module_cpio(module, base_size, out)
+    data = out.read_bytes()
+    lead = len(data) - len(data.lstrip(b"\0"))
+    assert (base_size + lead) % 4 == 0 and lead < 4
+    entries = read_cpio(data[lead:])
+    assert entries[GUEST_MODULE][3] == b"\x7fELF module"
+    assert f"insmod /{GUEST_MODULE}" in (L2_DIR / "init").read_text()  # where L2 looks

@@ -11,6 +11,7 @@ import pytest
 
 from harness.errors import UsageError
 from harness.kbuild import kconfig
+from harness.kbuild.build import keep_modules
 from harness.kbuild.series import apply_series, load_series, split_mbox
 from harness.kbuild.tree import TreeSpec, open_tree
 from harness.kbuild.workspace import Workspace
@@ -228,3 +229,15 @@ def test_a_user_tree_is_identified_by_its_content(tree: Path) -> None:
 def test_a_directory_that_is_not_a_kernel_tree_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not an arm64-capable kernel tree"):
         open_tree(TreeSpec(directory=tmp_path), progress=False)
+
+
+def test_a_build_keeps_the_modules_it_was_asked_for(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "drivers/perf").mkdir(parents=True)
+    (out / "drivers/perf/arm_pmuv3.ko").write_bytes(b"\x7fELF pmu")
+    kept = keep_modules(out, ("drivers/perf/arm_pmuv3.ko",), tmp_path / "result/modules")
+    assert kept == ["arm_pmuv3.ko"]
+    assert (tmp_path / "result/modules/arm_pmuv3.ko").read_bytes() == b"\x7fELF pmu"
+    # A symbol the fragment left built in (or out) makes no .ko: said, not skipped.
+    with pytest.raises(UsageError, match=r"no drivers/perf/other\.ko: is it =m"):
+        keep_modules(out, ("drivers/perf/other.ko",), tmp_path / "result/modules")

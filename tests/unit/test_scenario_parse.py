@@ -119,16 +119,15 @@ def test_linux_mode_refuses_ordering_steps(tmp_path: Path) -> None:
     (problem,) = problems_of(write(tmp_path, text))
     assert problem == (
         f"{tmp_path / 's.yaml'}:1: modes: linux mode cannot run ordering steps: it applies "
-        "the filters just before the PMU init of a 1-vCPU guest (the preload in L2's "
-        "QEMU); probe mode can")
+        "the filters just before the first PMU init of a guest whose every vCPU has a PMU "
+        "(the preload in L2's QEMU); probe mode can")
 
 
 def test_linux_mode_names_everything_it_cannot_run(tmp_path: Path) -> None:
     text = ("modes: [probe, linux]\nvcpus: 2\nno_pmu_vcpus: [1]\n"
             + MINIMAL.format(filters="  - init: 0\n  - deny: 0x11"))
     (problem,) = problems_of(write(tmp_path, text))
-    assert "modes: linux mode cannot run ordering steps, 2 vCPUs (at most 1), " \
-           "no_pmu_vcpus: " in problem
+    assert "modes: linux mode cannot run ordering steps, no_pmu_vcpus: " in problem
 
 
 def test_a_modes_limits_come_from_the_registry(monkeypatch: pytest.MonkeyPatch,
@@ -142,7 +141,7 @@ def test_a_modes_limits_come_from_the_registry(monkeypatch: pytest.MonkeyPatch,
     text = "modes: [two]\nvcpus: 3\n" + MINIMAL.format(filters="  - deny: 0x11")
     (problem,) = problems_of(write(tmp_path, text))
     assert problem.endswith("modes: two mode cannot run 3 vCPUs (at most 2): it has two; "
-                            "probe mode can")
+                            "probe or linux mode can")
 
 
 def test_errno_count_must_match_calls(tmp_path: Path) -> None:
