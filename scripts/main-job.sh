@@ -22,4 +22,6 @@ status=0
 wait "$images" || status=$?
 took "validate + images build"
 [ "$status" = 0 ] || exit "$status"
-exec .venv/bin/pmu-harness run --suite default "$@"
+# L2 boots the L1's own Debian kernel: the small L2 kernel (the default elsewhere) is built
+# here from source, which needs the cross compiler and minutes of a fresh machine's time.
+exec .venv/bin/pmu-harness run --suite default --l2-kernel distro "$@"
