@@ -77,3 +77,46 @@ def test_a_stall_is_reported_not_failed(tmp_path: Path) -> None:
     observed, outcome = health_check(results[1])
     assert outcome is Outcome.PASS and results[1].outcome is Outcome.PASS
     assert observed.startswith("none; 1 stall(s) from emulation load reported (hrtimer)")
+
+
+# The KASAN report a real filter-v3-debug L1 printed on cortex-a57 (the 9529aaa056ed read).
+KASAN_SPLAT = (LOGS / "v3-kasan-slab-oob-cortex-a57-default-policy.l1-kernel.log").read_text()
+
+
+def run_booted(tmp_path: Path, remote: ReplayRemote) -> tuple[list[CaseResult], Boots]:
+    boots = Boots([remote])
+    group = Group("max", "debian-6.1", (case("no-filter"), case("member-deny")))
+    results = run_group(group, tmp_path, RunOptions(image_set=image_set(tmp_path / "images")),
+                        lambda result: None, boot=boots)
+    return results, boots
+
+
+def test_after_a_kasan_report_the_next_case_runs_in_a_fresh_l1(tmp_path: Path) -> None:
+    assert KASAN_SPLAT.startswith("=" * 66 + "\nBUG: KASAN: slab-out-of-bounds")
+    remote = ReplayRemote(CAPTURES, kernel_says={"no-filter-probe": KASAN_SPLAT})
+    results, boots = run_booted(tmp_path, remote)
+    first, second = results
+    assert boots.events == ["boot 1", "shutdown 1", "boot 2", "shutdown 2"]
+    assert first.outcome is Outcome.FAIL
+    assert first.l1_checks_off.startswith(
+        "kasan report (BUG: KASAN: slab-out-of-bounds in kvm_pmu_get_pmceid+0x130/0x150)")
+    assert first.to_json()["l1_checks_off"] == first.l1_checks_off
+    # The second case ran in the second L1, whose checkers were on: it has nothing to pass on.
+    assert second.outcome is Outcome.PASS and second.l1_checks_off == ""
+
+
+def test_a_warning_leaves_the_checkers_on_and_the_l1_in_use(tmp_path: Path) -> None:
+    remote = ReplayRemote(CAPTURES, kernel_says={"no-filter-probe": WARN_SPLAT})
+    results, boots = run_booted(tmp_path, remote)
+    assert boots.count == 1
+    assert results[0].outcome is Outcome.FAIL and results[0].l1_checks_off == ""
+
+
+def test_a_taint_that_turns_lockdep_off_also_asks_for_a_fresh_l1(tmp_path: Path) -> None:
+    # A "Bad page state" (no KASAN in the kernel) taints with lockdep turned off.
+    said = ("BUG: Bad page state in process pmu-probe  pfn:4a2c1\n"
+            "Disabling lock debugging due to kernel taint\n")
+    remote = ReplayRemote(CAPTURES, kernel_says={"no-filter-probe": said})
+    results, boots = run_booted(tmp_path, remote)
+    assert boots.count == 2
+    assert results[0].l1_checks_off == "the kernel turned lock debugging off (a taint)"
