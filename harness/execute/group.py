@@ -141,9 +141,7 @@ def _run_in_one_l1(cases: list[Case], run: _GroupRun, retry: RetryPolicy,
                 held = case, result
                 if result.outcome is Outcome.ERROR:
                     break
-                if result.l1_checks_off:
-                    log.warning("  FRESH L1     after %s: %s", case.name,
-                                result.l1_checks_off[:200])
+                if result.l1_checks_off:  # its progress line says so
                     break
             # After a splat that turned the checkers off the case has failed already, and
             # a scan would walk memory KASAN just found corrupt: the leak scan is skipped.
