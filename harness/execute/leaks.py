@@ -2,12 +2,14 @@
 
 On a kernel built with kmemleak (the ``debug`` build option), the group prepares it once L1
 is up: it stops the automatic scans (their reports would land in whichever case runs then),
-scans once and clears what that finds (what boot left, never this run's), and after the
-last case an L1 runs it scans again. A leak reported then is a kernel-health finding: it
-fails that case (the last one the L1 ran), whose checks say that the leak may come from any
-case of the L1. An L1 left after a splat that turned its checkers off (the group moves on to a
-fresh one) is not scanned: its last case failed already. On a kernel without kmemleak nothing
-is done. Each scan walks all of L1's memory: about 35 s under TCG with KASAN (cortex-a57).
+scans and clears what that finds (what boot left, never this run's), and after the last
+case an L1 runs it scans again. Each time it scans twice: kmemleak reports an object only
+when two scans in a row found it unreferenced and unchanged. A leak reported at the end is
+a kernel-health finding: it fails that case (the last one the L1 ran), whose checks say
+that the leak may come from any case of the L1. An L1 left after a splat that turned its
+checkers off (the group moves on to a fresh one) is not scanned: its last case failed
+already. On a kernel without kmemleak nothing is done. Each scan walks all of L1's memory:
+about 35 s under TCG with KASAN (cortex-a57).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ CHECK_NAME = "kmemleak scan of L1 after its cases"
 EXPECTED = "no unreferenced object"
 REPORT = "kmemleak.txt"
 # kmemleak reports nothing younger than 5 s (its minimum age): the last case's VM was
-# destroyed a moment ago, so the final scan waits that long first.
+# destroyed a moment ago, so the final scan waits that long first. (The first scan that sees
+# an object records its checksum and counts it as changed, so is never the one to report it.)
 MIN_AGE_S = 6
 SCAN_TIMEOUT_S = 600.0  # tenfold what one took
 EXCERPT_LINES = 4
@@ -40,8 +43,9 @@ _K = shlex.quote(KMEMLEAK)
 # "absent": no kmemleak in this kernel; "on": ready. A kmemleak that is built in but has
 # turned itself off (its metadata pool ran out) refuses the writes: an error, never a pass.
 PREPARE = (f"{_MOUNT}; if [ ! -e {_K} ]; then echo absent; exit 0; fi; "
-           f"echo scan=off > {_K} && echo scan > {_K} && echo clear > {_K} && echo on")
-SCAN = f"sleep {MIN_AGE_S} && echo scan > {_K} && cat {_K}"
+           f"echo scan=off > {_K} && echo scan > {_K} && echo scan > {_K} && "
+           f"echo clear > {_K} && echo on")
+SCAN = f"sleep {MIN_AGE_S} && echo scan > {_K} && echo scan > {_K} && cat {_K}"
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ class LeakWatch:
 
 def prepare(remote: Remote) -> LeakWatch | None:
     """Ready kmemleak for the cases to come; None when the kernel has none."""
-    done = remote.run(PREPARE, timeout=SCAN_TIMEOUT_S)
+    done = remote.run(PREPARE, timeout=2 * SCAN_TIMEOUT_S)
     answer = done.stdout.strip().splitlines()
     if done.exit_status == 0 and answer[-1:] == ["absent"]:
         return None
@@ -65,7 +69,7 @@ def prepare(remote: Remote) -> LeakWatch | None:
 
 def leak_check(watch: LeakWatch, case_dir: Path) -> Check:
     """Scan now; the report is kept in ``case_dir``."""
-    done = watch.remote.run(SCAN, timeout=SCAN_TIMEOUT_S + MIN_AGE_S)
+    done = watch.remote.run(SCAN, timeout=2 * SCAN_TIMEOUT_S + MIN_AGE_S)
     if done.exit_status != 0:
         raise InfraError(f"kmemleak scan failed (exit {done.exit_status}): "
                          f"{done.stderr.strip()[-500:]}")
