@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from harness.execute import leaks
 from harness.execute.group import run_group
 from harness.execute.health import CASE_LOG, CHECK_NAME
 from harness.paths import SCENARIOS_DIR
@@ -120,3 +121,38 @@ def test_a_taint_that_turns_lockdep_off_also_asks_for_a_fresh_l1(tmp_path: Path)
     results, boots = run_booted(tmp_path, remote)
     assert boots.count == 2
     assert results[0].l1_checks_off == "the kernel turned lock debugging off (a taint)"
+
+
+# What kmemleak said after the last case of a real L1 running the filter-leaked mutant.
+LEAK_REPORT = (LOGS / "filter-leaked-cortex-a57.kmemleak.txt").read_text()
+
+
+def kmemleak_check(result: CaseResult) -> list[tuple[str, Outcome]]:
+    return [(c.observed, c.outcome) for c in result.checks if c.name == leaks.CHECK_NAME]
+
+
+def test_a_leak_kmemleak_reports_fails_the_last_case_of_the_l1(tmp_path: Path) -> None:
+    assert LEAK_REPORT.startswith("unreferenced object 0xffff00000f59d700 (size 128):")
+    remote = ReplayRemote(CAPTURES, kmemleak=LEAK_REPORT)
+    results, boots = run_booted(tmp_path, remote)
+    first, last = results
+    assert first.outcome is Outcome.PASS and kmemleak_check(first) == []
+    assert last.outcome is Outcome.FAIL and last.error_class is ErrorClass.KERNEL_FAILURE
+    ((observed, outcome),) = kmemleak_check(last)
+    assert outcome is Outcome.FAIL
+    assert observed.startswith("1 unreferenced object(s), from this case or any before it in "
+                               "this L1: unreferenced object 0xffff00000f59d700 (size 128):")
+    assert last.reason.startswith(f"{leaks.CHECK_NAME}: expected no unreferenced object")
+    # Its other checks all passed: the leak alone failed it.
+    assert all(c.outcome is Outcome.PASS for c in last.checks if c.name != leaks.CHECK_NAME)
+    assert (Path(str(last.artefacts)) / leaks.REPORT).read_text() == LEAK_REPORT
+    assert remote.commands[0] == leaks.PREPARE and remote.commands[-1] == leaks.SCAN
+    assert boots.count == 1
+
+
+def test_no_leak_passes_and_no_kmemleak_is_no_check(tmp_path: Path) -> None:
+    clean, _ = run_booted(tmp_path / "clean", ReplayRemote(CAPTURES, kmemleak=""))
+    assert [r.outcome for r in clean] == [Outcome.PASS, Outcome.PASS]
+    assert kmemleak_check(clean[1]) == [("none", Outcome.PASS)]
+    absent, _ = run_booted(tmp_path / "absent", ReplayRemote(CAPTURES))
+    assert [kmemleak_check(r) for r in absent] == [[], []]
