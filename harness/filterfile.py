@@ -15,10 +15,13 @@ from harness.events import format_event
 from harness.printable import printable
 from harness.scenario.model import (
     DEFAULT_MEASURE,
+    PMCCFILTR_EVENT_FIELD,
     PMU_CHOICES,
     Action,
     FilterCall,
+    HasAttrStep,
     InitStep,
+    PmuVerStep,
     RunStep,
     Scenario,
     SetPmuStep,
@@ -28,6 +31,7 @@ from harness.scenario.model import (
 )
 
 FORMAT_LINE = "pmu-harness-filter 1"
+NO_IRQ = "no-irq"  # `init V no-irq`: PMU INIT without setting the PMU's IRQ first
 
 
 def _step_line(step: Step) -> str:
@@ -36,7 +40,11 @@ def _step_line(step: Step) -> str:
         return (f"filter {step.vcpu} 0x{step.base:x} {step.nevents} "
                 f"{action_word(step.action)}  # {comment}")
     if isinstance(step, InitStep):
-        return f"init {step.vcpu}"
+        return f"init {step.vcpu}" + ("" if step.irq else f" {NO_IRQ}")
+    if isinstance(step, HasAttrStep):
+        return f"has-attr {step.vcpu}"
+    if isinstance(step, PmuVerStep):
+        return f"pmuver 0x{step.version:x}"
     if isinstance(step, SetPmuStep):
         return f"set-pmu {step.vcpu} {step.pmu}"
     return f"run {step.vcpu}"
@@ -51,13 +59,21 @@ def render(scenario: Scenario, *, with_filters: bool = True) -> str:
     if scenario.measure != DEFAULT_MEASURE:
         # The control measures where the filtered run does: each vCPU needs its own.
         lines.append("measure " + " ".join(str(v) for v in scenario.measure))
-    if with_filters:
-        lines += [_step_line(step) for step in scenario.steps]
+    # The control is the same VM without the filter: it keeps the VM's set-up (the guest's
+    # PMU version), so that a counter's control shows what the filtered run would count.
+    lines += [_step_line(step) for step in scenario.steps
+              if with_filters or isinstance(step, PmuVerStep)]
     workload = scenario.workload
     events = ",".join(f"0x{e:x}" for e in workload.events) or "-"
     lines.append(f"workload {events} cycles={int(workload.cycle_counter)} "
-                 f"loops={workload.loops}")
+                 f"loops={workload.loops}{_pmccfiltr_option(workload)}")
     return "\n".join(lines) + "\n"
+
+
+def _pmccfiltr_option(workload: Workload) -> str:
+    """Only when the guest writes something other than 0, so every other file (and every
+    shared control) reads as before."""
+    return f" pmccfiltr=0x{workload.pmccfiltr:x}" if workload.pmccfiltr else ""
 
 
 @dataclass(frozen=True)
@@ -123,16 +139,18 @@ def _workload(fields: list[str]) -> Workload:
     if len(listed) > MAX_WORKLOAD_EVENTS:
         raise _Bad(f"more than {MAX_WORKLOAD_EVENTS} workload events")
     events = tuple(_number(e, "event", 0xFFFF) for e in listed)
-    cycles, loops = 0, DEFAULT_LOOPS
+    cycles, loops, pmccfiltr = 0, DEFAULT_LOOPS, 0
     for option in fields[1:]:
         name, _, value = option.partition("=")
         if name == "cycles":
             cycles = _number(value, "cycles", 1)
         elif name == "loops":
             loops = _number(value, "loops", MAX_LOOPS)
+        elif name == "pmccfiltr":
+            pmccfiltr = _number(value, "pmccfiltr", PMCCFILTR_EVENT_FIELD)
         else:
             raise _Bad(f"unknown workload option {printable(option[:40])!r}")
-    return Workload(events, cycles == 1, loops)
+    return Workload(events, cycles == 1, loops, pmccfiltr)
 
 
 @dataclass
@@ -189,7 +207,7 @@ def _measure(args: list[str]) -> tuple[int, ...]:
 
 
 def _step(state: _File, word: str, args: list[str], line: int) -> None:
-    if word not in ("filter", "init", "run", "set-pmu"):
+    if word not in ("filter", "init", "run", "set-pmu", "has-attr", "pmuver"):
         raise _Bad(f"unknown directive {printable(word[:40])!r}")
     if len(state.steps) == MAX_STEPS:
         raise _Bad(f"more than {MAX_STEPS} steps")
@@ -206,8 +224,25 @@ def _step(state: _File, word: str, args: list[str], line: int) -> None:
             raise _Bad(f"PMU {printable(pmu[:40])!r} is not host or other")
         state.steps.append(SetPmuStep(index, pmu, line))
         return
+    if word == "pmuver":
+        version = _number(_arguments(args, 1, word)[0], "PMUVer", 0xF)
+        state.steps.append(PmuVerStep(version, line))
+        return
+    if word == "init":
+        state.steps.append(_init(args, line))
+        return
     vcpu_index = _number(_arguments(args, 1, word)[0], "vcpu", MAX_VCPUS - 1)
-    state.steps.append(InitStep(vcpu_index, line) if word == "init" else RunStep(vcpu_index, line))
+    state.steps.append(HasAttrStep(vcpu_index, line) if word == "has-attr"
+                       else RunStep(vcpu_index, line))
+
+
+def _init(args: list[str], line: int) -> InitStep:
+    """``init V`` or ``init V no-irq``."""
+    if len(args) not in (1, 2):
+        raise _Bad(f"'init' takes 1 or 2 argument(s), got {len(args)}")
+    if len(args) == 2 and args[1] != NO_IRQ:
+        raise _Bad(f"init option {printable(args[1][:40])!r} is not {NO_IRQ}")
+    return InitStep(_number(args[0], "vcpu", MAX_VCPUS - 1), line, irq=len(args) == 1)
 
 
 def _problem(source: Path, line: int | None, message: str) -> UsageError:

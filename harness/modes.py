@@ -33,9 +33,11 @@ class Capabilities:
     ordering_steps: bool = True     # init/run/set_pmu steps among the filter calls
     max_vcpus: int | None = None    # None: as many as a scenario may have
     vcpus_without_pmu: bool = True  # no_pmu_vcpus
+    guest_pmccfiltr: bool = True    # the workload's own PMCCFILTR_EL0 value
     why: str = ""
 
-    def lacks(self, *, ordering: bool, vcpus: int, without_pmu: bool) -> list[str]:
+    def lacks(self, *, ordering: bool, vcpus: int, without_pmu: bool,
+              pmccfiltr: bool = False) -> list[str]:
         """What of a scenario this mode cannot run (empty: it can run it)."""
         missing = []
         if ordering and not self.ordering_steps:
@@ -44,6 +46,8 @@ class Capabilities:
             missing.append(f"{vcpus} vCPUs (at most {self.max_vcpus})")
         if without_pmu and not self.vcpus_without_pmu:
             missing.append("no_pmu_vcpus")
+        if pmccfiltr and not self.guest_pmccfiltr:
+            missing.append("a workload pmccfiltr (the guest's perf writes PMCCFILTR itself)")
         return missing
 
 
@@ -80,6 +84,7 @@ REGISTRY: dict[str, Mode] = {mode.name: mode for mode in (
          "harness.l2.linux:run_linux", seconds_per_case=20.0, case_deadline_seconds=1200.0,
          avocado_timeout_seconds=1200,
          can=Capabilities(ordering_steps=False, max_vcpus=1, vcpus_without_pmu=False,
+                          guest_pmccfiltr=False,
                           why="it applies the filters just before the PMU init of a "
                               "1-vCPU guest (the preload in L2's QEMU)")),
 )}

@@ -161,8 +161,14 @@ def choose(mutants: Sequence[Mutant], names: Sequence[str], kernel: str | None =
     ``suite``; on ``kernel``, only those ported to it (naming one that is not is a usage
     error)."""
     if not names:
-        return [m for m in mutants if m.suite == suite
-                and (kernel is None or m.patches_for(kernel) is not None)]
+        chosen = [m for m in mutants if m.suite == suite]
+        for mutant in chosen:
+            if kernel is not None and mutant.patches_for(kernel) is None:
+                # e.g. a bug in a behaviour the kernel's tree does not have yet
+                log.info("mutant %s skipped: it has no patch for %s (ported to: %s)",
+                         mutant.name, kernel,
+                         ", ".join(k for k, _ in mutant.ports) or "nothing")
+        return [m for m in chosen if kernel is None or m.patches_for(kernel) is not None]
     known = {m.name: m for m in mutants}
     unknown = [unknown_name("mutant", n, known) for n in names if n not in known]
     if kernel is not None:

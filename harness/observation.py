@@ -42,6 +42,11 @@ class Observation:
     # The other measured vCPUs, each in this same shape (their ``steps`` are empty: the
     # calls were made once, for the VM).
     others: tuple[Observation, ...] = ()
+    # KVM_HAS_DEVICE_ATTR(FILTER) on vCPU 0 as the VM was set up (None: this mode or an
+    # older probe does not say).
+    has_filter_attr: bool | None = None
+    # The guest's ID_AA64DFR0_EL1.PMUVer as the payload read it on this vCPU (None: unread).
+    pmuver: int | None = None
 
     @property
     def filter_errnos(self) -> tuple[str, ...]:
@@ -81,6 +86,12 @@ def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+def _optional_bool(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise TypeError(f"expected true, false or null, got {value!r}")
+
+
 def parse_probe_output(text: str, *, source: str = "pmu-probe") -> Observation:
     """The probe's JSON; a missing or fatal result is an infrastructure error."""
     try:
@@ -99,7 +110,9 @@ def parse_probe_output(text: str, *, source: str = "pmu-probe") -> Observation:
     if not isinstance(listed, list) or not all(isinstance(m, dict) for m in listed):
         raise InfraError(f"{source}: malformed measurements", log_tail=text[-2000:])
     first, *rest = (_view(m, release) for m in listed)
-    return replace(first, steps=steps, others=tuple(rest))
+    attr = data.get("has_filter_attr")
+    return replace(first, steps=steps, others=tuple(rest),
+                   has_filter_attr=attr if isinstance(attr, bool) else None)
 
 
 def _view(measurement: dict[str, Any], release: str) -> Observation:
@@ -117,6 +130,7 @@ def _view(measurement: dict[str, Any], release: str) -> Observation:
         measured=measured,
         kernel_release=release,
         vcpu=int(measurement.get("vcpu", 0)),
+        pmuver=_optional_int(measurement.get("pmuver")) if measured else None,
     )
 
 
@@ -137,6 +151,7 @@ def observation_to_json(seen: Observation) -> dict[str, Any]:
         "unobservable": sorted(seen.unobservable),
         "unlisted_events": sorted(seen.unlisted_events), "vcpu": seen.vcpu,
         "others": [observation_to_json(o) for o in seen.others],
+        "has_filter_attr": seen.has_filter_attr, "pmuver": seen.pmuver,
     }
 
 
@@ -157,6 +172,9 @@ def observation_from_json(data: Any) -> Observation:
             unlisted_events=frozenset(int(e) for e in data["unlisted_events"]),
             vcpu=int(data["vcpu"]),
             others=tuple(observation_from_json(o) for o in data["others"]),
+            # Absent from the observations written before they were recorded.
+            has_filter_attr=_optional_bool(data.get("has_filter_attr")),
+            pmuver=_optional_int(data.get("pmuver")),
         )
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed observation: {exc!r}") from exc

@@ -13,7 +13,16 @@ from harness.events import format_event
 from harness.observation import Observation, advertised_events
 from harness.oracle import Prediction
 from harness.results import Check, Outcome
-from harness.scenario.model import Expectations, FilterCall, Scenario, SetPmuStep
+from harness.scenario.model import (
+    Expectations,
+    FilterCall,
+    HasAttrStep,
+    InitStep,
+    PmuVerStep,
+    Scenario,
+    SetPmuStep,
+    Step,
+)
 
 # What a measured vCPU the written expectations do not hold for is judged by: the oracle.
 DERIVED = Expectations()
@@ -53,20 +62,54 @@ def _errno_checks(scenario: Scenario, prediction: Prediction, seen: Observation)
             source = f"oracle: {predicted[index].reason}; {prediction.rules.describe()}"
         name = f"errno of filter call {index + 1} (line {call.line}: {call.describe()})"
         checks.append(Check(name, want, got, _outcome(want == got), source))
-    return checks + _set_pmu_checks(prediction, seen)
+    return checks + [check for op, kind, label in _ORACLE_JUDGED
+                     for check in _step_checks(op, kind, label, prediction, seen)]
 
 
-def _set_pmu_checks(prediction: Prediction, seen: Observation) -> list[Check]:
-    """SET_PMU steps, judged by the oracle: what they answer is the kernel's to decide."""
-    observed = [s.errno for s in seen.steps if s.op == "set-pmu"]
-    predicted = [o for o in prediction.steps if isinstance(o.step, SetPmuStep)]
+# The steps other than FILTER calls, judged by the oracle: what they answer is the kernel's
+# to decide: (the probe's step "op", the scenario's step type, how its check is named).
+_ORACLE_JUDGED: tuple[tuple[str, type[Step], str], ...] = (
+    ("set-pmu", SetPmuStep, "errno of line"), ("init", InitStep, "errno of init step, line"),
+    ("has-attr", HasAttrStep, "answer of HAS_DEVICE_ATTR step, line"),
+    ("pmuver", PmuVerStep, "errno of PMUVer write, line"))
+
+
+def _step_checks(op: str, kind: type[Step], label: str, prediction: Prediction,
+                 seen: Observation) -> list[Check]:
+    """The scenario's own steps of one kind (not the VMM's implicit inits), in order."""
+    observed = [s.errno for s in seen.steps if s.op == op and not s.implicit]
+    predicted = [o for o in prediction.steps if isinstance(o.step, kind) and not o.implicit]
     checks = []
     for index, outcome in enumerate(predicted):
         got = observed[index] if index < len(observed) else "missing"
-        checks.append(Check(f"errno of line {outcome.step.line}: {outcome.step.describe()}",
+        checks.append(Check(f"{label} {outcome.step.line}: {outcome.step.describe()}",
                             outcome.errno, got, _outcome(outcome.errno == got),
                             f"oracle: {outcome.reason}; {prediction.rules.describe()}"))
     return checks
+
+
+def _attr_word(has: bool) -> str:
+    return "0 (has it)" if has else "ENXIO (has not)"
+
+
+def _has_attr_check(prediction: Prediction, seen: Observation) -> list[Check]:
+    """KVM_HAS_DEVICE_ATTR(FILTER) on vCPU 0, which the probe asks in every run: a kernel
+    that has the filter must say so (a VMM probes before it sets one)."""
+    if seen.has_filter_attr is None:  # linux mode, or a probe from before it was recorded
+        return []
+    return [Check("KVM_HAS_DEVICE_ATTR(FILTER) on vCPU 0",
+                  _attr_word(prediction.has_filter_attr), _attr_word(seen.has_filter_attr),
+                  _outcome(prediction.has_filter_attr == seen.has_filter_attr),
+                  f"oracle: {prediction.rules.describe()}")]
+
+
+def _pmuver_check(prediction: Prediction, view: Observation) -> list[Check]:
+    """After an accepted PMUVer write, the guest reads the written version."""
+    if prediction.guest_pmuver is None or view.pmuver is None:
+        return []
+    return [Check("guest ID_AA64DFR0_EL1.PMUVer", f"{prediction.guest_pmuver:#x}",
+                  f"{view.pmuver:#x}", _outcome(prediction.guest_pmuver == view.pmuver),
+                  "oracle: the VMM's PMUVer write was accepted")]
 
 
 def _bit_word(prediction_value: int) -> str:
@@ -144,7 +187,7 @@ def _advertised_checks(prediction: Prediction, seen: Observation,
 
 
 def _count_check(ref: str, want: bool, source: str, seen: Observation,
-                 control: Observation | None) -> Check:
+                 control: Observation | None, *, zero_is_enough: bool = False) -> Check:
     value = seen.counters.get(ref)
     shown = "not supported" if value is None else str(value)
     name = f"counter {ref}"
@@ -159,6 +202,8 @@ def _count_check(ref: str, want: bool, source: str, seen: Observation,
         return Check(name, "counting" if want else "0", shown, _outcome(counting == want),
                      source)
     control_value = control.counters.get(ref) if control else None
+    if zero_is_enough:
+        return Check(name, "0 (no event this machine counts)", shown, Outcome.PASS, source)
     if not control_value:
         why = "no control run" if control is None else f"control showed {control_value}"
         return Check(name, "0 (with the control counting)", f"{shown}; {why}",
@@ -176,14 +221,19 @@ def _counting_checks(expect: Expectations, prediction: Prediction, seen: Observa
     for refs, want in ((expect.counting, True), (expect.not_counting, False)):
         for ref in refs or ():
             wanted[ref] = (want, "scenario")
-    return [_count_check(ref, want, source, seen, control)
+    # Only the oracle's own "no such event here" needs no control: a scenario's written
+    # not_counting still does.
+    no_event = {c.ref for c in prediction.counters if c.zero_without_control}
+    return [_count_check(ref, want, source, seen, control,
+                         zero_is_enough=ref in no_event and source != "scenario")
             for ref, (want, source) in wanted.items()]
 
 
 def _control_checks(control: Observation | None) -> list[Check]:
     if control is None:
         return []
-    ok = all(s.errno == "OK" for s in control.steps) and control.measured
+    # The PMUVer write the control shares with the filtered run is judged there.
+    ok = all(s.errno == "OK" for s in control.steps if s.op != "pmuver") and control.measured
     return [Check("unfiltered control run", "PMU initialised and measured",
                   "ok" if ok else "failed", Outcome.PASS if ok else Outcome.ERROR, "harness")]
 
@@ -196,7 +246,8 @@ def _vcpu_checks(scenario: Scenario, prediction: Prediction, seen: Observation,
     expect = scenario.expect if scenario.expect.holds_for(vcpu) else DERIVED
     if view is not None and view.measured:
         checks = (_pmceid_checks(expect, prediction, view, control_view)
-                  + _counting_checks(expect, prediction, view, control_view))
+                  + _counting_checks(expect, prediction, view, control_view)
+                  + _pmuver_check(prediction, view))
         if len(scenario.measure) == 1:
             return checks
         return [replace(c, name=f"vCPU {vcpu}: {c.name}") for c in checks]
@@ -208,7 +259,8 @@ def _vcpu_checks(scenario: Scenario, prediction: Prediction, seen: Observation,
 
 def judge(scenario: Scenario, prediction: Prediction, seen: Observation,
           control: Observation | None) -> Verdict:
-    checks = _control_checks(control) + _errno_checks(scenario, prediction, seen)
+    checks = (_control_checks(control) + _has_attr_check(prediction, seen)
+              + _errno_checks(scenario, prediction, seen))
     for vcpu in scenario.measure:
         checks += _vcpu_checks(scenario, prediction, seen, control, vcpu)
     return Verdict(_overall(checks), tuple(checks))

@@ -2,7 +2,7 @@
 # README's test command: lint, types, then unit and system tests in one pytest run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup-host.sh
+scripts/setup-host.sh --kernel-builds --dev
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0

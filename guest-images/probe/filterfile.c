@@ -241,6 +241,33 @@ static int do_vcpu_step(struct parser *p, char **tok, int ntok, enum ff_op op)
 	return add_step(p, &s);
 }
 
+/* "init V" or "init V no-irq" */
+static int do_init(struct parser *p, char **tok, int ntok)
+{
+	struct ff_step s = { .op = FF_OP_INIT, .line = p->line, .irq = 1 };
+
+	if (ntok != 2 && ntok != 3)
+		return fail(p, "'init' takes 1 or 2 arguments, got %d", ntok - 1);
+	if (vcpu_arg(p, tok[1], &s.vcpu))
+		return -1;
+	if (ntok == 3 && strcmp(tok[2], "no-irq"))
+		return fail(p, "init option '%s' is not no-irq", tok[2]);
+	s.irq = ntok == 2;
+	return add_step(p, &s);
+}
+
+/* "pmuver N": the value every vCPU's ID_AA64DFR0_EL1.PMUVer is set to */
+static int do_pmuver(struct parser *p, char **tok, int ntok)
+{
+	struct ff_step s = { .op = FF_OP_PMUVER, .line = p->line };
+	unsigned long v;
+
+	if (expect_args(p, tok, ntok, 1) || number_arg(p, "PMUVer", tok[1], 0xf, &v))
+		return -1;
+	s.pmuver = v;
+	return add_step(p, &s);
+}
+
 static int parse_event_list(struct parser *p, char *list, struct ff_workload *w)
 {
 	char *save = NULL;
@@ -274,6 +301,7 @@ static int do_workload(struct parser *p, char **tok, int ntok)
 		return fail(p, "'workload' needs an event list (or '-')");
 	w->cycles = 0;
 	w->loops = FF_DEFAULT_LOOPS;
+	w->pmccfiltr = 0;
 	if (parse_event_list(p, tok[1], w))
 		return -1;
 	for (i = 2; i < ntok; i++) {
@@ -287,6 +315,11 @@ static int do_workload(struct parser *p, char **tok, int ntok)
 			if (number_arg(p, "loops", tok[i] + 6, 0xffffffffUL, &v))
 				return -1;
 			w->loops = v;
+		} else if (!strncmp(tok[i], "pmccfiltr=", 10)) {
+			if (number_arg(p, "pmccfiltr", tok[i] + 10,
+				       FF_PMCCFILTR_EVENT_FIELD, &v))
+				return -1;
+			w->pmccfiltr = v;
 		} else {
 			return fail(p, "unknown workload option '%s'", tok[i]);
 		}
@@ -327,7 +360,11 @@ static int do_line(struct parser *p, char *line)
 	if (!strcmp(tok[0], "filter"))
 		return do_filter(p, tok, ntok);
 	if (!strcmp(tok[0], "init"))
-		return do_vcpu_step(p, tok, ntok, FF_OP_INIT);
+		return do_init(p, tok, ntok);
+	if (!strcmp(tok[0], "has-attr"))
+		return do_vcpu_step(p, tok, ntok, FF_OP_HAS_ATTR);
+	if (!strcmp(tok[0], "pmuver"))
+		return do_pmuver(p, tok, ntok);
 	if (!strcmp(tok[0], "run"))
 		return do_vcpu_step(p, tok, ntok, FF_OP_RUN);
 	if (!strcmp(tok[0], "set-pmu"))
@@ -445,6 +482,10 @@ const char *ff_op_name(enum ff_op op)
 		return "run";
 	case FF_OP_SET_PMU:
 		return "set-pmu";
+	case FF_OP_HAS_ATTR:
+		return "has-attr";
+	case FF_OP_PMUVER:
+		return "pmuver";
 	}
 	return "?";
 }

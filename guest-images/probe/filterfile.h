@@ -23,6 +23,8 @@ enum ff_op {
 	FF_OP_INIT,
 	FF_OP_RUN,
 	FF_OP_SET_PMU,
+	FF_OP_HAS_ATTR,		/* KVM_HAS_DEVICE_ATTR of FILTER on a vCPU */
+	FF_OP_PMUVER,		/* write ID_AA64DFR0_EL1.PMUVer on every vCPU */
 };
 
 /* FF_OP_SET_PMU: which PMU to ask for */
@@ -41,13 +43,21 @@ struct ff_step {
 	unsigned int action;
 	/* FF_OP_SET_PMU only */
 	enum ff_pmu pmu;
+	/* FF_OP_INIT only: 0 skips the PMU IRQ ("init V no-irq") */
+	int irq;
+	/* FF_OP_PMUVER only: the value of ID_AA64DFR0_EL1.PMUVer (0..15) */
+	unsigned int pmuver;
 };
+
+/* The bits of PMCCFILTR_EL0 a workload may write: its event field only */
+#define FF_PMCCFILTR_EVENT_FIELD	0xffffUL
 
 struct ff_workload {
 	unsigned int nevents;
 	unsigned int events[FF_MAX_EVENTS];
 	int cycles;
 	unsigned long loops;
+	unsigned long pmccfiltr;	/* written to PMCCFILTR_EL0 before counting */
 };
 
 struct ff_file {

@@ -88,7 +88,13 @@ measure:
 	msr	pmxevtyper_el0, x5
 	add	x3, x3, #1
 	b	2b
-3:	msr	pmccfiltr_el0, xzr
+	/* PMCCFILTR: the workload's value (its event field only; 0 by
+	 * default), read back to show what KVM kept of it. */
+3:	ldr	x5, [x19, #P_PMCCFILTR]
+	msr	pmccfiltr_el0, x5
+	isb
+	mrs	x5, pmccfiltr_el0
+	report	K_PMCCFILTR, x5
 
 	/* x6 = enable mask: counters 0..x22-1, plus bit 31 for PMCCNTR. */
 	mov	x6, #1

@@ -32,6 +32,7 @@
 #define P_CYCLES		16	/* 1: enable PMCCNTR too */
 #define P_LOOPS			24	/* spin iterations */
 #define P_SWINC			32	/* PMSWINC_EL0 value per iteration */
+#define P_PMCCFILTR		40	/* written to PMCCFILTR_EL0 before counting */
 #define P_EVENTS		64	/* u64 event number per counter */
 #define P_MAX_EVENTS		31
 
@@ -46,6 +47,7 @@
 #define K_DFR0			4	/* ID_AA64DFR0_EL1 */
 #define K_NPROG			5	/* counters actually programmed */
 #define K_CCNT			6	/* PMCCNTR_EL0 */
+#define K_PMCCFILTR		7	/* PMCCFILTR_EL0 read back after the write */
 #define K_EXC_ESR		8	/* guest took an exception: ESR_EL1 */
 #define K_EXC_ELR		9
 #define K_EXC_FAR		10

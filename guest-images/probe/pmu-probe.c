@@ -42,8 +42,13 @@
 #ifndef KVM_ARM_VCPU_PMU_V3_SET_PMU
 #define KVM_ARM_VCPU_PMU_V3_SET_PMU	3	/* 5.18+; older headers lack it */
 #endif
+/* ID_AA64DFR0_EL1 (op0=3, op1=0, CRn=0, CRm=5, op2=0) and its PMUVer field, bits [11:8] */
+#define ID_AA64DFR0_REG		ARM64_SYS_REG(3, 0, 0, 5, 0)
+#define PMUVER_SHIFT		8
+#define PMUVER_MASK		(0xfULL << PMUVER_SHIFT)
 #define PERF_TYPE_SOFTWARE_ID	1	/* a perf PMU type that is never an Arm PMU */
 #define EVENT_SOURCES		"/sys/bus/event_source/devices"
+#define SW_INCR_ALIAS_BITS	0x3ff	/* the event field of an ARMv8.0 PMU */
 
 extern const unsigned char pmu_payload_start[];
 extern const unsigned char pmu_payload_end[];
@@ -78,8 +83,10 @@ struct step_result {
 	unsigned int line;	/* 0 for implicit steps */
 	const struct ff_step *step;
 	int err;
-	const char *stage;	/* init: irq | vgic | pmu; set-pmu: lookup | pmu */
+	const char *stage;	/* init: irq | vgic | pmu; set-pmu: lookup | pmu;
+				 * pmuver: get | set */
 	int pmu_id;		/* set-pmu: the perf PMU type asked for (-1: none found) */
+	int pmuver_before;	/* pmuver: PMUVer vCPU 0 had before (-1: not read) */
 };
 
 /* Values the payload stored to the report window during one command. */
@@ -272,17 +279,22 @@ static int create_vgic(struct probe *p)
 	return 0;
 }
 
-/* Informational only: the probe issues the calls whatever these say. */
-static void probe_caps(struct vm *vm)
+/* KVM_HAS_DEVICE_ATTR of the FILTER attribute on one vCPU: 0 or the errno. */
+static int has_filter_attr(int vcpu_fd)
 {
 	struct kvm_device_attr a = {
 		.group = KVM_ARM_VCPU_PMU_V3_CTRL,
 		.attr = KVM_ARM_VCPU_PMU_V3_FILTER,
 	};
 
+	return xioctl(vcpu_fd, KVM_HAS_DEVICE_ATTR, &a);
+}
+
+/* Informational only: the probe issues the calls whatever these say. */
+static void probe_caps(struct vm *vm)
+{
 	vm->cap_pmu = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_PMU_V3) > 0;
-	vm->has_filter_attr = !vm->vcpu[0].init_err &&
-			      ioctl(vm->vcpu[0].fd, KVM_HAS_DEVICE_ATTR, &a) == 0;
+	vm->has_filter_attr = !vm->vcpu[0].init_err && has_filter_attr(vm->vcpu[0].fd) == 0;
 }
 
 static int create_vm(struct probe *p)
@@ -558,7 +570,11 @@ static int vgic_init(struct vm *vm)
 	return err;
 }
 
-/* PMU IRQ, vGIC init, PMU INIT: stops at the first failing stage. */
+/*
+ * PMU IRQ, vGIC init, PMU INIT: stops at the first failing stage. An init
+ * step without the IRQ ("init V no-irq") starts at the vGIC, so that what
+ * INIT itself answers is seen, not the IRQ's own refusal.
+ */
 static void do_init(struct probe *p, unsigned int v, const struct ff_step *s)
 {
 	struct step_result *r = new_result(p, "init", v, s);
@@ -566,8 +582,11 @@ static void do_init(struct probe *p, unsigned int v, const struct ff_step *s)
 	int irq = PMU_IRQ;
 
 	c->pmu_init_issued = 1;
-	r->stage = "irq";
-	r->err = device_attr(c->fd, KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_IRQ, &irq);
+	if (!s || s->irq) {
+		r->stage = "irq";
+		r->err = device_attr(c->fd, KVM_ARM_VCPU_PMU_V3_CTRL,
+				     KVM_ARM_VCPU_PMU_V3_IRQ, &irq);
+	}
 	if (!r->err) {
 		r->stage = "vgic";
 		r->err = vgic_init(&p->vm);
@@ -580,6 +599,49 @@ static void do_init(struct probe *p, unsigned int v, const struct ff_step *s)
 	c->pmu_ready = !r->err;
 	c->pmu_err = r->err;
 	c->pmu_stage = r->stage;
+}
+
+static void do_has_attr(struct probe *p, const struct ff_step *s)
+{
+	struct step_result *r = new_result(p, "has-attr", s->vcpu, s);
+
+	r->err = has_filter_attr(p->vm.vcpu[s->vcpu].fd);
+}
+
+/*
+ * The VMM lowers (or sets) the guest's PMU version: ID_AA64DFR0_EL1 read,
+ * PMUVer replaced, written back, on every vCPU in order (QEMU writes ID
+ * registers per vCPU too). Stops at the first refusal, recorded with the
+ * vCPU and the stage (get | set) that failed. vCPUs whose
+ * KVM_ARM_VCPU_INIT failed are skipped: KVM refuses their registers.
+ */
+static void do_pmuver(struct probe *p, const struct ff_step *s)
+{
+	struct step_result *r = new_result(p, "pmuver", 0, s);
+	unsigned int v;
+
+	r->pmuver_before = -1;
+	for (v = 0; v < p->vm.nvcpus && !r->err; v++) {
+		struct vcpu *c = &p->vm.vcpu[v];
+		uint64_t val = 0;
+		struct kvm_one_reg reg = {
+			.id = ID_AA64DFR0_REG,
+			.addr = (uint64_t)(uintptr_t)&val,
+		};
+
+		if (c->init_err)
+			continue;
+		r->vcpu = v;
+		r->stage = "get";
+		r->err = xioctl(c->fd, KVM_GET_ONE_REG, &reg);
+		if (r->err)
+			break;
+		if (r->pmuver_before < 0)
+			r->pmuver_before = (val & PMUVER_MASK) >> PMUVER_SHIFT;
+		val = (val & ~PMUVER_MASK) | ((uint64_t)s->pmuver << PMUVER_SHIFT);
+		r->stage = "set";
+		r->err = xioctl(c->fd, KVM_SET_ONE_REG, &reg);
+	}
 }
 
 static int do_run(struct probe *p, const struct ff_step *s)
@@ -614,6 +676,12 @@ static int run_steps(struct probe *p)
 			break;
 		case FF_OP_SET_PMU:
 			do_set_pmu(p, s);
+			break;
+		case FF_OP_HAS_ATTR:
+			do_has_attr(p, s);
+			break;
+		case FF_OP_PMUVER:
+			do_pmuver(p, s);
 			break;
 		}
 	}
@@ -651,6 +719,17 @@ static void skip_measurement(struct measurement *m, int err, const char *reason)
 	snprintf(m->reason, sizeof(m->reason), "%s", reason);
 }
 
+/*
+ * Whether a counter of this event needs PMSWINC writes: SW_INCR (0), and
+ * any number whose low 10 bits are 0 (0x400, ...), which a kernel that
+ * masks event numbers to an ARMv8.0 PMU's width counts as SW_INCR. On a
+ * counter that is no SW_INCR the write is ignored.
+ */
+static int is_sw_incr_alias(unsigned int event)
+{
+	return (event & SW_INCR_ALIAS_BITS) == 0;
+}
+
 /* One run of the measuring payload on vCPU v, into m. -1: fatal (already set). */
 static int measure_on(struct probe *p, unsigned int v, struct measurement *m)
 {
@@ -683,10 +762,11 @@ static int measure_on(struct probe *p, unsigned int v, struct measurement *m)
 	blk[P_NEVENTS / 8] = w->nevents;
 	blk[P_CYCLES / 8] = w->cycles;
 	blk[P_LOOPS / 8] = w->loops;
+	blk[P_PMCCFILTR / 8] = w->pmccfiltr;
 	m->swinc_mask = 0;
 	for (i = 0; i < w->nevents; i++) {
 		blk[P_EVENTS / 8 + i] = w->events[i];
-		if (w->events[i] == 0)	/* SW_INCR: needs PMSWINC writes */
+		if (is_sw_incr_alias(w->events[i]))
 			m->swinc_mask |= 1ULL << i;
 	}
 	blk[P_SWINC / 8] = m->swinc_mask;
@@ -734,6 +814,12 @@ static void emit_steps(struct jw *w, const struct probe *p)
 		if (r->step && r->step->op == FF_OP_SET_PMU) {
 			jw_str(w, "pmu", r->step->pmu == FF_PMU_HOST ? "host" : "other");
 			jw_int(w, "pmu_id", r->pmu_id);
+		}
+		if (r->step && r->step->op == FF_OP_INIT)
+			jw_bool(w, "irq", r->step->irq);
+		if (r->step && r->step->op == FF_OP_PMUVER) {
+			jw_uint(w, "pmuver", r->step->pmuver);
+			jw_int(w, "pmuver_before", r->pmuver_before);
 		}
 		jw_int(w, "errno", r->err);
 		jw_str(w, "error", ff_errno_name(r->err));
@@ -823,6 +909,8 @@ static void emit_one(struct jw *w, const char *key, const struct probe *p,
 		jw_null(w, "pmuver");
 	emit_counters(w, p, m);
 	emit_key(w, "cycle_counter", rep, K_CCNT);
+	jw_uint(w, "pmccfiltr_written", p->ff.workload.pmccfiltr);
+	emit_key(w, "pmccfiltr_read", rep, K_PMCCFILTR);
 	jw_bool(w, "cycles_enabled", p->ff.workload.cycles);
 	jw_uint(w, "loops", p->ff.workload.loops);
 	jw_uint(w, "swinc_mask", m->swinc_mask);

@@ -145,7 +145,8 @@ def resolve_modules(release_dir: Path, plan: KernelPlan) -> list[Path]:
     required, optional = wanted_modules()
     tree = modules.scan_tree(release_dir)
     try:
-        return modules.resolve(tree, required, optional)
+        # An optional module is loaded when the kernel has it, skipped when it has not.
+        return modules.resolve(tree, [*required, *optional], optional)
     except modules.MissingModule as exc:
         raise InfraError(
             f"{plan.package} {plan.version}: L1 needs module {exc} (neither a module file "

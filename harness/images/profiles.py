@@ -6,6 +6,7 @@ own module under ``harness.images.kinds``; this module holds the types they shar
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,10 +63,32 @@ class KernelProfile:
     apt: AptSpec | None = None
     metapackage: str | None = None
     source: SourceSpec | None = None
+    # Words added to L1's kernel command line when it boots this kernel (configs/kernels'
+    # `l1_command_line:`); part of the QEMU command line, so of the snapshot key.
+    l1_command_line: tuple[str, ...] = ()
 
     @property
     def revision(self) -> str | None:
         return self.source.revision if self.source else None
+
+
+# A kernel command-line word from a profile: `name` or `name=value`, nothing a shell or
+# QEMU's -append could read as more than one word.
+_COMMAND_LINE_WORD = re.compile(r"[A-Za-z0-9_.-]+(=[A-Za-z0-9_.,:/+-]+)?")
+
+
+def command_line_words(raw: dict[str, Any], path: Path) -> tuple[str, ...]:
+    """A profile's ``l1_command_line:`` (absent: none), each word checked."""
+    value = raw.get("l1_command_line", [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise file_problem(path, "l1_command_line must be a list of kernel parameters "
+                                 "(e.g. [arm64.nolva])")
+    for word in value:
+        if not _COMMAND_LINE_WORD.fullmatch(word):
+            raise file_problem(path, f"l1_command_line: {word!r} is not one kernel parameter "
+                                     "(name or name=value: letters, digits, _ . - and in the "
+                                     "value , : / +)")
+    return tuple(value)
 
 
 def optional_str(raw: dict[str, Any], key: str, path: Path) -> str | None:

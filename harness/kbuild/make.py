@@ -63,6 +63,24 @@ class Toolchain:
         return ["ARCH=arm64", f"CROSS_COMPILE={CROSS_COMPILE}", f"CC={compiler}"]
 
 
+# What a kernel build needs beyond the cross compiler and make (the main job installs none
+# of it: scripts/setup-host.sh --kernel-builds does): programs, and headers by a file each.
+BUILD_PROGRAMS = {"bison": "bison", "flex": "flex", "bc": "bc", "patch": "patch"}
+BUILD_HEADERS = {"/usr/include/openssl/ssl.h": "libssl-dev", "/usr/include/gelf.h": "libelf-dev"}
+
+
+def check_build_tools() -> None:
+    """An InfraError naming every missing kernel-build tool and how to install them."""
+    missing = [package for program, package in BUILD_PROGRAMS.items()
+               if shutil.which(program) is None]
+    missing += [package for header, package in BUILD_HEADERS.items()
+                if not Path(header).is_file()]
+    if missing:
+        raise InfraError(f"building a kernel needs {', '.join(missing)}: run "
+                         f"scripts/setup-host.sh --kernel-builds (or apt-get install "
+                         f"{' '.join(missing)})")
+
+
 def build_env(workspace: Workspace, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, **REPRODUCIBLE,
            "CCACHE_DIR": str(cache_dir() / "ccache"),
@@ -77,6 +95,7 @@ def build_env(workspace: Workspace, extra: dict[str, str] | None = None) -> dict
 def make(workspace: Workspace, toolchain: Toolchain, targets: list[str], *, log: IO[str],
          timeout: float, log_path: Path | None = None, progress: Progress | None = None,
          extra_env: dict[str, str] | None = None) -> None:
+    check_build_tools()
     jobs = max(1, len(os.sched_getaffinity(0)))
     command = ["make", "-C", str(workspace.src), f"O={workspace.out}",
                *toolchain.make_variables(), f"-j{jobs}", *targets]

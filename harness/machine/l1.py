@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Protocol
 
 from harness.errors import InfraError
+from harness.images.kinds import l1_command_line
 from harness.machine.console import ConsoleLog
 from harness.machine.facts import L1Facts, check_health, facts_from_json, gather_facts
 from harness.machine.process import QemuProcess
@@ -27,6 +28,7 @@ from harness.machine.qemu import (
     qemu_version,
 )
 from harness.machine.qmp import QmpChannel
+from harness.machine.serial import COMMAND_PORT, SerialChannel, SerialPair
 from harness.machine.snapshot import (
     Snapshot,
     SnapshotInputs,
@@ -49,6 +51,10 @@ QUIT_TIMEOUT = 10.0
 # Readying a restored L1 (on VHE its timers re-armed by CPU hotplug, then a sleep on each
 # CPU; the clock set): well under 1 s.
 AFTER_RESTORE_TIMEOUT = 10.0
+# L1's init starts the serial channel's shell beside dropbear: by the time SSH answers it
+# has long been there, and a kernel without the ports never gets one.
+SERIAL_CHECK_TIMEOUT = 5.0
+SERIAL_PORTS_CHECK = f"grep -qx {COMMAND_PORT} /sys/class/virtio-ports/*/name"
 # A secondary CPU that can be taken offline (the re-arm's means; see snapshot.py).
 HOTPLUG_CHECK = "[ -w /sys/devices/system/cpu/cpu1/online ]"
 
@@ -92,6 +98,7 @@ class _Running:
     process: QemuProcess
     qmp: QmpChannel
     console: ConsoleLog
+    serial: SerialPair
 
 
 class L1Machine:
@@ -133,7 +140,8 @@ class L1Machine:
             kernel=images.kernel_image,
             initrd=images.l1_initrd,
             kvm_mode=self.kvm_mode,
-            extra_append=extra_append,
+            # The kernel profile's own words first (configs/kernels: `l1_command_line`).
+            extra_append=(*l1_command_line(images.kernel_profile), *extra_append),
         )
         self.boot_mode: BootMode | None = None
         self.boot_seconds: float | None = None
@@ -147,6 +155,8 @@ class L1Machine:
         # What L1 reported when it came up (kept: it does not change while L1 runs).
         self._facts: L1Facts | None = None
         self._attempt = 0
+        # Whether L1's shell on the serial command channel answered (cold boot).
+        self._serial_works = False
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -194,6 +204,7 @@ class L1Machine:
             running.process.stop(graceful=lambda: self._quit(running), timeout=QUIT_TIMEOUT)
         finally:
             running.qmp.close()
+            running.serial.close()
 
     @staticmethod
     def _quit(running: _Running) -> None:
@@ -243,6 +254,7 @@ class L1Machine:
         self._connect_ssh(running, min(deadline, time.monotonic() + SSH_READY_TIMEOUT))
         self.boot_seconds = self._mark("ssh", started)
         self.boot_mode = BootMode.COLD
+        self._serial_works = self._try_channel(running)
         self._verify()
         if inputs is not None and self._restorable():
             self._save(running, inputs)
@@ -256,11 +268,16 @@ class L1Machine:
             wait_incoming(running.qmp, RESTORE_LOAD_TIMEOUT)
             self._mark("loaded", started)
             running.qmp.execute("cont", 30)
-            # No trial command: the after-restore command right below is the first, and
-            # retries a refused channel itself.
-            self._connect_ssh(running, time.monotonic() + SSH_READY_TIMEOUT,
-                              check_channel=False)
-            self._mark("ssh", started)
+            if snap.meta().get("serial_shell") is True:
+                # L1's shell on the serial channel was saved waiting for a command: no
+                # handshake before the first one; SSH connects when something needs it.
+                self._open_channel(running)
+            else:
+                # No trial command: the after-restore command right below is the first,
+                # and retries a refused channel itself.
+                self._connect_ssh(running, time.monotonic() + SSH_READY_TIMEOUT,
+                                  check_channel=False)
+                self._mark("ssh", started)
             # One round trip: on VHE the timer re-arm (an nVHE L1's timers survive the
             # restore, and the hotplug would break its CPU 1: see needs_timer_rearm), the
             # clock, /dev/kvm.
@@ -302,7 +319,8 @@ class L1Machine:
         self._ssh = None
         started = time.monotonic()
         try:
-            extra: dict[str, object] = {"boot_seconds": self.boot_seconds}
+            extra: dict[str, object] = {"boot_seconds": self.boot_seconds,
+                                        "serial_shell": self._serial_works}
             if self._facts is not None:
                 extra["facts"] = self._facts.to_json()
             self.store.save(inputs, running.qmp, extra)
@@ -332,27 +350,32 @@ class L1Machine:
         self._attempt = max(self._attempt, last_attempt(self.run_dir)) + 1
         stem = f"{self._attempt}-{label}"
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        serial = SerialPair.open()
         console = ConsoleLog(self.run_dir / f"console-{stem}.log")
         wiring = RunWiring(
             qmp_fd=theirs.fileno(),
             console_log=console.path,
             incoming=incoming,
             name=f"pmu-harness-l1-{self.run_dir.parent.name}",
+            serial_fds=(serial.command_theirs.fileno(), serial.error_theirs.fileno()),
         )
         argv = command_line(self.spec, wiring)
         if incoming is not None:
             # Stay paused after loading: the harness says `cont` when it is ready to time.
             argv.append("-S")
-        process = QemuProcess(argv, self.run_dir / f"qemu-{stem}.log", pass_fds=[theirs.fileno()])
+        process = QemuProcess(argv, self.run_dir / f"qemu-{stem}.log",
+                              pass_fds=[theirs.fileno(), *serial.inherited_fds()])
         (self.run_dir / f"command-{stem}.txt").write_text(" ".join(argv) + "\n")
         try:
             process.start()
         except BaseException:
             ours.close()
+            serial.close()
             raise
         finally:
             theirs.close()  # QEMU has its copy; ours would keep the socket open if QEMU died
-        running = _Running(process, QmpChannel(ours), console)
+            serial.close_theirs()
+        running = _Running(process, QmpChannel(ours), console, serial)
         self._running = running
         try:
             running.qmp.connect(QMP_CONNECT_TIMEOUT)
@@ -361,19 +384,46 @@ class L1Machine:
             raise process.failure("QEMU did not start (no QMP greeting)", console.path) from exc
         return running
 
-    def _connect_ssh(self, running: _Running, deadline: float, *,
-                     check_channel: bool = True) -> None:
+    def _ssh_target(self, running: _Running) -> SshTarget:
         port = parse_hostfwd_port(running.qmp.hmp("info usernet", 30))
         if port is None:
             raise running.process.failure("no SSH port forward in QEMU", running.console.path)
-        session = SshSession(
-            SshTarget(
-                host="127.0.0.1",
-                port=port,
-                client_key=self.images.ssh_client_key,
-                host_public_key=self.images.ssh_host_public_key,
-            )
+        return SshTarget(
+            host="127.0.0.1",
+            port=port,
+            client_key=self.images.ssh_client_key,
+            host_public_key=self.images.ssh_host_public_key,
         )
+
+    def _open_channel(self, running: _Running) -> None:
+        """Commands over the serial command channel; SSH only when needed."""
+        session = SshSession(self._ssh_target(running), commands=SerialChannel(running.serial))
+        session.connect_when_needed(SSH_READY_TIMEOUT)
+        self._ssh = session
+
+    def _try_channel(self, running: _Running) -> bool:
+        """Whether L1's shell answers on the serial command channel (a kernel without
+        virtio_console has none); a restore of this L1 uses it only if it did."""
+        # Asked over SSH first: without the ports the channel's own check would only end
+        # at its deadline.
+        if not self.ssh.run(SERIAL_PORTS_CHECK, timeout=30).ok:
+            log.info("pmu-harness: L1's kernel has no virtio-serial ports; commands go "
+                     "over SSH")
+            return False
+        probe = SshSession(self.ssh.target, commands=SerialChannel(running.serial))
+        try:
+            result = probe.run("true", timeout=SERIAL_CHECK_TIMEOUT)
+        except InfraError as exc:
+            log.warning("pmu-harness: no shell on L1's serial command channel; commands go "
+                        "over SSH: %s", str(exc).splitlines()[0])
+            return False
+        finally:
+            probe.close()
+        return result.ok
+
+    def _connect_ssh(self, running: _Running, deadline: float, *,
+                     check_channel: bool = True) -> None:
+        session = SshSession(self._ssh_target(running))
         try:
             session.connect(deadline, check_channel=check_channel)
         except InfraError as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from harness.errors import InfraError
 from harness.machine.profile import MachineProfile
+from harness.machine.serial import serial_chardev_args, serial_device_args
 
 QEMU_BINARY = "qemu-system-aarch64"
 SSH_GUEST_ADDR = "10.0.2.15"
@@ -59,6 +60,8 @@ class QemuSpec:
         # otherwise initialises its RNG ~5 s after init starts, and dropbear's first key
         # exchange waits for it.
         args += ["-device", "virtio-rng-pci"]
+        # The command channel that needs no SSH handshake (harness/machine/serial.py).
+        args += serial_device_args()
         return args
 
     def stable_args(self) -> list[str]:
@@ -81,6 +84,9 @@ class RunWiring:
     console_log: Path
     incoming: Path | None = None
     name: str = "pmu-harness-l1"
+    # The L0 ends QEMU inherits of the serial command channel (stdin/stdout, stderr); none:
+    # the ports' far ends are left unconnected.
+    serial_fds: tuple[int, int] | None = None
 
 
 def option_value(text: object) -> str:
@@ -91,10 +97,15 @@ def option_value(text: object) -> str:
 def command_line(spec: QemuSpec, wiring: RunWiring) -> list[str]:
     """The full argv for one run."""
     args = [spec.binary, "-name", option_value(wiring.name), *spec.machine_args()]
-    args += ["-kernel", str(spec.kernel)]
-    if spec.initrd is not None:
-        args += ["-initrd", str(spec.initrd)]
-    args += ["-append", spec.append_line()]
+    if wiring.incoming is None:
+        args += ["-kernel", str(spec.kernel)]
+        if spec.initrd is not None:
+            args += ["-initrd", str(spec.initrd)]
+        args += ["-append", spec.append_line()]
+    # A restore takes no kernel, initrd or command line: the saved RAM holds them (and they
+    # stay in the snapshot's key, stable_args). Given them, QEMU reads and copies ~180 MB
+    # into guest RAM that the state then overwrites: ~0.5 s of QEMU's start and ~1 s of
+    # the load, side by side on the shared machine (bench/speed_results.md).
     # The monitor is one end of a socketpair QEMU inherits: no path, no port, no race.
     args += ["-chardev", f"socket,id=qmp,fd={wiring.qmp_fd}", "-mon", "chardev=qmp,mode=control"]
     # The console goes straight to the per-run log; QEMU's own stderr goes elsewhere.
@@ -104,6 +115,10 @@ def command_line(spec: QemuSpec, wiring: RunWiring) -> list[str]:
     # Host port 0: the kernel picks a free port when QEMU binds, so parallel runs never
     # collide; the port is read back over QMP. 127.0.0.1 only: L1 accepts root by key.
     args += ["-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:0-{SSH_GUEST_ADDR}:22"]
+    if wiring.serial_fds is not None:
+        args += serial_chardev_args(*wiring.serial_fds)
+    else:
+        args += ["-chardev", "null,id=cmd", "-chardev", "null,id=err"]
     if wiring.incoming is not None:
         args += ["-incoming", f"file:{wiring.incoming}"]
     return args

@@ -22,8 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import paramiko
-
 # Bytes of the tail kept while a runaway command's output is dropped: enough to see the
 # marker line when it comes.
 _TAIL = 256
@@ -67,13 +65,28 @@ class _Stream:
         return self.head[:self.match.start()].decode(errors="replace")
 
 
+class ShellChannel(Protocol):
+    """What the shell needs of its channel: a paramiko ``Channel`` (SSH) or a
+    ``harness.machine.serial.SerialChannel``."""
+
+    def sendall(self, data: bytes, /) -> None: ...
+    def recv_ready(self) -> bool: ...
+    def recv(self, size: int, /) -> bytes: ...
+    def recv_stderr_ready(self) -> bool: ...
+    def recv_stderr(self, size: int, /) -> bytes: ...
+    def exit_status_ready(self) -> bool: ...
+    def recv_exit_status(self) -> int: ...
+    def close(self) -> None: ...
+
+
 class PersistentShell:
     """``sh`` in L1 on one channel. Not for concurrent use: callers hold ``lock``."""
 
-    def __init__(self, start: Callable[[str, float], paramiko.Channel]) -> None:
-        # Opens a channel running a command, under a deadline (SshSession._start).
+    def __init__(self, start: Callable[[str, float], ShellChannel]) -> None:
+        # Opens a channel running a command, under a deadline (SshSession._start), or
+        # hands over one already running a shell (the serial channel).
         self._start = start
-        self._channel: paramiko.Channel | None = None
+        self._channel: ShellChannel | None = None
         self.lock = threading.Lock()
 
     def close(self) -> None:
@@ -110,7 +123,7 @@ class Sink(Protocol):
     def add(self, chunk: bytes) -> None: ...
 
 
-def drain(channel: paramiko.Channel, out: Sink, err: Sink, deadline: float,
+def drain(channel: ShellChannel, out: Sink, err: Sink, deadline: float,
           done: Callable[[], bool], what: str) -> bool:
     """Feed the channel's stdout and stderr to ``out`` and ``err`` until ``done()`` (True)
     or the channel has ended with nothing left to read (False); TimeoutError past
@@ -136,7 +149,7 @@ def drain(channel: paramiko.Channel, out: Sink, err: Sink, deadline: float,
     return True
 
 
-def _pump(channel: paramiko.Channel, out: _Stream, err: _Stream, deadline: float) -> None:
+def _pump(channel: ShellChannel, out: _Stream, err: _Stream, deadline: float) -> None:
     if not drain(channel, out, err, deadline,
                  lambda: out.match is not None and err.match is not None, "the command"):
         raise EOFError(f"the shell in L1 ended (status {channel.recv_exit_status()}) "

@@ -16,7 +16,7 @@ from typing import Protocol
 import paramiko
 
 from harness.errors import InfraError
-from harness.machine.shell import PersistentShell, drain
+from harness.machine.shell import PersistentShell, ShellChannel, drain
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ _RETRYABLE = (
     EOFError,
     paramiko.SSHException,
 )
+# Connecting later (after the serial command channel failed): as long as a fresh L1 gets.
+_LAZY_CONNECT_TIMEOUT = 60.0
 _NOT_RETRYABLE = (paramiko.AuthenticationException, paramiko.BadHostKeyException)
 _SftpAction = Callable[[paramiko.SFTPClient], object]
 
@@ -143,13 +145,24 @@ def closed_at(deadline: float, channel: _Closer) -> Iterator[None]:
 
 
 class SshSession:
-    """One authenticated SSH connection to L1."""
+    """One authenticated SSH connection to L1, and the way commands reach L1's shell.
 
-    def __init__(self, target: SshTarget) -> None:
+    Given a ``commands`` channel (a shell L1 already runs on it: the serial command
+    channel, harness/machine/serial.py), commands go there and SSH connects only when
+    something needs it (a file copy; a command after that channel failed).
+    """
+
+    def __init__(self, target: SshTarget, commands: ShellChannel | None = None) -> None:
         self.target = target
         self._client: paramiko.SSHClient | None = None
         # Commands go to one shell kept running in L1 (harness/machine/shell.py).
         self._shell = PersistentShell(self._start)
+        self._channel_shell: PersistentShell | None = None
+        if commands is not None:
+            handed = commands
+            self._channel_shell = PersistentShell(lambda _command, _deadline: handed)
+        # Seconds SSH gets to connect when first needed (`connect_when_needed`).
+        self._lazy_connect: float | None = None
 
     # -- connection ------------------------------------------------------------------------
 
@@ -180,6 +193,19 @@ class SshSession:
             f"SSH to L1 ({self.target.host}:{self.target.port}) not answering before the "
             f"deadline; last error: {last!r}"
         )
+
+    def connect_when_needed(self, seconds: float) -> None:
+        """Connect (within ``seconds``) only when SSH is first needed."""
+        self._lazy_connect = seconds
+
+    @property
+    def uses_channel(self) -> bool:
+        """Whether commands go to the serial command channel (not SSH)."""
+        return self._channel_shell is not None
+
+    def _ensure_connected(self) -> None:
+        if self._client is None and self._lazy_connect is not None:
+            self.connect(time.monotonic() + self._lazy_connect)
 
     @staticmethod
     def _left(deadline: float) -> float:
@@ -219,6 +245,9 @@ class SshSession:
 
     def close(self) -> None:
         self._shell.close()
+        if self._channel_shell is not None:
+            self._channel_shell.close()
+            self._channel_shell = None
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -248,13 +277,28 @@ class SshSession:
         harness itself relies on, not for the system under test).
         """
         start = time.monotonic()
+        channel_shell = self._channel_shell
         try:
-            with self._shell.lock:
-                self._require()
-                done = self._shell.run(wrap_remote(command, timeout), start + timeout + 5,
-                                       max_output)
+            if channel_shell is not None:
+                with channel_shell.lock:
+                    done = channel_shell.run(wrap_remote(command, timeout),
+                                             start + timeout + 5, max_output)
+            else:
+                with self._shell.lock:
+                    self._ensure_connected()
+                    self._require()
+                    done = self._shell.run(wrap_remote(command, timeout),
+                                           start + timeout + 5, max_output)
         except (OSError, EOFError, paramiko.SSHException) as exc:
-            raise InfraError(f"SSH command failed in L1: {command!r}: {exc!r}") from exc
+            if channel_shell is not None:
+                # Its shell's state is unknown now (a command may still run there): the
+                # commands that follow go over SSH.
+                log.warning("pmu-harness: the serial command channel to L1 failed (%r); "
+                            "commands go over SSH from now on", exc)
+                channel_shell.close()
+                self._channel_shell = None
+                self._lazy_connect = self._lazy_connect or _LAZY_CONNECT_TIMEOUT
+            raise InfraError(f"command failed in L1: {command!r}: {exc!r}") from exc
         result = RemoteResult(command, done.exit_status, done.stdout, done.stderr,
                               done.truncated, time.monotonic() - start)
         if check and not result.ok:
@@ -331,6 +375,7 @@ class SshSession:
         """``SSHClient.open_sftp`` with a deadline on each step: opening the channel,
         starting the subsystem (paramiko waits for that reply with no timeout) and the
         version exchange (a read on the channel, bounded by its timeout)."""
+        self._ensure_connected()
         transport = self._require().get_transport()
         if transport is None:
             raise paramiko.SSHException("SSH transport is gone")

@@ -26,6 +26,11 @@ from harness.verdict import judge
 FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("errno of filter call", "filter-errno", "what FILTER calls answer"),
     ("errno of line", "set-pmu-errno", "what SET_PMU answers"),
+    ("errno of init step", "init-errno", "what PMU INIT answers"),
+    ("answer of HAS_DEVICE_ATTR", "has-attr", "whether KVM_HAS_DEVICE_ATTR reports FILTER"),
+    ("KVM_HAS_DEVICE_ATTR", "has-attr", "whether KVM_HAS_DEVICE_ATTR reports FILTER"),
+    ("errno of PMUVer write", "pmuver", "what writing the guest's PMUVer answers"),
+    ("guest ID_AA64DFR0_EL1.PMUVer", "pmuver", "what writing the guest's PMUVer answers"),
     ("guest PMCEID", "pmceid", "which events the guest's PMCEID0/1 advertise"),
     ("PMCEID bit of", "pmceid", "which events the guest's PMCEID0/1 advertise"),
     ("guest sysfs event", "pmceid", "which events the guest's PMCEID0/1 advertise"),

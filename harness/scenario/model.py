@@ -44,13 +44,17 @@ class FilterCall:
 
 @dataclass(frozen=True)
 class InitStep:
-    """Ordering step: set the PMU IRQ, initialise the vGIC, then PMU INIT on ``vcpu``."""
+    """Ordering step: set the PMU IRQ, initialise the vGIC, then PMU INIT on ``vcpu``.
+
+    ``irq=False`` leaves the IRQ out: what INIT itself answers on a vCPU without the PMU
+    feature is otherwise hidden behind the IRQ's own ENODEV."""
 
     vcpu: int
     line: int
+    irq: bool = True
 
     def describe(self) -> str:
-        return f"PMU init of vCPU {self.vcpu}"
+        return f"PMU init of vCPU {self.vcpu}" + ("" if self.irq else " without its IRQ")
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,37 @@ class SetPmuStep:
         return f"SET_PMU to {which} via vCPU {self.vcpu}"
 
 
+@dataclass(frozen=True)
+class HasAttrStep:
+    """Ordering step: KVM_HAS_DEVICE_ATTR of the FILTER attribute on ``vcpu``: 0 where the
+    kernel has it and the vCPU has the PMU feature, ENXIO otherwise."""
+
+    vcpu: int
+    line: int
+
+    def describe(self) -> str:
+        return f"HAS_DEVICE_ATTR(FILTER) on vCPU {self.vcpu}"
+
+
+@dataclass(frozen=True)
+class PmuVerStep:
+    """VM-setup step: the VMM writes ``version`` into ID_AA64DFR0_EL1.PMUVer (bits [11:8])
+    of every vCPU (KVM_GET_ONE_REG, then KVM_SET_ONE_REG), before any PMU INIT or run."""
+
+    version: int
+    line: int
+    vcpu: int = 0  # the first vCPU written; the step writes them all, in order
+
+    def describe(self) -> str:
+        return f"ID_AA64DFR0_EL1.PMUVer set to {self.version:#x} on every vCPU"
+
+
 DEFAULT_MEASURE = (0,)  # without `measure:`, vCPU 0 runs the measurement
 PMU_HOST = "host"
 PMU_OTHER = "other"
 PMU_CHOICES = (PMU_HOST, PMU_OTHER)
 
-Step = FilterCall | InitStep | RunStep | SetPmuStep
+Step = FilterCall | InitStep | RunStep | SetPmuStep | HasAttrStep | PmuVerStep
 
 
 @dataclass(frozen=True)
@@ -93,6 +122,15 @@ class Workload:
     events: tuple[int, ...]
     cycle_counter: bool
     loops: int
+    # What the guest writes to PMCCFILTR_EL0 before counting: only its event field, bits
+    # 0-15 (RES0 to the architecture; KVM 5.x keeps it, and series v1 filtered PMCCNTR by it).
+    pmccfiltr: int = 0
+
+
+PMCCFILTR_EVENT_FIELD = 0xFFFF
+"""The bits of PMCCFILTR_EL0 a workload may set (``Workload.pmccfiltr``): its event field.
+The other bits choose the exception levels PMCCNTR counts at, which would stop it whatever
+the filter says."""
 
 
 @dataclass(frozen=True)
@@ -160,3 +198,6 @@ numbers for unnamed events), matched against the workload's event counters."""
 ERRNO_NAMES = ("OK", "EINVAL", "EBUSY", "ENODEV", "ENXIO", "ENOMEM", "EFAULT", "ENOEXEC",
                "EPERM", "ENOENT")
 MAX_VCPUS = 8
+PMUVER_V80 = 0x1
+"""ID_AA64DFR0_EL1.PMUVer of a PMUv3 for ARMv8.0: the one value a scenario may write (the
+oracle knows what a kernel answers to it on every machine profile)."""

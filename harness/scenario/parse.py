@@ -19,12 +19,16 @@ from harness.scenario.model import (
     DEFAULT_MEASURE,
     ERRNO_NAMES,
     MAX_VCPUS,
+    PMCCFILTR_EVENT_FIELD,
     PMU_CHOICES,
     PMU_HOST,
+    PMUVER_V80,
     Action,
     Expectations,
     FilterCall,
+    HasAttrStep,
     InitStep,
+    PmuVerStep,
     RunStep,
     Scenario,
     SetPmuStep,
@@ -45,18 +49,19 @@ TOP_KEYS = {
     "measure": "the vCPUs to measure on: a list of indices or `all` (default [0])",
     "control": "true (default) to run an unfiltered control first",
     "filters": "the ordered list of filter calls and ordering steps, or `none`",
-    "workload": "events, cycle_counter, loops",
+    "workload": "events, cycle_counter, loops, pmccfiltr",
     "expect": "errnos, pmceid_present, pmceid_absent, pmceid0, pmceid1, counting, "
               "not_counting, vcpus",
 }
 REQUIRED_KEYS = ("id", "description", "filters", "workload")
-WORKLOAD_KEYS = ("events", "cycle_counter", "loops")
+WORKLOAD_KEYS = ("events", "cycle_counter", "loops", "pmccfiltr")
 EXPECT_KEYS = ("errnos", "pmceid_present", "pmceid_absent", "pmceid0", "pmceid1", "counting",
                "not_counting", "vcpus")
 PMCEID_MAX = (1 << 64) - 1  # a whole 64-bit PMCEIDn_EL0, high word included
 MEASURE_ALL = "all"
-STEP_KEYS = ("allow", "deny", "raw", "init", "run", "set_pmu")
-ORDERING_KEYS = ("init", "run", "set_pmu")
+STEP_KEYS = ("allow", "deny", "raw", "init", "run", "set_pmu", "has_attr", "pmuver")
+ORDERING_KEYS = ("init", "run", "set_pmu", "has_attr")
+INIT_KEYS = ("vcpu", "irq")
 ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
 # An id names directories and files of every run (`<id>-<mode>/`, bundles): 64 characters
 # keep those well inside the 255 bytes a file name may have. The longest shipped id has 26.
@@ -156,11 +161,35 @@ def _ordering_step(r: _Reader, entry: LocatedDict, kind: str, line: int, vcpus: 
         raise r.fail(line, f"{kind}: give the vCPU as the value (`{kind}: 1`), not `vcpu:`")
     if "pmu" in entry and kind != "set_pmu":
         raise r.fail(_line_of(entry, "pmu"), f"{kind}: `pmu:` belongs to a set_pmu step")
+    if kind == "init" and isinstance(entry[kind], LocatedDict):
+        return _init_step(r, entry[kind], line, vcpus)
     value = 0 if entry[kind] is None else entry[kind]
     vcpu = r.integer(value, line, f"{kind} vCPU", 0, vcpus - 1)
     if kind == "set_pmu":
         return SetPmuStep(vcpu, _pmu_choice(r, entry), line)
+    if kind == "has_attr":
+        return HasAttrStep(vcpu, line)
     return InitStep(vcpu, line) if kind == "init" else RunStep(vcpu, line)
+
+
+def _init_step(r: _Reader, spec: LocatedDict, line: int, vcpus: int) -> InitStep:
+    """``init: {vcpu: 1, irq: false}``: PMU INIT without setting the PMU's IRQ first."""
+    r.mapping(spec, line, "init", INIT_KEYS)
+    vcpu = r.guarded(None, r.integer, spec.get("vcpu", 0), _line_of(spec, "vcpu"),
+                     "init vCPU", 0, vcpus - 1)
+    irq = r.guarded(None, r.boolean, spec.get("irq", True), _line_of(spec, "irq"), "init irq")
+    if vcpu is None or irq is None:
+        raise Invalid()
+    return InitStep(vcpu, line, irq)
+
+
+def _pmuver_step(r: _Reader, value: Any, line: int) -> PmuVerStep:
+    version = r.integer(value, line, "pmuver", 0, 0xF)
+    if version != PMUVER_V80:
+        raise r.fail(line, f"pmuver: only {PMUVER_V80:#x} (PMUv3 for ARMv8.0) can be "
+                     f"written, got {version:#x}: what a kernel answers to another version "
+                     "depends on the machine's own, which the oracle does not model")
+    return PmuVerStep(version, line)
 
 
 def _pmu_choice(r: _Reader, entry: LocatedDict) -> str:
@@ -183,6 +212,12 @@ def _step(r: _Reader, entry: Any, line: int, vcpus: int) -> Step:
     kind = kinds[0]
     if kind in ORDERING_KEYS:
         return _ordering_step(r, entry, kind, line, vcpus)
+    if kind == "pmuver":
+        for key in ("vcpu", "pmu"):
+            if key in entry:
+                raise r.fail(_line_of(entry, key), f"pmuver: `{key}:` does not belong to it "
+                             "(the VMM writes PMUVer on every vCPU)")
+        return _pmuver_step(r, entry[kind], line)
     if "pmu" in entry:
         raise r.fail(_line_of(entry, "pmu"), f"{kind}: `pmu:` belongs to a set_pmu step")
     # The vCPU and the range are independent: a bad one must not hide the other.
@@ -226,7 +261,24 @@ def _workload(r: _Reader, doc: LocatedDict) -> Workload:
                                                        hexadecimal=False))
     if events == [] and not cycles:  # None: the list was wrong, and that is reported
         r.fail(spec.line, "workload: program at least one event or the cycle counter")
-    return Workload(tuple(events or ()), cycles, loops)
+    pmccfiltr = r.guarded(0, _pmccfiltr, r, spec) if "pmccfiltr" in spec else 0
+    return Workload(tuple(events or ()), cycles, loops, pmccfiltr)
+
+
+def _pmccfiltr(r: _Reader, spec: LocatedDict) -> int:
+    """The value the guest writes to PMCCFILTR_EL0: its event field only."""
+    line = _line_of(spec, "pmccfiltr")
+    value = r.integer(spec["pmccfiltr"], line, "workload pmccfiltr", 0, 0xFFFFFFFF)
+    if value & ~PMCCFILTR_EVENT_FIELD:
+        raise r.fail(line, f"workload pmccfiltr: {value:#x} sets bits "
+                     f"{value & ~PMCCFILTR_EVENT_FIELD:#x}; only the event field, bits 0-15 "
+                     f"(at most {PMCCFILTR_EVENT_FIELD:#x}), may be set: the bits above choose "
+                     "the exception levels PMCCNTR counts at and would stop it whatever the "
+                     "filter says")
+    if spec.get("cycle_counter") is not True:
+        raise r.fail(line, "workload pmccfiltr: PMCCFILTR only matters to the cycle counter; "
+                     "set `cycle_counter: true`")
+    return value
 
 
 def _errno_name(r: _Reader, item: Any, line: int) -> str:
@@ -373,12 +425,34 @@ def _check_consistency(r: _Reader, scenario: Scenario, doc: LocatedDict,
     # With a step left out (already reported), the order of the rest proves nothing.
     initialised: set[int] = set(scenario.no_pmu_vcpus)
     for step in scenario.steps if steps_complete else ():
-        if isinstance(step, InitStep):
+        if isinstance(step, InitStep) and step.irq:
             initialised.add(step.vcpu)
         elif isinstance(step, RunStep) and step.vcpu not in initialised:
             r.fail(step.line, f"run: vCPU {step.vcpu} must have its PMU initialised first "
                    f"(add `- init: {step.vcpu}` before it); KVM refuses to run it otherwise")
+    if steps_complete:
+        _check_pmuver(r, scenario, doc)
     _check_modes(r, scenario, doc)
+
+
+def _check_pmuver(r: _Reader, scenario: Scenario, doc: LocatedDict) -> None:
+    """A PMUVer write is VM setup: once, before any PMU INIT or run, on vCPUs that all
+    have the PMU (a PMU-less vCPU's PMUVer reads 0, and lowering it means nothing)."""
+    writes = [s for s in scenario.steps if isinstance(s, PmuVerStep)]
+    for extra in writes[1:]:
+        r.fail(extra.line, f"pmuver: written twice (first on line {writes[0].line}); "
+               "the VMM writes it once")
+    if not writes:
+        return
+    before = [s for s in scenario.steps[:scenario.steps.index(writes[0])]
+              if isinstance(s, (InitStep, RunStep, SetPmuStep))]
+    if before:
+        r.fail(writes[0].line, f"pmuver: must come before every init, run and set_pmu step "
+               f"(line {before[0].line} has {before[0].describe()}): a VMM sets the guest's "
+               "ID registers before it brings the PMU up")
+    if scenario.no_pmu_vcpus:
+        r.fail(writes[0].line, "pmuver: not with no_pmu_vcpus: a vCPU without the PMU has "
+               "PMUVer 0, there is nothing to lower")
 
 
 def _check_modes(r: _Reader, scenario: Scenario, doc: LocatedDict) -> None:
@@ -387,7 +461,8 @@ def _check_modes(r: _Reader, scenario: Scenario, doc: LocatedDict) -> None:
 
     def lacks(mode: Mode) -> list[str]:
         return mode.can.lacks(ordering=ordering, vcpus=scenario.vcpus,
-                              without_pmu=bool(scenario.no_pmu_vcpus))
+                              without_pmu=bool(scenario.no_pmu_vcpus),
+                              pmccfiltr=bool(scenario.workload.pmccfiltr))
 
     able = [m.name for m in modes.REGISTRY.values() if not lacks(m)]
     for name in scenario.modes:

@@ -73,7 +73,13 @@ def test_cold_boot_then_restore_max(images: ImageSet, run_dir: Path) -> None:
     assert store.lookup(l1.snapshot_inputs()) is not None
     with L1Machine(images, profile, run_dir / "restored", store=store) as l1:
         assert l1.boot_mode is BootMode.RESTORED
+        # Its commands go to L1's shell on the serial channel (no SSH handshake after the
+        # restore); SSH connects when a file is copied, and commands stay on the channel.
+        assert l1.ssh.uses_channel
         _check_l1(l1, "vhe")
+        l1.ssh.put(local, "/tmp/again.txt")
+        assert l1.ssh.run("cat /tmp/again.txt", timeout=30).stdout == "hello L1\n"
+        assert l1.ssh.uses_channel
         # The clock was reset after the restore: L1 agrees with the host within a minute.
         l1_now = int(l1.ssh.run("date +%s", timeout=30, check=True).stdout)
         assert abs(l1_now - time.time()) < 60
@@ -84,6 +90,7 @@ def test_cold_boot_then_restore_max(images: ImageSet, run_dir: Path) -> None:
     assert (cold["boot"], restored["boot"]) == ("cold", "restored")
     assert {"marker", "ssh", "ready"} <= set(cold["phases"])
     assert {"loaded", "ready"} <= set(restored["phases"])
+    assert "ssh" not in restored["phases"]
     assert cold["save_seconds"] > 0 and restored["save_seconds"] is None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lzma
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -84,3 +85,18 @@ def test_resolve_reads_plain_and_xz_modules(tmp_path: Path) -> None:
     assert "virtio_pci" in tree.builtin
     files = resolve(tree, ["virtio_pci", "virtio_net"])
     assert [module_name(f) for f in files] == ["failover", "net_failover", "virtio_net"]
+
+
+def test_optional_modules_are_loaded_when_present(tmp_path: Path) -> None:
+    # guest-images/l1/modules.txt: virtio_pci, virtio_net, and virtio_console if present.
+    from harness.images.kernel import KernelPlan, resolve_modules
+
+    release = tmp_path / "lib/modules/6.1.0-arm64"
+    for name in ("virtio_pci", "virtio_net", "virtio_console"):
+        _module(release / f"kernel/drivers/{name}.ko", "")
+    plan = cast(KernelPlan, None)  # only named in the error for a missing required module
+    names = [module_name(f) for f in resolve_modules(release, plan)]
+    assert names == ["virtio_pci", "virtio_net", "virtio_console"]
+    (release / "kernel/drivers/virtio_console.ko").unlink()
+    assert [module_name(f) for f in resolve_modules(release, plan)] == [
+        "virtio_pci", "virtio_net"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pytest
 import yaml
@@ -10,6 +11,7 @@ import yaml
 from harness.catalog import KERNELS
 from harness.errors import UsageError
 from harness.images.kinds import load_profile, parse_profile
+from harness.images.profiles import KernelProfile
 
 SHIPPED = ["debian-5.10", "debian-6.1", "debian-6.12", "debian-latest", "local"]
 
@@ -113,3 +115,24 @@ def test_every_kind_keys_the_image_cache() -> None:
         module = type(kind).__module__
         assert module.removeprefix("harness.").replace(".", "/") in CODE, module
     assert {"images/kinds/debian", "images/kinds/local", "images/kinds/source"} <= set(CODE)
+
+
+def test_l1_command_line_words(tmp_path: Path) -> None:
+    profile = cast(KernelProfile, _parse(tmp_path, "name: x\nkind: local\nl1_command_line: "
+                                                   "[arm64.nolva, kvm-arm.mode=nvhe]\n"))
+    assert profile.l1_command_line == ("arm64.nolva", "kvm-arm.mode=nvhe")
+    assert cast(KernelProfile, _parse(tmp_path, "name: x\nkind: local\n")).l1_command_line == ()
+
+
+@pytest.mark.parametrize("words", ["arm64.nolva", "[a b]", "['x;reboot']", "['a=$(id)']", "[1]"])
+def test_l1_command_line_takes_single_parameters_only(tmp_path: Path, words: str) -> None:
+    with pytest.raises(UsageError, match="l1_command_line") as caught:
+        _parse(tmp_path, f"name: x\nkind: local\nl1_command_line: {words}\n")
+    assert caught.value.problems[0].path == tmp_path / "x.yaml"
+
+
+def test_debian_latest_caps_l1_addresses_at_48_bits() -> None:
+    # Its L1's QEMU made 52-bit scratch VMs whose teardown cost ~2.3 s under TCG
+    # (bench/speed_results.md).
+    assert "arm64.nolva" in load_profile("debian-latest").l1_command_line
+    assert load_profile("debian-6.1").l1_command_line == ()

@@ -45,6 +45,10 @@ def test_incoming_snapshot() -> None:
     wiring = RunWiring(qmp_fd=3, console_log=Path("/c"), incoming=Path("/s/l1.state"))
     argv = command_line(_spec(), wiring)
     assert argv[argv.index("-incoming") + 1] == "file:/s/l1.state"
+    # The saved RAM holds the kernel, initrd and command line: none is loaded again.
+    for boot_file in ("-kernel", "-initrd", "-append"):
+        assert boot_file not in argv
+        assert boot_file in command_line(_spec(), _wiring())
 
 
 def test_stable_args_have_no_per_run_parts() -> None:

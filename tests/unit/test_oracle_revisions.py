@@ -63,7 +63,7 @@ def test_filter_through_a_vcpu_without_pmu() -> None:
     assert (errno("base"), errno("v1"), errno("v3")) == ("ENXIO", "ENODEV", "ENODEV")
 
 
-def test_v1_cycle_counter_follows_event_0() -> None:
+def test_v1_cycle_counter_follows_event_0_when_pmccfiltr_is_0() -> None:
     denied_cycles = run([deny(CPU_CYCLES)], rev("v1"))
     assert counts(denied_cycles)["cycle_counter"] is True
     assert counts(denied_cycles)["CPU_CYCLES"] is False
@@ -71,6 +71,67 @@ def test_v1_cycle_counter_follows_event_0() -> None:
     assert counts(allow_other)["cycle_counter"] is False
     denied_zero = run([deny(0)], rev("v1"))
     assert counts(denied_zero)["cycle_counter"] is False
+
+
+def cycles_with_pmccfiltr(steps: Sequence[Step], kernel: KernelRules, pmccfiltr: int,
+                          pmu: PmuModel = MAX) -> dict[str, bool | None]:
+    workload = Workload((CPU_CYCLES,), True, 1000, pmccfiltr)
+    return counts(predict(pmu=pmu, rules=kernel, steps=steps, workload=workload))
+
+
+@pytest.mark.parametrize("pmu", [MAX, A57])
+def test_v1_cycle_counter_follows_the_written_pmccfiltr_event(pmu: PmuModel) -> None:
+    # v1 looks PMCCNTR up with PMCCFILTR's event field: 0x08 written, only 0x08 allowed.
+    assert cycles_with_pmccfiltr([allow(0x08)], rev("v1"), 0x08, pmu) == {
+        "CPU_CYCLES": False, "cycle_counter": True}
+    assert cycles_with_pmccfiltr([deny(0x08)], rev("v1"), 0x08, pmu) == {
+        "CPU_CYCLES": True, "cycle_counter": False}
+    # The field is 16 bits wide on v1 whatever the PMU: 0x411 is not 0x11 there.
+    assert cycles_with_pmccfiltr([deny(0x411)], rev("v1"), 0x411, pmu)["cycle_counter"] is False
+    assert cycles_with_pmccfiltr([deny(0x11)], rev("v1"), 0x411, pmu)["cycle_counter"] is True
+
+
+@pytest.mark.parametrize("name", ["v2", "v3", "v3-fixes"])
+def test_later_revisions_ignore_the_written_pmccfiltr_event(name: str) -> None:
+    assert cycles_with_pmccfiltr([allow(0x08)], rev(name), 0x08) == {
+        "CPU_CYCLES": False, "cycle_counter": False}
+    assert cycles_with_pmccfiltr([deny(0x08)], rev(name), 0x08) == {
+        "CPU_CYCLES": True, "cycle_counter": True}
+
+
+def high_events(steps: Sequence[Step], kernel: KernelRules,
+                pmu: PmuModel) -> dict[str, tuple[bool | None, bool]]:
+    workload = Workload((0x411, 0x400, CPU_CYCLES), False, 1000)
+    p = predict(pmu=pmu, rules=kernel, steps=steps, workload=workload)
+    return {c.ref: (c.counts, c.zero_without_control) for c in p.counters}
+
+
+@pytest.mark.parametrize("name", ["v3", "v3-fixes"])
+def test_v3_masks_guest_event_numbers_to_10_bits_on_armv8_0(name: str) -> None:
+    # 0x411 is CPU_CYCLES and follows its filter bit; 0x400 is SW_INCR, never filtered.
+    assert high_events([allow(CPU_CYCLES)], rev(name), A57) == {
+        "0x0411": (True, False), "0x0400": (True, False), "CPU_CYCLES": (True, False)}
+    assert high_events([deny(CPU_CYCLES)], rev(name), A57) == {
+        "0x0411": (False, False), "0x0400": (True, False), "CPU_CYCLES": (False, False)}
+    assert high_events([deny(SW_INCR)], rev(name), A57)["0x0400"] == (True, False)
+
+
+@pytest.mark.parametrize("name", ["base", "v1", "v2"])
+def test_before_v3_guest_event_numbers_are_16_bits(name: str) -> None:
+    # 0x411 and 0x400 are events QEMU does not have: 0 with or without a filter, and
+    # that 0 needs no counting control to be believed.
+    for steps in ([allow(CPU_CYCLES)], [deny(CPU_CYCLES)], []):
+        seen = high_events(steps, rev(name), A57)
+        assert seen["0x0411"] == (False, True), (name, steps)
+        assert seen["0x0400"] == (False, True), (name, steps)
+
+
+@pytest.mark.parametrize("name", ["base", "v1", "v2", "v3", "v3-fixes"])
+def test_16_bit_event_numbers_stay_whole_on_max(name: str) -> None:
+    seen = high_events([allow(CPU_CYCLES)], rev(name), MAX)
+    assert seen["0x0411"] == (False, True)
+    assert seen["0x0400"] == (False, True)
+    assert seen["CPU_CYCLES"] == (True, False)
 
 
 @pytest.mark.parametrize("name", ["v2", "v3", "v3-fixes"])

@@ -31,7 +31,14 @@ from harness.paths import CONFIGS_DIR, GUEST_IMAGES_DIR, SCENARIOS_DIR
 from harness.pmceid import words_for
 from harness.results import Outcome
 from harness.scenario.discover import load_scenarios
-from harness.scenario.model import FilterCall, Scenario, SetPmuStep
+from harness.scenario.model import (
+    FilterCall,
+    HasAttrStep,
+    InitStep,
+    PmuVerStep,
+    Scenario,
+    SetPmuStep,
+)
 from harness.verdict import Verdict, judge
 
 KERNELS = ("5.10.223", "6.1.158", "6.12.57", "7.3.0")
@@ -51,8 +58,13 @@ def prediction(s: Scenario, machine: str, kernel: str) -> Prediction:
                    no_pmu_vcpus=s.no_pmu_vcpus)
 
 
+# Asked in every probe run and judged by the oracle whatever the scenario says.
+EVERY_CASE = "KVM_HAS_DEVICE_ATTR(FILTER) on vCPU 0"
+
+
 def derived_checks(verdict: Verdict) -> list[str]:
-    return [c.name for c in verdict.checks if c.source.startswith("oracle")]
+    return [c.name for c in verdict.checks
+            if c.source.startswith("oracle") and c.name != EVERY_CASE]
 
 
 # -- real runs -------------------------------------------------------------------------------
@@ -100,6 +112,13 @@ NOT_CAPTURED = {
     "range-half-open-allow", "range-spans-pmceid-words", "nevents-zero-deny-first",
     "filter-reaches-initialised-vcpu", "filter-after-init-is-per-vcpu",
     "cycle-counter-needs-cpu-cycles", "chain-pair-unaffected", "vcpu-without-pmu-then-valid",
+    # The VM-setup scenarios (issue 22): steps no capture makes.
+    "has-filter-attr", "init-without-pmu-feature", "init-without-irq", "guest-pmuver-lowered",
+    "guest-pmuver-event-obeys-low-bits",
+    # Issue 22: PMCCFILTR's event field and event numbers past 10 bits (their real runs are
+    # in tests/data/issue22-runs, judged by test_issue22_runs.py).
+    "pmccfiltr-event-allowed", "pmccfiltr-event-denied", "event-number-masked-allow",
+    "event-number-masked-deny", "event-number-masked-sw-incr", "event-number-kept-on-max",
 }
 # The unfiltered control: the same counters measured without a filter.
 CONTROL = "01-nofilter"
@@ -228,6 +247,10 @@ class Seen:
     hidden: frozenset[int] = frozenset()     # events taken out of the guest's PMCEID
     stopped: frozenset[str] = frozenset()    # counters that stay at 0
     set_pmu: tuple[str, ...] = ()            # what each SET_PMU step answers
+    # What each init, has_attr and pmuver step answers, in order (None: all OK).
+    setup: tuple[str, ...] | None = None
+    pmuver: int | None = None                # the guest's PMUVer after an accepted write
+    counting_extra: frozenset[str] = frozenset()  # counters QEMU moves only here (0x411)
 
 
 STOPS_CYCLES = frozenset({"CPU_CYCLES", CYCLE_COUNTER})
@@ -274,6 +297,50 @@ def _event_space_width(machine: str, kernel: str) -> Seen:
     if machine == "cortex-a57":
         return Seen(("EINVAL", "EINVAL", "EINVAL", "OK"))
     return Seen(("OK", "OK", "OK", "OK"))
+
+
+def _has_filter_attr(machine: str, kernel: str) -> Seen:
+    # vCPU 0 has the attribute; vCPU 1 (no PMUv3) has not, until vCPU features became
+    # VM-wide (6.7). The DENY of CPU_CYCLES applies on every kernel here.
+    vcpu1 = "OK" if version(kernel) >= (6, 7) else "ENXIO"
+    return Seen(("OK",), frozenset({CPU_CYCLES}), STOPS_CYCLES, setup=("OK", vcpu1))
+
+
+def _init_without_pmu_feature(machine: str, kernel: str) -> Seen:
+    # INIT itself answers ENODEV since series v1 (all Debian kernels); from 6.7 the odd vCPU
+    # has the VM's PMU and INIT finds no IRQ: ENXIO.
+    return Seen((), setup=("ENXIO" if version(kernel) >= (6, 7) else "ENODEV",))
+
+
+LOWERED_0X411 = frozenset({"0x0411"})
+
+
+def _guest_pmuver_lowered(machine: str, kernel: str) -> Seen:
+    # cortex-a57's PMUVer already is 0x1: the same value is accepted everywhere, and its
+    # 10-bit space refuses 0x400. On max the write is accepted from 6.2, the 16-bit space
+    # takes 0x400, and from 6.6 the guest's 0x411 is 0x11: it counts.
+    if machine == "cortex-a57":
+        return Seen(("EINVAL",), setup=("OK",), pmuver=1)
+    if version(kernel) < (6, 2):
+        return Seen(("OK",), setup=("EINVAL",))
+    return Seen(("OK",), setup=("OK",), pmuver=1,
+                counting_extra=LOWERED_0X411 if version(kernel) >= (6, 6) else frozenset())
+
+
+def _guest_pmuver_event_obeys_low_bits(machine: str, kernel: str) -> Seen:
+    # The DENY of CPU_CYCLES stops 0x411 too where it is 0x11 (6.6+, write accepted).
+    if version(kernel) < (6, 2):
+        return Seen(("OK",), frozenset({CPU_CYCLES}), STOPS_CYCLES, setup=("EINVAL",))
+    return Seen(("OK",), frozenset({CPU_CYCLES}), STOPS_CYCLES | LOWERED_0X411, setup=("OK",),
+                pmuver=1,
+                counting_extra=LOWERED_0X411 if version(kernel) >= (6, 6) else frozenset())
+
+
+def _control_0x411(machine: str, kernel: str) -> frozenset[str]:
+    """The unfiltered control keeps the lowered PMUVer: 0x411 counts there where the
+    guest's width follows it (max, 6.6+)."""
+    return LOWERED_0X411 if machine != "cortex-a57" and version(kernel) >= (6, 6) \
+        else frozenset()
 
 
 def _set_pmu_after_filter(machine: str, kernel: str) -> Seen:
@@ -380,23 +447,55 @@ BY_HAND: dict[str, Hand] = {
     # CHAIN's bit goes; the pair's low half (CPU_CYCLES) counts on.
     "chain-pair-unaffected": _same(Seen(("OK",), frozenset({CHAIN}))),
     "vcpu-without-pmu-then-valid": _vcpu_without_pmu_then_valid,
+    # The VM-setup scenarios (issue 22).
+    "has-filter-attr": _has_filter_attr,
+    "init-without-pmu-feature": _init_without_pmu_feature,
+    # INIT without the IRQ is ENXIO on every kernel; the usual init after it works.
+    "init-without-irq": _same(Seen((), setup=("ENXIO", "OK"))),
+    "guest-pmuver-lowered": _guest_pmuver_lowered,
+    "guest-pmuver-event-obeys-low-bits": _guest_pmuver_event_obeys_low_bits,
+    # PMCCNTR follows CPU_CYCLES whatever the guest wrote into PMCCFILTR's event field.
+    "pmccfiltr-event-allowed": _same(Seen(("OK",), EVERY_EVENT - {INST_RETIRED},
+                                          STOPS_CYCLES)),
+    "pmccfiltr-event-denied": _same(Seen(("OK",), frozenset({INST_RETIRED}))),
+    # On cortex-a57 (the only machine they name) 0x411 is CPU_CYCLES and 0x400 SW_INCR.
+    "event-number-masked-allow": _same(Seen(("OK",), EVERY_EVENT - {CPU_CYCLES})),
+    "event-number-masked-deny": _same(Seen(("OK",), frozenset({CPU_CYCLES}),
+                                           STOPS_CYCLES | {"0x0411"})),
+    "event-number-masked-sw-incr": _same(Seen(("OK",), frozenset({SW_INCR}))),
+    # On max they stay events of their own, which never count (counted() below).
+    "event-number-kept-on-max": _same(Seen(("OK",), EVERY_EVENT - {CPU_CYCLES})),
 }
 
 
 def counted(machine: str) -> frozenset[str]:
-    """The counters QEMU moves on this machine under TCG (INST_RETIRED only with icount)."""
+    """The counters QEMU moves on this machine under TCG (INST_RETIRED only with icount).
+    On cortex-a57 (10-bit events) every Debian kernel masks the guest's event numbers:
+    0x411 counts as CPU_CYCLES and 0x400 as SW_INCR; on max they are events QEMU lacks."""
     both = {"SW_INCR", "CPU_CYCLES", CYCLE_COUNTER}
-    return frozenset(both | ({"INST_RETIRED"} if machine == "max-icount" else set()))
+    aliases = {"0x0411", "0x0400"} if machine == "cortex-a57" else set()
+    return frozenset(both | aliases | ({"INST_RETIRED"} if machine == "max-icount" else set()))
+
+
+SETUP_OPS = ((InitStep, "init"), (HasAttrStep, "has-attr"), (PmuVerStep, "pmuver"))
+
+
+def _setup_steps(s: Scenario, seen: Seen) -> tuple[StepResult, ...]:
+    steps = [(step, op) for step in s.steps for kind, op in SETUP_OPS if isinstance(step, kind)]
+    errnos = seen.setup if seen.setup is not None else ("OK",) * len(steps)
+    return tuple(StepResult(op, step.vcpu, errno, False)
+                 for (step, op), errno in zip(steps, errnos, strict=True))
 
 
 def by_hand(s: Scenario, machine: str, kernel: str, seen: Seen | None) -> Observation:
     """The observation ``seen`` describes (None: the unfiltered control)."""
     refs = [{SW_INCR: "SW_INCR", CPU_CYCLES: "CPU_CYCLES", INST_RETIRED: "INST_RETIRED",
-             BR_RETIRED: "BR_RETIRED", CHAIN: "CHAIN"}[e]
+             BR_RETIRED: "BR_RETIRED", CHAIN: "CHAIN", 0x411: "0x0411", 0x400: "0x0400"}[e]
             for e in s.workload.events] + ([CYCLE_COUNTER] if s.workload.cycle_counter else [])
     stopped = seen.stopped if seen else frozenset()
+    moving = counted(machine) | (seen.counting_extra if seen else _control_0x411(machine, kernel))
     counters: dict[str, int | None] = {
-        ref: COUNTS if ref in counted(machine) and ref not in stopped else 0 for ref in refs}
+        ref: COUNTS if ref in moving and ref not in stopped else 0 for ref in refs}
     hidden = seen.hidden if seen else frozenset()
     pmceid0, pmceid1 = words_for(unfiltered_pmceid(machine, kernel) - hidden)
     steps = tuple(StepResult("filter", call.vcpu, errno, False)
@@ -406,8 +505,11 @@ def by_hand(s: Scenario, machine: str, kernel: str, seen: Seen | None) -> Observ
     steps += tuple(StepResult("set-pmu", step.vcpu, errno, False)
                    for step, errno in zip(set_pmu_steps, seen.set_pmu, strict=True)) \
         if seen else ()
+    steps += _setup_steps(s, seen) if seen else ()
+    # Every Debian kernel here has FILTER, and vCPU 0 always has the PMU.
     first = Observation("probe", steps, pmceid0, pmceid1, advertised_events(pmceid0, pmceid1),
-                        counters, measured=True, vcpu=s.measure[0])
+                        counters, measured=True, vcpu=s.measure[0], has_filter_attr=True,
+                        pmuver=seen.pmuver if seen else None)
     # Every measured vCPU sees the same: the filter is the VM's.
     return replace(first, others=tuple(replace(first, steps=(), vcpu=v) for v in s.measure[1:]))
 
@@ -429,7 +531,14 @@ DERIVING = {"chain-unaffected", "cycle-counter-deny", "event-space-width", "filt
             "selftest-cancel-deny", "selftest-invalid-action", "overlap-later-deny-wins",
             "range-half-open-deny", "range-half-open-allow", "nevents-zero-deny-first",
             "cycle-counter-needs-cpu-cycles", "chain-pair-unaffected",
-            "vcpu-without-pmu-then-valid"}
+            "vcpu-without-pmu-then-valid", "has-filter-attr", "init-without-pmu-feature",
+            "init-without-irq", "guest-pmuver-lowered", "guest-pmuver-event-obeys-low-bits",
+            # An explicit init step's errno is the oracle's, like a SET_PMU step's.
+            "filter-after-init", "filter-after-init-is-per-vcpu",
+            "filter-reaches-initialised-vcpu",
+            "pmccfiltr-event-allowed", "pmccfiltr-event-denied", "event-number-masked-allow",
+            "event-number-masked-deny", "event-number-masked-sw-incr",
+            "event-number-kept-on-max"}
 
 
 @pytest.mark.parametrize(("scenario", "machine", "kernel"), HAND_CASES,

@@ -73,6 +73,53 @@ static void test_full_example(void)
 	ff_free(&ff);
 }
 
+/* The VM-setup steps: PMUVer, HAS_DEVICE_ATTR, INIT without the IRQ. */
+static void test_setup_steps(void)
+{
+	const char *text =
+		"pmu-harness-filter 1\n"
+		"vcpus 2\n"
+		"pmuver 0x1\n"
+		"has-attr 1\n"
+		"init 1 no-irq\n"
+		"init 0\n";
+	struct ff_file ff;
+	char err[256];
+
+	CHECK(parse(text, &ff, err, sizeof(err)) == 0);
+	CHECK(ff.nsteps == 4);
+	CHECK(ff.steps[0].op == FF_OP_PMUVER && ff.steps[0].pmuver == 1 &&
+	      ff.steps[0].line == 3);
+	CHECK(ff.steps[1].op == FF_OP_HAS_ATTR && ff.steps[1].vcpu == 1);
+	CHECK(ff.steps[2].op == FF_OP_INIT && ff.steps[2].vcpu == 1 && !ff.steps[2].irq);
+	CHECK(ff.steps[3].op == FF_OP_INIT && ff.steps[3].vcpu == 0 && ff.steps[3].irq);
+	CHECK(!strcmp(ff_op_name(FF_OP_PMUVER), "pmuver") &&
+	      !strcmp(ff_op_name(FF_OP_HAS_ATTR), "has-attr"));
+	ff_free(&ff);
+}
+
+/* PMCCFILTR's event field, and workload events past the 10-bit space. */
+static void test_workload_pmccfiltr(void)
+{
+	struct ff_file ff;
+	char err[256];
+
+	CHECK(parse("pmu-harness-filter 1\nworkload 0x411,0x400 cycles=1 pmccfiltr=0x8\n",
+		    &ff, err, sizeof(err)) == 0);
+	CHECK(ff.workload.nevents == 2 && ff.workload.events[0] == 0x411 &&
+	      ff.workload.events[1] == 0x400 && ff.workload.pmccfiltr == 8);
+	ff_free(&ff);
+
+	CHECK(parse("pmu-harness-filter 1\nworkload - cycles=1 pmccfiltr=0xffff\n",
+		    &ff, err, sizeof(err)) == 0);
+	CHECK(ff.workload.pmccfiltr == 0xffff);
+	ff_free(&ff);
+
+	CHECK(parse("pmu-harness-filter 1\nworkload - cycles=1\n", &ff, err, sizeof(err)) == 0);
+	CHECK(ff.workload.pmccfiltr == 0);
+	ff_free(&ff);
+}
+
 static void test_defaults(void)
 {
 	struct ff_file ff;
@@ -121,6 +168,13 @@ static void test_rejects(void)
 		{ "pmu-harness-filter 1\nrun 1\nvcpus 1\n", "line 2:" },
 		{ "pmu-harness-filter 1\nno-pmu-vcpu 3\nvcpus 2\n", "line 2:" },
 		{ "pmu-harness-filter 1\ninit\n", "line 2:" },
+		{ "pmu-harness-filter 1\ninit 0 irq\n", "line 2:" },
+		{ "pmu-harness-filter 1\ninit 0 no-irq x\n", "line 2:" },
+		{ "pmu-harness-filter 1\nhas-attr\n", "line 2:" },
+		{ "pmu-harness-filter 1\nhas-attr 1\n", "line 2:" },
+		{ "pmu-harness-filter 1\npmuver\n", "line 2:" },
+		{ "pmu-harness-filter 1\npmuver 0x10\n", "line 2:" },
+		{ "pmu-harness-filter 1\npmuver 1 2\n", "line 2:" },
 		{ "pmu-harness-filter 1\nmeasure\n", "line 2:" },
 		{ "pmu-harness-filter 1\nset-pmu 0\n", "line 2:" },
 		{ "pmu-harness-filter 1\nset-pmu 0 8\n", "line 2:" },
@@ -137,6 +191,9 @@ static void test_rejects(void)
 		{ "pmu-harness-filter 1\nworkload 1 cycles=2\n", "line 2:" },
 		{ "pmu-harness-filter 1\nworkload 1 loops=0x100000000\n", "line 2:" },
 		{ "pmu-harness-filter 1\nworkload 1 speed=3\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 1 pmccfiltr=0x10000\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 1 pmccfiltr=0x80000000\n", "line 2:" },
+		{ "pmu-harness-filter 1\nworkload 1 pmccfiltr=\n", "line 2:" },
 		{ "pmu-harness-filter 1\nworkload 1\nworkload 1\n", "line 3:" },
 		{ "pmu-harness-filter 1\nworkload 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,"
 		  "16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n", "line 2:" },
@@ -190,7 +247,7 @@ static unsigned int rng(unsigned int below)
 static const char *const fuzz_tokens[] = {
 	"\n", " ", "\t", "\r", "#", ",", "-", "0x", "0x10000", "4294967296",
 	"99999999999999999999999", "filter ", "init ", "run ", "vcpus ", "no-pmu-vcpu ",
-	"measure ", "set-pmu ", "host", "workload ", "cycles=", "loops=", "allow", "deny", "7", "8", "\xff", "\xc2\x85",
+	"measure ", "set-pmu ", "host", "has-attr ", "pmuver ", " no-irq", "workload ", "cycles=", "loops=", "pmccfiltr=", "allow", "deny", "7", "8", "\xff", "\xc2\x85",
 };
 
 /*
@@ -202,6 +259,7 @@ static void test_random_inputs(void)
 	static const char base[] =
 		"pmu-harness-filter 1\nvcpus 2\nno-pmu-vcpu 1\nfilter 0 0x11 1 deny\n"
 		"filter 1 8 0xffff allow\ninit 0\nrun 0\nmeasure 0 1\n"
+		"has-attr 1\ninit 1 no-irq\n"
 		"workload 0x11,0x08 cycles=1 loops=9\n";
 	char text[4096];
 	int i, rounds;
@@ -271,6 +329,8 @@ int main(int argc, char **argv)
 		return parse_files(argc, argv);
 	test_full_example();
 	test_defaults();
+	test_setup_steps();
+	test_workload_pmccfiltr();
 	test_rejects();
 	test_comment_runs_to_newline();
 	test_random_inputs();

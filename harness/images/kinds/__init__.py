@@ -8,13 +8,19 @@ here with a ``KIND`` and one line in ``REGISTRY``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from harness.catalog import KERNELS, unknown_name
 from harness.errors import InfraError, UsageError
 from harness.images.kernel import KernelFiles, KernelKind, KernelPlan, KernelRequest
 from harness.images.kinds import debian, local, source
-from harness.images.profiles import KERNELS_DIR, NO_OVERRIDES, KernelProfile
+from harness.images.profiles import (
+    KERNELS_DIR,
+    NO_OVERRIDES,
+    KernelProfile,
+    command_line_words,
+)
 from harness.located import file_problem
 from harness.yamlsource import LocatedDict, load_located
 
@@ -44,7 +50,16 @@ def parse_profile(raw: object, path: Path) -> KernelProfile:
     if not isinstance(kind, str) or kind not in REGISTRY:
         known = unknown_name("kernel profile kind", str(kind), REGISTRY)
         raise file_problem(path, f"kind: {known}")
-    return REGISTRY[kind].parse(raw, path, name, str(raw.get("description", "")))
+    profile = REGISTRY[kind].parse(raw, path, name, str(raw.get("description", "")))
+    return replace(profile, l1_command_line=command_line_words(raw, path))
+
+
+def l1_command_line(name: str) -> tuple[str, ...]:
+    """What profile ``name`` adds to L1's kernel command line; none for a name that is no
+    profile here (an image set made by hand, as in the unit tests)."""
+    if name not in KERNELS.names():
+        return ()
+    return load_profile(name).l1_command_line
 
 
 def load_profile(name: str, directory: Path = KERNELS_DIR) -> KernelProfile:
