@@ -1,12 +1,13 @@
 """Mutation testing figures: time per mutant (incremental rebuild + suite), the whole run,
 the mutation score, and which scenario killed which mutant.
 
-    .venv/bin/python bench/mutants.py [--suite mutants] [--report mutants.json]
+    .venv/bin/python bench/mutants.py [--suite mutants | --all] [--report mutants.json]
 
-Without ``--report`` it runs ``pmu-harness mutants --suite S --json ...`` (every mutant of
-the default run) and reads what it wrote; with ``--report`` it reads a report an earlier run
-wrote. Prints medians (and min/max) over the mutants, and one line per mutant with the
-scenarios that killed it. The figures of a run on this machine: bench/mutants_results.md.
+Without ``--report`` it runs ``pmu-harness mutants --suite S --json ...`` (the mutants of
+that suite; ``--all``: every mutant on its own suite) and reads what it wrote; with
+``--report`` it reads a report an earlier run wrote. Prints medians (and min/max) over the
+mutants, and one line per mutant with its suite and the scenarios that killed it. The
+figures of a run on this machine: bench/mutants_results.md.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 4 * 3600
 
 
-def _run(suite: str, out: Path) -> None:
-    subprocess.run([str(ROOT / ".venv/bin/pmu-harness"), "mutants", "--suite", suite,
+def _run(which: list[str], out: Path) -> None:
+    subprocess.run([str(ROOT / ".venv/bin/pmu-harness"), "mutants", *which,
                     "--json", str(out)], cwd=ROOT, timeout=TIMEOUT, check=False)
 
 
@@ -48,8 +49,9 @@ def report(data: dict[str, Any]) -> str:
     suite = [float(m["suite_seconds"]) for m in mutants]
     total = [b + s for b, s in zip(build, suite, strict=True)]
     meta = data.get("meta", {})
+    suites = meta.get("suites") or [meta.get("suite")]
     lines = [
-        f"suite {meta.get('suite')}: {len(mutants)} mutants; unmutated "
+        f"suite(s) {', '.join(map(str, suites))}: {len(mutants)} mutants; unmutated "
         f"{meta.get('unmutated_cases')} cases in {meta.get('unmutated_seconds')} s; whole run "
         f"{meta.get('seconds')} s",
         f"rebuild per mutant: {_spread(build)}",
@@ -58,19 +60,21 @@ def report(data: dict[str, Any]) -> str:
         data["summary"],
         "",
     ]
-    lines += [f"{m['name']:<28} {m['status']:<9} {_scenarios(m)}" for m in mutants]
+    lines += [f"{m['name']:<28} {m.get('suite') or meta.get('suite')!s:<14} "
+              f"{m['status']:<9} {_scenarios(m)}" for m in mutants]
     return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="mutants")
+    parser.add_argument("--all", action="store_true", help="every mutant on its own suite")
     parser.add_argument("--report", type=Path, help="read this mutants JSON instead of running")
     args = parser.parse_args()
     if args.report is None:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "mutants.json"
-            _run(args.suite, out)
+            _run(["--all"] if args.all else ["--suite", args.suite], out)
             if not out.is_file():
                 print("the mutants run wrote no report", file=sys.stderr)
                 return 1

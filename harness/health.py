@@ -236,6 +236,32 @@ class HealthReport:
         return "no splat"
 
 
+# Reports after which L1's own checkers are off for the rest of its boot: KASAN, KFENCE and
+# KCSAN report only their first bug (no ``kasan_multi_shot`` on L1's command line), and
+# KASAN's and UBSAN's reports taint the kernel in the way that turns lockdep off; lockdep
+# turns itself off after its first report; an Oops or panic leaves a kernel nothing can
+# trust. A WARN taints too, but keeps lockdep on (``LOCKDEP_STILL_OK``) and touches no other
+# checker: the next case may share its L1.
+BLINDING = frozenset({Kind.KASAN, Kind.KFENCE, Kind.KCSAN, Kind.UBSAN, Kind.LOCKDEP,
+                      Kind.OOPS, Kind.PANIC})
+# What the kernel prints when a taint turns lockdep off, whatever the report was (an
+# Oops's TAINT_DIE, a "Bad page state", ...).
+_LOCKDEP_OFF = re.compile(r"Disabling lock debugging due to kernel taint")
+
+
+def checks_turned_off(report: HealthReport, text: str) -> str:
+    """Why L1's debug checks can no longer be trusted after the case whose log is ``text``
+    (``report`` is ``scan(text)``): the first blinding report, or the kernel's own "lock
+    debugging disabled" line; empty when they are still on."""
+    for splat in report.splats:
+        if splat.kind in BLINDING:
+            return (f"{splat.kind} report ({splat.title}): the kernel's checkers are off "
+                    "for the rest of this boot")
+    if _LOCKDEP_OFF.search(text):
+        return "the kernel turned lock debugging off (a taint)"
+    return ""
+
+
 def since(log: str | bytes, offset: int) -> str:
     """What a growing log gained after ``offset`` (its length, in the same units, when the
     case began), from the start of the line that holds ``offset``: a line cut by the offset

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.catalog import unknown_name
+from harness.catalog import SUITES, unknown_name
 from harness.errors import InfraError, UsageError
 from harness.execute.group import Progress
 from harness.execute.pool import run_groups
@@ -43,10 +43,13 @@ class Mutant:
     name: str
     directory: Path
     breaks: str
-    in_default_run: bool = True
-    why_not: str = ""  # why a mutant is left out of the default run
+    # The suite that can see it: the default run's (the catalog's `suite`), or its own
+    # (`suite:`): the heap-corrupting ones and the leak run on a KASAN + kmemleak kernel.
+    suite: str = DEFAULT_SUITE
     # The kernels it is ported to, each with its patch directory (the catalog's `targets`:
-    # the 5.10 port in the mutant's own directory, the 6.12 one in `<mutant>/6.12/`).
+    # the 5.10 port in the mutant's own directory, the 6.12 one in `<mutant>/6.12/`). A
+    # target is a port only where its directory holds a patch: a mutant written for 6.12
+    # alone has just its `6.12/` directory, and no 5.10 port.
     ports: tuple[tuple[str, Path], ...] = ()
 
     def patches_for(self, kernel: str) -> Path | None:
@@ -84,8 +87,26 @@ def _ports(directory: Path, targets: Sequence[Target]) -> tuple[tuple[str, Path]
     return tuple(found)
 
 
-def _mutant(r: LocatedReader, raw: object, line: int,
-            targets: Sequence[Target] = ()) -> Mutant:
+# What the catalog no longer holds: which cases kill a mutant is measured by a real run and
+# written by `mutants --record` (scores.yaml), never kept by hand; every mutant is in a run.
+RETIRED_KEYS = {
+    "killed_by": "which cases kill a mutant is measured, not kept by hand: `pmu-harness "
+                 "mutants --record` writes it to scores.yaml",
+    "in_default_run": "every mutant runs in its suite: say which with `suite:`",
+    "why_not_in_default_run": "every mutant runs in its suite: say which with `suite:`",
+}
+
+
+def _suite_name(r: LocatedReader, raw: object, line: int) -> str:
+    name: str = r.string(raw, line, "suite")
+    known = SUITES.names()
+    if name not in known:
+        raise r.fail(line, f"suite: {unknown_name('suite', name, known)}")
+    return name
+
+
+def _mutant(r: LocatedReader, raw: object, line: int, targets: Sequence[Target] = (),
+            default_suite: str = DEFAULT_SUITE) -> Mutant:
     if not isinstance(raw, LocatedDict):  # its other keys document the mutant: not read
         raise r.fail(line, "mutant: expected a mapping with name, directory, breaks")
     entry = raw
@@ -94,17 +115,17 @@ def _mutant(r: LocatedReader, raw: object, line: int,
         value: str = r.string(entry.get(key), entry.key_lines.get(key, line), key)
         return value
 
+    for key, why in RETIRED_KEYS.items():
+        if key in entry:
+            raise r.fail(entry.key_lines.get(key, line), f"{key}: no longer read: {why}")
     name = text("name")
     directory = MUTANTS_DIR / text("directory")
     if directory.parent != MUTANTS_DIR or not directory.is_dir():
         raise r.fail(entry.key_lines.get("directory", line),
                      f"directory: no patch directory {directory.name!r} in {MUTANTS_DIR}")
-    default = entry.get("in_default_run", True)
-    if not isinstance(default, bool):
-        raise r.fail(entry.key_lines.get("in_default_run", line),
-                     "in_default_run: expected true or false")
-    return Mutant(name, directory, text("breaks"), default,
-                  str(entry.get("why_not_in_default_run", "")), _ports(directory, targets))
+    suite = (default_suite if "suite" not in entry
+             else _suite_name(r, entry["suite"], entry.key_lines.get("suite", line)))
+    return Mutant(name, directory, text("breaks"), suite, _ports(directory, targets))
 
 
 def load_mutants(path: Path = CATALOG) -> list[Mutant]:
@@ -115,19 +136,32 @@ def load_mutants(path: Path = CATALOG) -> list[Mutant]:
         raise UsageError(f"{path}: expected a mapping with `mutants:`")
     targets = r.guarded([], r.each, doc.get("targets"), doc.key_lines.get("targets", doc.line),
                         "targets", lambda raw, line: _target(r, raw, line))
+    default_suite = (DEFAULT_SUITE if "suite" not in doc else r.guarded(
+        DEFAULT_SUITE, _suite_name, r, doc["suite"], doc.key_lines.get("suite", doc.line)))
     found = r.guarded([], r.each, doc.get("mutants"), doc.key_lines.get("mutants", doc.line),
-                      "mutants", lambda raw, line: _mutant(r, raw, line, targets))
+                      "mutants", lambda raw, line: _mutant(r, raw, line, targets,
+                                                           default_suite))
     if r.problems:
         raise UsageError(f"bad mutants catalog {path}", tuple(r.problems))
+    names = [m.name for m in found]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"{path}: mutant(s) listed twice: {', '.join(twice)}")
     return list(found)
 
 
-def choose(mutants: Sequence[Mutant], names: Sequence[str], kernel: str | None = None
-           ) -> list[Mutant]:
-    """The mutants named (every unknown name is a usage error), or the default run's; on
-    ``kernel``, only those ported to it (naming one that is not is a usage error)."""
+def suites_of(mutants: Sequence[Mutant]) -> list[str]:
+    """The suites the mutants run in, in the catalog's order."""
+    return list(dict.fromkeys(m.suite for m in mutants))
+
+
+def choose(mutants: Sequence[Mutant], names: Sequence[str], kernel: str | None = None,
+           suite: str = DEFAULT_SUITE) -> list[Mutant]:
+    """The mutants named (every unknown name is a usage error), or the ones whose suite is
+    ``suite``; on ``kernel``, only those ported to it (naming one that is not is a usage
+    error)."""
     if not names:
-        chosen = [m for m in mutants if m.in_default_run]
+        chosen = [m for m in mutants if m.suite == suite]
         for mutant in chosen:
             if kernel is not None and mutant.patches_for(kernel) is None:
                 # e.g. a bug in a behaviour the kernel's tree does not have yet
@@ -210,8 +244,8 @@ class MutantsRun:
 Announce = Callable[[str], None]
 
 
-def _run_one(plan: Plan, mutant: Mutant, run_dir: Path, jobs: int, progress: Progress
-             ) -> MutantResult:
+def _run_one(plan: Plan, mutant: Mutant, run_dir: Path, jobs: int, progress: Progress,
+             suite: str) -> MutantResult:
     mutated = _with_mutant(plan, mutant)
     build_seconds = prebuild_source_kernels(mutated, progress=False).seconds
     start = time.monotonic()
@@ -220,11 +254,12 @@ def _run_one(plan: Plan, mutant: Mutant, run_dir: Path, jobs: int, progress: Pro
     status, killers = judge_mutant(results)
     return MutantResult(mutant.name, mutant.breaks, status, tuple(r.name for r in killers),
                         tuple(r.reason for r in killers), build_seconds,
-                        time.monotonic() - start, len(results), str(run_dir))
+                        time.monotonic() - start, len(results), str(run_dir),
+                        suite=suite, kernel=plan_kernel(plan))
 
 
 def run_mutants(plan: Plan, mutants: Sequence[Mutant], run_dir: Path, jobs: int,
-                progress: Progress, announce: Announce) -> MutantsRun:
+                progress: Progress, announce: Announce, suite: str = "") -> MutantsRun:
     """The suite on the unmutated kernel, then on each mutant. Raises ``UsageError`` when
     the unmutated kernel does not pass (the suite is wrong; mutants would prove nothing)."""
     base = _with_mutant(plan, None)
@@ -237,8 +272,42 @@ def run_mutants(plan: Plan, mutants: Sequence[Mutant], run_dir: Path, jobs: int,
     announce(f"unmutated: {len(baseline)} case(s) passed in {baseline_seconds:.0f} s")
     outcomes = []
     for mutant in mutants:
-        result = _run_one(plan, mutant, run_dir / mutant.name, jobs, progress)
+        result = _run_one(plan, mutant, run_dir / mutant.name, jobs, progress, suite)
         announce(f"{mutant.name}: {result.status.value} (build {result.build_seconds:.0f} s, "
                  f"suite {result.suite_seconds:.0f} s)")
         outcomes.append(result)
     return MutantsRun(list(baseline), outcomes, baseline_seconds)
+
+
+@dataclass(frozen=True)
+class AllRun:
+    """``mutants --all``: every suite's run, and the mutants no suite could run (each with
+    why: not ported to its suite's kernel)."""
+
+    runs: dict[str, MutantsRun]
+    kernels: dict[str, str]  # suite -> the kernel it ran
+    not_run: dict[str, str]
+
+    @property
+    def mutants(self) -> list[MutantResult]:
+        return [m for run in self.runs.values() for m in run.mutants]
+
+
+def run_all(mutants: Sequence[Mutant], run_dir: Path, jobs: int, progress: Progress,
+            announce: Announce) -> AllRun:
+    """Each mutant on its suite, suite after suite (each: its unmutated kernel first). Plans
+    every suite before running any, so a bad suite stops the run before an hour is spent."""
+    plans = {suite: base_plan(Request(suite=suite)) for suite in suites_of(mutants)}
+    not_run = {m.name: f"not ported to {plan_kernel(plans[m.suite])}, the kernel of suite "
+                       f"{m.suite}" for m in mutants
+               if m.patches_for(plan_kernel(plans[m.suite])) is None}
+    runs = {}
+    for suite, plan in plans.items():
+        chosen = [m for m in mutants if m.suite == suite and m.name not in not_run]
+        if not chosen:
+            continue
+        announce(f"suite {suite} on {plan_kernel(plan)}: {len(chosen)} mutant(s) x "
+                 f"{plan.case_count} case(s)")
+        runs[suite] = run_mutants(plan, chosen, run_dir / suite, jobs, progress, announce,
+                                  suite)
+    return AllRun(runs, {s: plan_kernel(p) for s, p in plans.items()}, not_run)

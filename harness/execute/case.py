@@ -69,17 +69,18 @@ def run_case(case: Case, env: Environment) -> CaseResult:
     except (InfraError, OSError) as exc:  # OSError: the artefacts' disk is full
         result = case.result(Outcome.ERROR, f"infrastructure: {exc}", class_of_exception(exc))
         health = kernel_health(env.console_log, log_start, case_dir)
-        if health is not None and health.outcome is Outcome.FAIL:
+        if health is not None and health.check.outcome is Outcome.FAIL:
             # The kernel splat explains the failure: the kernel misbehaved (exit 1).
-            result = replace(case.result(Outcome.FAIL, health.message()),
-                             checks=(health,))
+            result = replace(case.result(Outcome.FAIL, health.check.message()),
+                             checks=(health.check,))
     else:
         health = kernel_health(env.console_log, log_start, case_dir)
-        verdict = with_health(verdict, health)
+        verdict = with_health(verdict, None if health is None else health.check)
         result = replace(case.result(verdict.outcome, verdict.reason), checks=verdict.checks,
                          final_api=final_api)
     result = replace(result, artefacts=str(case_dir), kernel_version=str(env.kernel_version),
-                     seconds=time.monotonic() - start, kernel_revision=env.revision)
+                     seconds=time.monotonic() - start, kernel_revision=env.revision,
+                     l1_checks_off="" if health is None else health.checks_off)
     _keep(case_dir / "verdict.json", json.dumps(result.to_json(), indent=2) + "\n")
     return result
 

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from harness.bundle import BundleSource, write_bundle
 from harness.errors import InfraError, UsageError
+from harness.execute import leaks
 from harness.execute.case import Environment, group_error, pmu_model, run_case
 from harness.execute.control import SharedControls
 from harness.execute.l2kernel import small_kernel_files
@@ -107,10 +108,12 @@ class _GroupRun:
 
 def _run_in_one_l1(cases: list[Case], run: _GroupRun, retry: RetryPolicy,
                    progress: Progress, results: list[CaseResult]) -> None:
-    """Run cases until one hits an infrastructure error (then L1 is suspect: stop), each
-    result appended to ``results`` as it comes (so whatever happens later, the finished
-    cases keep theirs). The case that hit the error is left out, to run again in a fresh
-    L1, while it has retries left."""
+    """Run cases until one hits an infrastructure error (then L1 is suspect: stop) or leaves
+    L1's debug checks off (a KASAN or lockdep report: the next case needs a fresh L1 to be
+    judged by a kernel with its checks on), each result appended to ``results`` as it comes
+    (so whatever happens later, the finished cases keep theirs). The case that hit the error
+    is left out, to run again in a fresh L1, while it has retries left. On a kernel with
+    kmemleak, the last case this L1 ran also carries the leak scan made after it."""
     images, profile, group_dir, options = run.images, run.profile, run.group_dir, run.options
     with run.boot(images, profile, group_dir, options) as l1:
         version = _kernel_version(images, l1)
@@ -120,18 +123,54 @@ def _run_in_one_l1(cases: list[Case], run: _GroupRun, retry: RetryPolicy,
                           L2Session(options.l2, run.small_l2_kernel))
         source = BundleSource(images, options.machines_dir, profile.name, l1.kvm_mode,
                               options.local_image, options.local_modules, l1.run_dir)
-        for case in cases:
-            result = run_case(case, env)
-            if result.outcome is Outcome.ERROR and retry.may_retry(case):
-                retry.record(case)
-                log.warning("  RETRY        %s in a fresh L1: %s", case.name,
-                            result.reason[:200])
-                break
-            result = _with_bundle(case, result, source, group_dir.parent / "bundles")
+        bundles = group_dir.parent / "bundles"
+
+        def finish(case: Case, result: CaseResult) -> None:
+            result = _with_bundle(case, result, source, bundles)
             results.append(result)
             progress(result)
-            if result.outcome is Outcome.ERROR:
-                break
+
+        watch = leaks.prepare(l1.ssh)
+        held: tuple[Case, CaseResult] | None = None  # the latest, until the next or the scan
+        try:
+            for case in cases:
+                result = run_case(case, env)
+                if result.outcome is Outcome.ERROR and retry.may_retry(case):
+                    retry.record(case)
+                    log.warning("  RETRY        %s in a fresh L1: %s", case.name,
+                                result.reason[:200])
+                    break
+                if held is not None:
+                    finish(*held)
+                held = case, result
+                if result.outcome is Outcome.ERROR:
+                    break
+                if result.l1_checks_off:  # its progress line says so
+                    break
+            # After a splat that turned the checkers off the case has failed already, and
+            # a scan would walk memory KASAN just found corrupt: the leak scan is skipped.
+            if held is not None and watch is not None and not held[1].l1_checks_off:
+                held = held[0], _leak_scanned(*held, watch)
+        finally:
+            if held is not None:
+                finish(*held)
+
+
+def _leak_scanned(case: Case, result: CaseResult, watch: leaks.LeakWatch) -> CaseResult:
+    """The last case of an L1 with the kmemleak scan made after it; a scan that fails
+    leaves that case without a verdict (an infrastructure error), never a silent pass."""
+    case_dir = Path(result.artefacts) if result.artefacts else None
+    try:
+        if case_dir is None:
+            raise InfraError("the case has no artefacts directory to keep the scan in")
+        scanned = leaks.with_leak_check(result, leaks.leak_check(watch, case_dir))
+    except InfraError as exc:
+        scanned = replace(case.result(Outcome.ERROR, f"infrastructure: {exc}",
+                                      class_of_exception(exc)),
+                          artefacts=result.artefacts, seconds=result.seconds,
+                          kernel_version=result.kernel_version, checks=result.checks)
+    leaks.rewrite_verdict(scanned)
+    return scanned
 
 
 def _with_bundle(case: Case, result: CaseResult, source: BundleSource, bundles_dir: Path

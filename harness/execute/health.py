@@ -10,10 +10,10 @@ artefacts as ``l1-kernel.log``; the whole console stays in the group's ``l1/``.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from harness.health import HealthReport, scan, since
+from harness.health import HealthReport, checks_turned_off, scan, since
 from harness.results import Check, Outcome
 from harness.verdict import Verdict
 
@@ -49,7 +49,16 @@ def _observed(report: HealthReport) -> str:
     return "none"
 
 
-def kernel_health(console: Path | None, start: int | None, case_dir: Path) -> Check | None:
+@dataclass(frozen=True)
+class CaseHealth:
+    """The check, and why L1's debug checks are off after the case (empty: still on)."""
+
+    check: Check
+    checks_off: str = ""
+
+
+def kernel_health(console: Path | None, start: int | None, case_dir: Path
+                  ) -> CaseHealth | None:
     """The check, or None when there is no console to read (a fake L1 in a unit test)."""
     if console is None or start is None:
         return None
@@ -64,8 +73,9 @@ def kernel_health(console: Path | None, start: int | None, case_dir: Path) -> Ch
         log.warning("could not keep the case's kernel log: %s", exc)
     report = scan(text)
     outcome = Outcome.PASS if report.ok else Outcome.FAIL
-    return Check(CHECK_NAME, EXPECTED, _observed(report), outcome,
-                 f"harness: L1's console ({case_dir / CASE_LOG})")
+    return CaseHealth(Check(CHECK_NAME, EXPECTED, _observed(report), outcome,
+                            f"harness: L1's console ({case_dir / CASE_LOG})"),
+                      checks_turned_off(report, text))
 
 
 def with_health(verdict: Verdict, health: Check | None) -> Verdict:

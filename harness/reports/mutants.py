@@ -43,9 +43,9 @@ def score_line(results: Sequence[MutantResult]) -> str:
 
 
 def mutants_table(results: Sequence[MutantResult]) -> str:
-    rows = [("MUTANT", "RESULT", "KILLED BY", "BUILD S", "SUITE S")]
-    rows += [(r.name, r.status.value.upper(), killers(r) or "-", f"{r.build_seconds:.0f}",
-              f"{r.suite_seconds:.0f}") for r in results]
+    rows = [("MUTANT", "SUITE", "RESULT", "KILLED BY", "BUILD S", "RUN S")]
+    rows += [(r.name, r.suite or "-", r.status.value.upper(), killers(r) or "-",
+              f"{r.build_seconds:.0f}", f"{r.suite_seconds:.0f}") for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)
@@ -75,6 +75,7 @@ def render_mutants_html(results: Sequence[MutantResult], meta: Mapping[str, Any]
                         for n, why in zip(r.killed_by, r.reasons, strict=True))
         rows.append(
             f"<tr><td><code>{escape(r.name)}</code><br><small>{escape(r.breaks)}</small></td>"
+            f"<td>{escape(r.suite)}<br><small>{escape(r.kernel)}</small></td>"
             f"<td style=\"color:{colour};font-weight:bold\">{r.status.value}</td>"
             f"<td><ul>{cases}</ul></td><td>{r.build_seconds:.0f}</td>"
             f"<td>{r.suite_seconds:.0f}</td></tr>")
@@ -86,7 +87,7 @@ def render_mutants_html(results: Sequence[MutantResult], meta: Mapping[str, Any]
         "padding:4px 8px;vertical-align:top;text-align:left}ul{margin:0;padding-left:16px}"
         "</style></head><body><h1>Mutants</h1>"
         f"<p><strong>{escape(score_line(results))}</strong></p><ul>{facts}</ul>"
-        "<table><tr><th>mutant (what it breaks)</th><th>result</th>"
+        "<table><tr><th>mutant (what it breaks)</th><th>suite (kernel)</th><th>result</th>"
         "<th>killed by (why the case failed)</th><th>build s</th><th>suite s</th></tr>"
         + "".join(rows) + "</table></body></html>\n")
 

@@ -43,7 +43,10 @@ def _layout(columns: Sequence[str], rows: Sequence[tuple[str, ...]]) -> str:
 
 def progress_line(result: CaseResult) -> str:
     """One finished case, as a run prints it while the others go on."""
-    return f"  {result.outcome.value.upper():<12} {result.name}  ({result.seconds:.1f} s)"
+    line = f"  {result.outcome.value.upper():<12} {result.name}  ({result.seconds:.1f} s)"
+    if result.l1_checks_off:
+        line += f"; the next case runs in a fresh L1: {_short(result.l1_checks_off)}"
+    return line
 
 
 def verdict_table(results: Sequence[CaseResult], *, include_skips: bool = False) -> str:

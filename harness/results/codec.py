@@ -73,6 +73,7 @@ class _Reader(LocatedReader):
         checks, tags = self.checks(data.get("checks", [])), self.tags(data.get("tags", []))
         revision = self.optional_text(data, "kernel_revision")
         final_api = self.final_api(data.get("final_api"))
+        checks_off = self.optional_text(data, "l1_checks_off") or ""
         if len(self.problems) != before:
             return None
         return CaseResult(name=identity["name"], scenario=identity["scenario"],
@@ -80,7 +81,8 @@ class _Reader(LocatedReader):
                           mode=identity["mode"], outcome=outcome, reason=reason,
                           kernel_version=kernel_version, seconds=seconds, artefacts=artefacts,
                           checks=checks, tags=tags, bundle=bundle, kernel_revision=revision,
-                          final_api=final_api, error_class=error_class)
+                          final_api=final_api, error_class=error_class,
+                          l1_checks_off=checks_off)
 
     def final_api(self, value: object) -> FinalApiVerdict | None:
         if value is None:

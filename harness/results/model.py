@@ -80,6 +80,10 @@ class CaseResult:
     # against the final API's prediction (a reviewer's "what does this revision get wrong").
     final_api: FinalApiVerdict | None = None
     error_class: ErrorClass | None = None
+    # Why L1's debug checks were off once this case had run (a KASAN or lockdep report, an
+    # Oops: harness.health.BLINDING): the group's next case ran in a fresh L1. Empty: the
+    # next case may share this one.
+    l1_checks_off: str = ""
 
     def __post_init__(self) -> None:
         # The invariant of the one result model: a pass or skip has no class, anything
@@ -108,6 +112,7 @@ class CaseResult:
             **({"kernel_revision": self.kernel_revision} if self.kernel_revision else {}),
             **({"final_api": self.final_api.to_json()} if self.final_api else {}),
             **({"error_class": self.error_class.value} if self.error_class else {}),
+            **({"l1_checks_off": self.l1_checks_off} if self.l1_checks_off else {}),
         }
 
 

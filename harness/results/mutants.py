@@ -29,9 +29,12 @@ class MutantResult:
     suite_seconds: float
     cases: int
     run_dir: str
+    suite: str = ""   # the suite it ran in, on
+    kernel: str = ""  # this kernel (the suite's, or --kernel's)
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "breaks": self.breaks, "status": self.status.value,
+        return {"name": self.name, "suite": self.suite, "kernel": self.kernel,
+                "breaks": self.breaks, "status": self.status.value,
                 "killed_by": list(self.killed_by), "reasons": list(self.reasons),
                 "build_seconds": round(self.build_seconds, 1),
                 "suite_seconds": round(self.suite_seconds, 1), "cases": self.cases,

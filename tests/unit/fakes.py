@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from harness.errors import InfraError
+from harness.execute import leaks
 from harness.execute.group import BootedL1
 from harness.images import ImageSet
 from harness.l2.remote import PROBE_BINARY, REMOTE_WORK, CommandResult
@@ -97,11 +98,20 @@ class ReplayRemote:
     # slug): lines cut from a real console log. ``console`` is set by the boot.
     kernel_says: Mapping[str, str] = field(default_factory=dict)
     console: Path | None = None
+    # kmemleak in L1's kernel (``harness.execute.leaks``): None, not built in; else what
+    # its report file holds after a scan (text cut from a real report, or "" for no leak).
+    kmemleak: str | None = None
 
     def run(self, command: str, timeout: float) -> CommandResult:
         """The runners' shell, as far as they use it: ``A && B && ...`` of ``mkdir -p``,
-        ``printf %s TEXT > FILE`` (a file sent with its run) and ``[exec] pmu-probe FILE``."""
+        ``printf %s TEXT > FILE`` (a file sent with its run) and ``[exec] pmu-probe FILE``;
+        and the kmemleak commands of ``harness.execute.leaks``."""
         self.commands.append(command)
+        if command == leaks.PREPARE:
+            return Output(0, "absent\n" if self.kmemleak is None else "on\n")
+        if command == leaks.SCAN:
+            assert self.kmemleak is not None, "a scan on a kernel without kmemleak"
+            return Output(0, self.kmemleak)
         result: CommandResult = Output(0)
         for words in _and_list(command):
             if words[:2] == ["printf", "%s"] and words[3:4] == [">"]:

@@ -41,7 +41,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("harness.plan",),
     ("harness.bundle",),
     ("harness.execute",),
-    ("harness.mutation", "harness.review"),
+    ("harness.mutation", "harness.mutantscores", "harness.review"),
     # reports of results
     ("harness.reports",),
     # front ends

@@ -12,7 +12,7 @@ import pytest
 from harness.errors import InfraError, UsageError
 from harness.execute.pool import PoolResult
 from harness.images.profiles import SourceOverrides
-from harness.mutation import MUTANTS_DIR, Mutant, choose, load_mutants, run_mutants
+from harness.mutation import MUTANTS_DIR, Mutant, choose, load_mutants, run_all, run_mutants
 from harness.plan import Group, Plan, RunOptions
 from harness.reports.mutants import mutants_json, mutants_table, render_mutants_html, score_line
 from harness.results import CaseResult, Outcome, class_of_outcome
@@ -42,25 +42,34 @@ def test_the_catalog_holds_every_required_mutant_with_its_patch() -> None:
             (patch,) = directory.glob("*.patch")
             assert f"MUTANT {mutant.name}" in patch.read_text()
         assert mutant.breaks
-    assert {m.name for m in mutants.values() if m.in_default_run} >= REQUIRED
-    left_out = [m for m in mutants.values() if not m.in_default_run]
-    assert left_out and all(m.why_not for m in left_out)
+    assert {m.name for m in mutants.values() if m.suite == "mutants"} >= REQUIRED
+    # The heap-corrupting ones and the leak run where KASAN and kmemleak can see them.
+    assert {m.name for m in mutants.values() if m.suite == "mutants-debug"} == {
+        "filter-double-free", "range-end-wraps", "filter-leaked"}
 
 
 def test_a_bad_catalog_is_a_located_error(tmp_path: Path) -> None:
     catalog = tmp_path / "mutants.yaml"
     catalog.write_text("mutants:\n  - name: x\n    directory: ../../etc\n    breaks: y\n"
-                       "  - name: z\n")
+                       "  - name: z\n"
+                       "  - name: w\n    directory: deny-ignored\n    breaks: y\n"
+                       "    suite: mutant\n"
+                       "  - name: v\n    directory: deny-ignored\n    breaks: y\n"
+                       "    killed_by: [member-deny]\n")
     with pytest.raises(UsageError) as info:
         load_mutants(catalog)
     text = str(info.value)
     assert "mutants.yaml:3: directory: no patch directory 'etc'" in text
     assert "mutants.yaml:5: directory: expected a non-empty string" in text
+    assert "mutants.yaml:9: suite: unknown suite 'mutant'" in text
+    assert "mutants.yaml:13: killed_by: no longer read: which cases kill a mutant is " \
+           "measured" in text
 
 
-def test_choose_defaults_and_names() -> None:
-    mutants = [Mutant("a", MUTANTS_DIR, "x"), Mutant("b", MUTANTS_DIR, "y", False, "why")]
+def test_choose_by_suite_and_by_name() -> None:
+    mutants = [Mutant("a", MUTANTS_DIR, "x"), Mutant("b", MUTANTS_DIR, "y", "mutants-debug")]
     assert [m.name for m in choose(mutants, [])] == ["a"]
+    assert [m.name for m in choose(mutants, [], suite="mutants-debug")] == ["b"]
     assert [m.name for m in choose(mutants, ["b", "a", "b"])] == ["b", "a"]
     with pytest.raises(UsageError, match="unknown mutant 'c'"):
         choose(mutants, ["c"])
@@ -88,7 +97,7 @@ def test_a_failed_case_kills_errors_alone_do_not() -> None:
 def mutant(name: str, status: MutantStatus, killed_by: tuple[str, ...] = ()) -> MutantResult:
     return MutantResult(name, "breaks it", status, killed_by,
                         tuple(f"reason {i}" for i in range(len(killed_by))), 12.4, 80.6, 37,
-                        f"/r/{name}")
+                        f"/r/{name}", "mutants", "filter-v3")
 
 
 def test_score_table_and_reports() -> None:
@@ -102,10 +111,11 @@ def test_score_table_and_reports() -> None:
         "mutation score: 1/3 killed (33%); survived: b (no case failed: a hole in the "
         "scenarios); errored: c (only errors: neither killed nor survived)")
     table = mutants_table(results).splitlines()
-    assert table[0].split() == ["MUTANT", "RESULT", "KILLED", "BY", "BUILD", "S", "SUITE", "S"]
-    assert table[1].split() == ["a", "KILLED", "m[max],", "m[cortex-a57],", "n[max]", "(+2",
-                                "more)", "12", "81"]
-    assert table[2].split() == ["b", "SURVIVED", "-", "12", "81"]
+    assert table[0].split() == ["MUTANT", "SUITE", "RESULT", "KILLED", "BY", "BUILD", "S",
+                                "RUN", "S"]
+    assert table[1].split() == ["a", "mutants", "KILLED", "m[max],", "m[cortex-a57],",
+                                "n[max]", "(+2", "more)", "12", "81"]
+    assert table[2].split() == ["b", "mutants", "SURVIVED", "-", "12", "81"]
     data = json.loads(mutants_json(results, {"suite": "s"}))
     assert data["score"] == {"killed": 1, "total": 3}
     assert data["mutants"][0]["killed_by"][1] == "m[cortex-a57,filter-v3,probe]"
@@ -222,3 +232,25 @@ def test_the_catalog_finds_each_port_on_disk() -> None:
         assert mutant.patches_for("filter-v3") == (mutant.directory if own else None)
         port = mutant.directory / "6.12"
         assert mutant.patches_for("source-6.12") == (port if port.is_dir() else None)
+
+
+def test_all_runs_each_mutant_on_its_suite_and_names_the_unported(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from harness import mutation
+
+    runs = _fake_run(monkeypatch, {"unmutated": Outcome.PASS, "a": Outcome.FAIL,
+                                   "b": Outcome.FAIL})
+    kernels = {"mutants": "filter-v3", "mutants-debug": "filter-v3-oob-fix-debug"}
+    monkeypatch.setattr(mutation, "base_plan",
+                        lambda request: _plan(kernels[request.suite]))
+    a = _mutant("a")
+    b = Mutant("b", MUTANTS_DIR, "y", "mutants-debug",
+               (("filter-v3-oob-fix-debug", MUTANTS_DIR / "b"),))
+    only_612 = Mutant("c", MUTANTS_DIR, "z", ports=(("source-6.12", MUTANTS_DIR / "c/6.12"),))
+    everything = run_all([a, only_612, b], tmp_path, 1, print, print)
+    assert runs == ["unmutated", "a", "unmutated", "b"]
+    assert [(m.name, m.suite, m.kernel, m.status) for m in everything.mutants] == [
+        ("a", "mutants", "filter-v3", MutantStatus.KILLED),
+        ("b", "mutants-debug", "filter-v3-oob-fix-debug", MutantStatus.KILLED)]
+    assert everything.not_run == {
+        "c": "not ported to filter-v3, the kernel of suite mutants"}
