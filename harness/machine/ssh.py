@@ -298,7 +298,9 @@ class SshSession:
                 channel_shell.close()
                 self._channel_shell = None
                 self._lazy_connect = self._lazy_connect or _LAZY_CONNECT_TIMEOUT
-            raise InfraError(f"command failed in L1: {command!r}: {exc!r}") from exc
+            over = "the serial command channel" if channel_shell is not None else "SSH"
+            raise InfraError(f"command over {over} failed in L1: {command!r}: {exc!r}") \
+                from exc
         result = RemoteResult(command, done.exit_status, done.stdout, done.stderr,
                               done.truncated, time.monotonic() - start)
         if check and not result.ok:

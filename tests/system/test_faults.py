@@ -220,7 +220,9 @@ def _kill_dropbear(images: ImageSet, port: int) -> None:
 
 
 def test_dropbear_killed_inside_l1(start_run: Callable[..., Run], images: ImageSet) -> None:
-    run = start_run("--retries", "0")
+    # A cold-booted L1 takes its commands over SSH; a restored one over the serial channel,
+    # which a dead dropbear does not touch. --no-snapshots keeps this test on SSH.
+    run = start_run("--retries", "0", "--no-snapshots")
     slow_case_running(run)
     _kill_dropbear(images, _ssh_port(the_qemu(run)))
     _, slow = check_ended_as_infrastructure_error(run, 300)

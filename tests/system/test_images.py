@@ -146,8 +146,9 @@ def test_l1_serves_ssh_sftp_kvm_perf_and_runs_l2(image_set: ImageSet,
             "pmu_harness.events=r11,cycles pmu_harness.loops=1000'"))
         events = out.split("PMU-HARNESS-EVENTS-BEGIN")[1].split("PMU-HARNESS-EVENTS-END")[0]
         assert "cpu_cycles event=0x0011" in events
-        perf = out.split("PMU-HARNESS-PERF-BEGIN")[1].split("PMU-HARNESS-PERF-END")[0]
+        # One perf section per measured CPU; without pmu_harness.cpus= only CPU 0.
+        perf = out.split("PMU-HARNESS-PERF-CPU0-BEGIN")[1].split("PMU-HARNESS-PERF-CPU0-END")[0]
         assert ",r11," in perf and ",cycles," in perf
-        assert "PMU-HARNESS-PERF-STATUS=0" in out
+        assert "PMU-HARNESS-PERF-STATUS cpu=0 status=0" in out
     finally:
         client.close()

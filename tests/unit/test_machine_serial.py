@@ -69,7 +69,7 @@ def test_a_dead_channel_hands_commands_to_ssh(
     session.connect_when_needed(1.0)
     shell.kill()
     shell.wait(10)
-    with pytest.raises(InfraError, match="command failed in L1"):
+    with pytest.raises(InfraError, match="command over the serial command channel failed in L1"):
         session.run("true", timeout=30)
     assert not session.uses_channel
     # The next command needs SSH, whose key does not even exist here.
