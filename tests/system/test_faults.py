@@ -229,6 +229,21 @@ def test_dropbear_killed_inside_l1(start_run: Callable[..., Run], images: ImageS
     assert "SSH" in slow["reason"] and "exited -1" not in slow["reason"]
 
 
+def test_dropbear_killed_in_a_restored_l1_costs_no_verdict(start_run: Callable[..., Run],
+                                                            images: ImageSet) -> None:
+    # A restored L1 takes its commands over the serial channel, which needs no dropbear:
+    # both cases are still judged. `boot` first, so an L1 snapshot exists to restore.
+    subprocess.run([sys.executable, "-m", "harness.cli", "boot", "--kernel", KERNEL,
+                    "--machine", MACHINE], cwd=PROJECT_ROOT, check=True, timeout=900,
+                   capture_output=True)
+    run = start_run("--retries", "0")
+    slow_case_running(run)
+    _kill_dropbear(images, _ssh_port(the_qemu(run)))
+    code, output, _ = run.finish()
+    assert code == 0, output[-3000:]
+    assert set(outcomes(run).values()) == {"pass"}, outcomes(run)
+
+
 @pytest.fixture
 def restore_initrd(images: ImageSet, tmp_path: Path) -> Iterator[Path]:
     """The cached L1 initramfs, put back byte for byte after the test truncated it."""
