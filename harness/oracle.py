@@ -285,7 +285,7 @@ EVTYPE_EVENT = 0xFFFF
 PMCCFILTR_KEPT = 0xC800FFFF
 """What a 5.x KVM stores of the guest's PMCCFILTR write (ARMV8_PMU_EVTYPE_MASK): P, U, NSH
 and the event field, which the architecture makes RES0 but KVM keeps."""
-V80_EVENT_FIELD = 0x3FF
+V80_EVENT_FIELD = (1 << V80_EVENT_BITS) - 1
 """The event field of a PMUv3 for ARMv8.0: the narrowest width any PMU here has."""
 EVENTS_MASKED_RULE = "guest-events-masked-to-pmu-width"
 PMCCFILTR_RULE = "cycle-counter-follows-pmccfiltr-event"
