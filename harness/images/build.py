@@ -30,6 +30,10 @@ CODE = ("images/build", "images/l1", "images/kernel", "images/keys", "images/mod
         "images/cpio", "images/tools", *kind_modules())
 ENTRY_FILES = [KERNEL_IMAGE, L1_INITRD, L2_INITRD, CLIENT_KEY, f"{CLIENT_KEY}.pub",
                "host_key.pub"]
+# A kernel built here leaves its log with the image set: the built kernel's own entry may be
+# evicted while the image set stays (a cache hit never takes it), and `images build`, the
+# results and a review's new-warnings check all read the log through the image set.
+BUILD_LOG = "build.log"
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,7 @@ def _build(the_plan: Plan, out: Path, *, progress: bool) -> dict[str, Any]:
     kernel = unpack_kernel(the_plan.kernel, work, progress=progress)
     (work / "Image").rename(out / KERNEL_IMAGE)
     kernel.image = out / KERNEL_IMAGE
+    kernel.build = _keep_build_log(kernel.build, out, the_plan.directory)
     kernel_done = time.monotonic()
     built_tools = {p.tool.guest_path: tools.build_tool(p) for p in the_plan.tools if p.present}
     keys = load_or_make_keys(cache.section_dir("keys") / the_plan.directory.name)
@@ -156,6 +161,16 @@ def _build(the_plan: Plan, out: Path, *, progress: bool) -> dict[str, Any]:
     }
     cache.write_manifest(out, manifest)
     return manifest
+
+
+def _keep_build_log(build: dict[str, Any], out: Path, final: Path) -> dict[str, Any]:
+    """``build`` with its log copied into the image set being written in ``out``, and
+    named where it will be once ``out`` becomes ``final``."""
+    log_path = build.get("build_log")
+    if not isinstance(log_path, str) or not Path(log_path).is_file():
+        return build
+    shutil.copyfile(log_path, out / BUILD_LOG)
+    return {**build, "build_log": str(final / BUILD_LOG)}
 
 
 def _info(the_plan: Plan, release: str, build: dict[str, Any]) -> dict[str, Any]:

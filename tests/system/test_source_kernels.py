@@ -24,11 +24,13 @@ from typing import Any
 import pytest
 
 from harness.errors import UsageError
+from harness.images.build import SECTION
 from harness.images.kinds import load_profile
 from harness.kbuild import kconfig
-from harness.kbuild.build import BuildSpec, build_kernel, read_inputs, result_dir
+from harness.kbuild.build import RESULTS, BuildSpec, build_kernel, read_inputs, result_dir
 from harness.kbuild.tree import TreeSpec
 from harness.paths import PROJECT_ROOT
+from harness.store import budget, cache
 from tests.system.qemu_processes import qemu_pids_mentioning
 
 pytestmark = pytest.mark.system
@@ -64,13 +66,31 @@ def one_line_series(tmp_path: Path, name: str, added: str) -> Path:
     return directory
 
 
-def built_manifest(output: str) -> dict[str, Any]:
-    """The manifest of the kernel `images build` just printed the log of."""
-    match = re.search(r"build log: (\S+)/build\.log", output)
+def build_key(output: str) -> str:
+    """The build key `images build` printed on its "built from:" line."""
+    match = re.search(r"built from: .*; key ([0-9a-f]{16})$", output, re.MULTILINE)
     assert match, output
-    manifest = json.loads(Path(match[1], "manifest.json").read_text())
+    return match[1]
+
+
+def kernel_dir(output: str) -> Path:
+    """The built kernel's cache entry, named by the key `images build` printed."""
+    return cache.section_dir(RESULTS) / f"{PROFILE}-{build_key(output)}"
+
+
+def kernel_manifest(output: str) -> dict[str, Any]:
+    """The manifest of the kernel `images build` just built (its entry is still there: the
+    cap evicts only entries no command uses, and none has run since)."""
+    manifest = json.loads((kernel_dir(output) / "manifest.json").read_text())
     assert isinstance(manifest, dict)
     return manifest
+
+
+def build_log(output: str) -> Path:
+    """The build log `images build` printed."""
+    match = re.search(r"build log: (\S+)$", output, re.MULTILINE)
+    assert match, output
+    return Path(match[1])
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +104,23 @@ def test_an_unchanged_profile_is_a_cache_hit(v3_build: str, tmp_path: Path) -> N
     again = cli(tmp_path, "images", "build", "--kernel", PROFILE)
     assert again.returncode == 0
     assert "make Image" not in again.stderr
-    assert built_manifest(v3_build)["build_key"] == built_manifest(again.stdout)["build_key"]
+    assert build_key(v3_build) == build_key(again.stdout)
+
+
+def test_an_image_set_keeps_its_build_log_when_the_built_kernel_is_evicted(
+        v3_build: str, tmp_path: Path) -> None:
+    # CI's 10 GiB cap evicts built kernels whose image sets stay: a cache hit then printed
+    # (and a review read) a log that was gone.
+    built = kernel_dir(v3_build)
+    if built.exists():
+        assert budget.evict(budget.entry_of(built), "a test stands in for the cap")
+    again = cli(tmp_path, "images", "build", "--kernel", PROFILE)
+    assert again.returncode == 0
+    assert "make Image" not in again.stderr
+    assert not built.exists()
+    log = build_log(again.stdout)
+    assert log.is_file()
+    assert "Image" in log.read_text()
 
 
 def test_one_edited_patch_rebuilds_incrementally(v3_build: str, tmp_path: Path) -> None:
@@ -93,7 +129,7 @@ def test_one_edited_patch_rebuilds_incrementally(v3_build: str, tmp_path: Path) 
         series = one_line_series(tmp_path, f"edit{number}", comment)
         proc = cli(tmp_path, "images", "build", "--kernel", PROFILE, "--series", str(series))
         assert proc.returncode == 0, proc.stderr
-        manifests.append(built_manifest(proc.stdout))
+        manifests.append(kernel_manifest(proc.stdout))
     # The first build brings the shared workspace to v3 + edit (from whichever revision
     # was built there last); the second differs from it by one edited patch.
     second = manifests[1]
@@ -164,9 +200,9 @@ def test_a_failed_case_on_a_source_kernel_reruns_from_its_bundle(v3_build: str,
     assert (bundle / "kernel/series/pmu-filter-v3/series.yaml").is_file()
     # Make rerun rebuild: drop the image set and the built kernel (the workspace stays, so
     # the rebuild is a no-op make; the Image must come out bit for bit the same).
-    kernel_dir = Path(recorded["build"]["build_log"]).parent
-    shutil.rmtree(kernel_dir)
-    image_sets = [p for p in (kernel_dir.parent.parent / "images").iterdir()
+    built = cache.section_dir(RESULTS) / f"{PROFILE}-{recorded['build']['build_key'][:16]}"
+    shutil.rmtree(built, ignore_errors=True)  # the cap may have evicted it already
+    image_sets = [p for p in cache.section_dir(SECTION).iterdir()
                   if p.name.startswith(f"{PROFILE}-")]
     for image_set in image_sets:
         shutil.rmtree(image_set)
