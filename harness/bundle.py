@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from harness.errors import Located, UsageError
 from harness.images import ImageSet
 from harness.images.profiles import KERNELS_DIR
 from harness.inputfile import read_json
+from harness.l2.settings import L2_KERNEL_SMALL, L2_KERNELS, L2Settings
+from harness.modes import LINUX_MODE
 from harness.paths import PROJECT_ROOT
 from harness.plan import Case
 from harness.printable import printable
@@ -53,6 +55,7 @@ class BundleSource:
     local_image: Path | None
     local_modules: Path | None
     l1_dir: Path
+    l2: L2Settings = field(default_factory=L2Settings)
 
 
 def _safe(name: str) -> str:
@@ -108,6 +111,37 @@ def _copy_build_inputs(build: dict[str, Any], out: Path) -> None:
             shutil.copyfile(origin, target)
 
 
+def _options(case: Case, source: BundleSource) -> dict[str, Any]:
+    """The run options a rerun must repeat: linux mode's L2 is one of them (the small kernel
+    or Debian's, booted or restored, can change what the guest shows)."""
+    options: dict[str, Any] = {"kvm_mode": source.kvm_mode}
+    if case.mode == LINUX_MODE:
+        options["l2"] = {"kernel": source.l2.kernel, "restore": source.l2.restore}
+    return options
+
+
+def bundle_l2(data: dict[str, Any]) -> L2Settings:
+    """The L2 a bundle's case ran with (a bundle from before they were recorded: today's
+    default)."""
+    l2 = data.get("options", {}).get("l2")
+    if not isinstance(l2, dict):
+        return L2Settings()
+    return L2Settings(kernel=l2["kernel"], restore=l2["restore"])
+
+
+def _l2_problems(options: dict[str, Any]) -> list[str]:
+    if "l2" not in options:
+        return []
+    l2 = options["l2"]
+    if not isinstance(l2, dict) or set(l2) != {"kernel", "restore"} \
+            or l2["kernel"] not in L2_KERNELS or not isinstance(l2["restore"], bool):
+        return [f"options.l2 must be {{kernel: {' or '.join(L2_KERNELS)}, restore: true or "
+                f"false}}, not {printable(repr(l2)[:80])}"]
+    if l2["restore"] and l2["kernel"] != L2_KERNEL_SMALL:
+        return [f"options.l2: restore needs kernel {L2_KERNEL_SMALL}"]
+    return []
+
+
 def describe(case: Case, result: CaseResult, source: BundleSource) -> dict[str, Any]:
     """The bundle's JSON: the case, how it ended, and exactly what it ran on."""
     case_dir = Path(result.artefacts) if result.artefacts else source.l1_dir
@@ -119,7 +153,7 @@ def describe(case: Case, result: CaseResult, source: BundleSource) -> dict[str, 
                  "kernel": case.kernel, "mode": case.mode},
         "result": result.to_json(),
         "kernel": _kernel(source),
-        "options": {"kvm_mode": source.kvm_mode},
+        "options": _options(case, source),
         "commands": {"l1_qemu": _read_lines(list(source.l1_dir.glob("command-*.txt"))),
                      "l2": _read_lines(list(case_dir.glob("*.l2-command.txt")))},
     }
@@ -269,6 +303,8 @@ def check_bundle_fields(data: dict[str, Any], file: Path, directory: Path) -> No
     options = data.get("options", {})
     if not isinstance(options, dict) or options.get("kvm_mode") not in (None, "vhe", "nvhe"):
         problems.append("options.kvm_mode must be vhe, nvhe or null")
+    else:
+        problems.extend(_l2_problems(options))
     if problems:
         located = tuple(Located(file, None, p) for p in problems)
         raise UsageError(f"{file}: not a bundle rerun can trust", located)

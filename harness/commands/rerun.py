@@ -13,11 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.bundle import Bundle, read_bundle
+from harness.bundle import Bundle, bundle_l2, read_bundle
 from harness.cliargs import add_bisect_argument, add_report_arguments, report_request, whole_number
 from harness.errors import InfraError, UsageError
 from harness.images import ImageSet
 from harness.images.profiles import NO_OVERRIDES, SourceOverrides
+from harness.modes import LINUX_MODE
 from harness.paths import new_run_dir
 from harness.plan import LOCAL_KERNEL, Case, RunOptions, check_local_kernel, single_case_plan
 from harness.reports import emit
@@ -145,14 +146,16 @@ def rerun_command(args: argparse.Namespace) -> int:
     options = RunOptions(kvm_mode=bundle.data.get("options", {}).get("kvm_mode"),
                          retries=args.retries, machines_dir=bundle.machines_dir,
                          local_image=args.kernel_image,
-                         local_modules=args.kernel_modules if local else None)
+                         local_modules=args.kernel_modules if local else None,
+                         l2=bundle_l2(bundle.data))
     images = _images(bundle, options)
     if local:
         case = replace(case, kernel=LOCAL_KERNEL)
     plan = single_case_plan(case, replace(options, image_set=images))
     run_dir = new_run_dir("rerun")
+    l2 = f", {options.l2.describe()}" if case.mode == LINUX_MODE else ""
     print(f"pmu-harness: re-running {case.name} from {bundle.directory} on "
-          f"{images.summary()}; artefacts in {run_dir}", file=sys.stderr)
+          f"{images.summary()}{l2}; artefacts in {run_dir}", file=sys.stderr)
     # In a worker, like `run`: only a process can be stopped wherever it is stuck, so only
     # a worker gives the rerun an overall deadline.
     results = run_groups(plan.groups, run_dir, plan.options, 1, _quiet).unless_interrupted()

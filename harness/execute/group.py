@@ -122,7 +122,8 @@ def _run_in_one_l1(cases: list[Case], run: _GroupRun, retry: RetryPolicy,
                           l1.console_log, SharedControls(share=options.share_controls),
                           L2Session(options.l2, run.small_l2_kernel))
         source = BundleSource(images, options.machines_dir, profile.name, l1.kvm_mode,
-                              options.local_image, options.local_modules, l1.run_dir)
+                              options.local_image, options.local_modules, l1.run_dir,
+                              options.l2)
         bundles = group_dir.parent / "bundles"
 
         def finish(case: Case, result: CaseResult) -> None:
