@@ -198,7 +198,7 @@ def _case(runnable: Any) -> Case:
     return case
 
 
-class PmuHarnessRunner(BaseRunner):  # type: ignore[misc]  # avocado is untyped
+class PmuHarnessRunner(BaseRunner):
     """Runnable attributes: ``uri`` the scenario file; kwargs ``scenario`` (its id),
     ``machine``, ``kernel``, ``mode`` and ``timeout`` (seconds)."""
 
@@ -253,7 +253,7 @@ class PmuHarnessRunner(BaseRunner):  # type: ignore[misc]  # avocado is untyped
         # else: stopped by avocado (its task timeout, Ctrl-C), which reports the test itself.
 
 
-class RunnerApp(BaseRunnerApp):  # type: ignore[misc]  # avocado is untyped
+class RunnerApp(BaseRunnerApp):
     PROG_NAME = f"avocado-runner-{KIND}"
     PROG_DESCRIPTION = "nrunner application for pmu-harness scenario cases"
     RUNNABLE_KINDS_CAPABLE: ClassVar[list[str]] = [KIND]

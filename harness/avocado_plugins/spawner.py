@@ -58,7 +58,7 @@ def _alive(session: Any) -> bool:
         return False
 
 
-class PmuRemoteSpawner(RemoteSpawner):  # type: ignore[misc]  # avocado is untyped
+class PmuRemoteSpawner(RemoteSpawner):
     description = "Remote (SSH host) spawner whose dead hosts turn their tests into errors"
     #: Sessions whose host went away: never handed out again.
     dead: ClassVar[set[Any]] = set()
