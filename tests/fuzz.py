@@ -16,6 +16,7 @@ a traceback for the user. The same generator drives the quick test in the unit s
 from __future__ import annotations
 
 import json
+import logging
 import random
 import shutil
 import time
@@ -37,6 +38,7 @@ from harness.reports.ktap import ktap
 from harness.results import load_results
 from harness.scenario.discover import load_scenario, load_scenarios
 
+log = logging.getLogger(__name__)
 SEED = 20261201
 DATA = Path(__file__).parent / "data"
 
@@ -287,8 +289,9 @@ def run_target(target: Target, count: int, work: Path, tally: Tally, seed: int =
             target.feed(data, work)
         except UsageError:
             tally.refused += 1
-        except Exception:  # noqa: BLE001 - every other exception is the finding
+        except Exception as exc:  # every other exception is the finding
             tally.tracebacks.append((target.name, data, traceback.format_exc()))
+            log.debug("%s: a finding", target.name, exc_info=exc)
         took = time.perf_counter() - started
         tally.inputs += 1
         if took > tally.slowest[0]:

@@ -54,6 +54,7 @@ from harness.paths import new_run_dir
 from harness.plan import Case, Plan, RunOptions, single_case_plan
 from harness.results import CaseResult, ErrorClass, class_of_exception
 
+log = logging.getLogger(__name__)
 Message = dict[str, Any]
 _STOP_SIGNALS = (signal.SIGALRM, signal.SIGTERM, signal.SIGINT)
 
@@ -210,7 +211,10 @@ class PmuHarnessRunner(BaseRunner):
         yield messages.StartedMessage.get()
         try:
             yield from self._run(runnable)
-        except Exception as exc:  # noqa: BLE001 - avocado waits forever for a silent test
+        except Exception as exc:  # avocado waits forever for a silent test
+            # The traceback goes to avocado in the message; a DEBUG record stays off stdout,
+            # where the runner speaks avocado's protocol.
+            log.debug("internal error (a harness bug)", exc_info=exc)
             yield messages.FinishedMessage.get(
                 "error", fail_reason=f"pmu-harness internal error (a harness bug, not a kernel "
                 f"verdict): {type(exc).__name__}: {exc}",
