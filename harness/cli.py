@@ -28,6 +28,8 @@ from harness.errors import (
 )
 from harness.store import budget
 
+log = logging.getLogger(__name__)
+
 # Each command module exposes ``register(subparsers)`` which adds its sub-command(s) and sets
 # ``func`` (args -> exit code) as the parser default. Listed by module so that a command whose
 # optional dependencies are missing does not break the others.
@@ -127,8 +129,10 @@ def _last_resort(words: list[str]) -> int:
         return EXIT_INFRA
     except SystemExit as exc:
         return exc.code if exc.code in EXIT_CODES else EXIT_INFRA
-    except BaseException as exc:  # noqa: BLE001 - the exit code must stay meaningful
+    except BaseException as exc:  # the exit code must stay meaningful
         _say(f"pmu-harness: internal error while handling an error: {type(exc).__name__}")
+        # The terminal gets the one line above; the traceback only a caller logging DEBUG.
+        log.debug("internal error while handling an error", exc_info=exc)
         return EXIT_INFRA
     return code if code in EXIT_CODES else EXIT_INFRA
 
@@ -199,8 +203,10 @@ def _main(argv: list[str]) -> int:
         return EXIT_INFRA
     except (BrokenPipeError, MemoryError):
         raise  # not a harness bug: _last_resort says what happened
-    except Exception:  # noqa: BLE001 - last resort: a harness bug must not read as "bad kernel"
+    except Exception as exc:  # last resort: a harness bug must not read as "bad kernel"
         traceback.print_exc()
+        # Printed above as Python prints it; as a record only for a caller logging DEBUG.
+        log.debug("internal error (a harness bug)", exc_info=exc)
         print("pmu-harness: internal error (a harness bug, not a kernel verdict)",
               file=sys.stderr)
         return EXIT_INFRA

@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NotRequired, TypedDict
 
 from harness.errors import UsageError
 from harness.modes import DEFAULT_MODES, REGISTRY
@@ -113,10 +114,16 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def scenario_reference(path: Path) -> dict[str, str]:
+class ScenarioReference(TypedDict):
+    # Spelt out key by key: a runnable takes these as keyword arguments, next to its own.
+    sha256: str
+    project_path: NotRequired[str]
+
+
+def scenario_reference(path: Path) -> ScenarioReference:
     """How a runnable names its scenario file so that another host can find its own copy:
     the path inside the project (when it is there) and the content's SHA-256."""
-    reference = {"sha256": _sha256(path)}
+    reference: ScenarioReference = {"sha256": _sha256(path)}
     resolved = path.resolve()
     if resolved.is_relative_to(PROJECT_ROOT):
         reference["project_path"] = str(resolved.relative_to(PROJECT_ROOT))

@@ -46,7 +46,7 @@ _TIMEOUT_HELP = ("Seconds each pmu-harness test may take before it is stopped (i
                  ", ".join(f"{s} in {m} mode" for m, s in DEFAULT_TIMEOUTS.items()))
 
 
-class PmuHarnessInit(Init):  # type: ignore[misc]  # avocado is untyped
+class PmuHarnessInit(Init):
     name = KIND
     description = "pmu-harness scenario settings (kernels, machines, modes, timeout)"
 
@@ -58,7 +58,7 @@ class PmuHarnessInit(Init):  # type: ignore[misc]  # avocado is untyped
                                  help_msg=_TIMEOUT_HELP)
 
 
-class PmuHarnessCLI(CLI):  # type: ignore[misc]  # avocado is untyped
+class PmuHarnessCLI(CLI):
     name = KIND
     description = "pmu-harness options for 'run' and 'list'"
 

@@ -52,7 +52,7 @@ def _error(reference: str, info: str, warning: str) -> ReferenceResolution:
     return ReferenceResolution(reference, ReferenceResolutionResult.ERROR, info=info)
 
 
-class ScenarioResolver(Resolver):  # type: ignore[misc]  # avocado is untyped
+class ScenarioResolver(Resolver):
     name = KIND
     description = "pmu-harness scenario files (YAML) x kernels x machines x modes"
 

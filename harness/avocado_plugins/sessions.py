@@ -38,7 +38,7 @@ def close_remote_sessions() -> int:
     return len(sessions)
 
 
-class RemoteSessionsPost(JobPost):  # type: ignore[misc]  # avocado is untyped
+class RemoteSessionsPost(JobPost):
     name = f"{KIND}-remote-sessions"
     description = "closes the remote spawner's SSH sessions when the job ends"
 

@@ -54,11 +54,12 @@ def _open_sessions(config: Any) -> None:
 def _alive(session: Any) -> bool:
     try:
         return bool(session.is_alive())
-    except Exception:  # noqa: BLE001 - a session torn down under us is a dead one
+    except Exception as exc:  # a session torn down under us is a dead one
+        LOG.debug("pmu-remote: a session that cannot answer counts as dead", exc_info=exc)
         return False
 
 
-class PmuRemoteSpawner(RemoteSpawner):  # type: ignore[misc]  # avocado is untyped
+class PmuRemoteSpawner(RemoteSpawner):
     description = "Remote (SSH host) spawner whose dead hosts turn their tests into errors"
     #: Sessions whose host went away: never handed out again.
     dead: ClassVar[set[Any]] = set()

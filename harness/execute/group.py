@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import traceback
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -227,12 +226,12 @@ def run_group(group: Group, run_dir: Path, options: RunOptions, progress: Progre
                 if len(results) == before:  # not one case ran: the L1 never came up
                     _boot_failure(pending, retry, exc)
             pending = pending[len(results) - before:]
-    except Exception as exc:  # noqa: BLE001 - a harness bug must not read as "bad kernel"
+    except Exception as exc:  # a harness bug must not read as "bad kernel"
         # Its class follows from what was raised (results.class_of_exception).
         failure: Exception = exc
         if class_of_exception(exc) is ErrorClass.HARNESS_BUG:
-            log.error("internal error (a harness bug, not a kernel verdict) in %s/%s:\n%s",
-                      group.kernel, group.machine, traceback.format_exc())
+            log.error("internal error (a harness bug, not a kernel verdict) in %s/%s:",
+                      group.kernel, group.machine, exc_info=exc)
     else:
         return results
     rest = Group(group.machine, group.kernel, tuple(group.cases[len(results):]))

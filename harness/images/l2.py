@@ -40,7 +40,7 @@ def build_l2_initrd(root: Path, out: Path) -> list[str]:
     except (ClosureError, ElfError) as exc:
         raise InfraError(f"L2 initramfs: cannot resolve the library closure: {exc}") from exc
     with gzip.open(out, "wb", compresslevel=6) as raw:
-        writer = CpioWriter(raw)  # type: ignore[arg-type]
+        writer = CpioWriter(raw)
         for directory in ("bin", "dev", "proc", "sys", "tmp", "lib", "usr", "usr/lib",
                           "usr/bin"):
             writer.add_dir(directory)

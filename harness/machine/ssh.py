@@ -409,7 +409,10 @@ class SshSession:
             raise InfraError(f"SFTP to L1 failed to open: {exc!r}") from exc
         try:
             # paramiko applies this to every read on the channel: a stalled transfer ends.
-            sftp.get_channel().settimeout(timeout)  # type: ignore[union-attr]
+            channel = sftp.get_channel()
+            if channel is None:  # never for a client made on a channel (_open_sftp_once)
+                raise paramiko.SSHException("SFTP client has no channel")
+            channel.settimeout(timeout)
             action(sftp)
         except (OSError, EOFError, paramiko.SSHException) as exc:
             raise InfraError(f"SFTP {what} failed: {exc!r}") from exc

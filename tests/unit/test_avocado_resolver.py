@@ -49,6 +49,11 @@ def resolve_one(reference: Path | str, **pmu: Any) -> ReferenceResolution:
     return ScenarioResolver(config=config(**pmu)).resolve(str(reference))
 
 
+def info(resolution: ReferenceResolution) -> str:
+    assert resolution.info is not None, resolution
+    return resolution.info
+
+
 def resolve_all(reference: Path, **pmu: Any) -> list[Runnable]:
     """What `avocado run REFERENCE` would run: every resolver plugin, directories walked."""
     resolutions = resolve([str(reference)], config=config(**pmu))
@@ -133,7 +138,7 @@ def test_scenario_that_does_not_apply_is_not_found() -> None:
     icount = SCENARIOS_DIR / "inst-retired-icount.yaml"  # machines: [max-icount]
     resolution = resolve_one(icount)
     assert resolution.result == ReferenceResolutionResult.NOTFOUND
-    assert "applies to" in resolution.info and "max" in resolution.info
+    assert "applies to" in info(resolution) and "max" in info(resolution)
     assert resolve_one(icount, machines=["max-icount"]).result == \
         ReferenceResolutionResult.SUCCESS
 
@@ -148,17 +153,17 @@ def test_invalid_scenario_is_an_error_with_located_problems() -> None:
     resolution = resolve_one(BROKEN / "many-problems.yaml")
     assert resolution.result == ReferenceResolutionResult.ERROR
     assert not resolution.resolutions
-    lines = resolution.info.splitlines()
+    lines = info(resolution).splitlines()
     assert len(lines) >= 10
     assert all(line.startswith(f"{BROKEN / 'many-problems.yaml'}:") for line in lines)
     assert any(":8: deny: unknown event name 'CPU_CYCELS'" in line for line in lines)
-    assert "Traceback" not in resolution.info
+    assert "Traceback" not in info(resolution)
 
 
 def test_invalid_yaml_is_an_error_too() -> None:
     resolution = resolve_one(BROKEN / "bad-yaml.yaml")
     assert resolution.result == ReferenceResolutionResult.ERROR
-    assert "bad-yaml.yaml:2: invalid YAML" in resolution.info
+    assert "bad-yaml.yaml:2: invalid YAML" in info(resolution)
 
 
 def test_broken_files_in_a_directory_do_not_hide_the_good_ones(tmp_path: Path) -> None:
@@ -169,7 +174,7 @@ def test_broken_files_in_a_directory_do_not_hide_the_good_ones(tmp_path: Path) -
     ours = {Path(r.reference).name: r for r in resolutions if r.origin == KIND}
     assert ours["good.yaml"].result == ReferenceResolutionResult.SUCCESS
     assert ours["bad.yaml"].result == ReferenceResolutionResult.ERROR
-    assert "bad.yaml:3: filters: an empty list is not allowed" in ours["bad.yaml"].info
+    assert "bad.yaml:3: filters: an empty list is not allowed" in info(ours["bad.yaml"])
     assert ours["notes.txt"].result == ReferenceResolutionResult.NOTFOUND
 
 
@@ -186,7 +191,7 @@ def test_broken_files_in_a_directory_do_not_hide_the_good_ones(tmp_path: Path) -
 def test_bad_matrix_is_an_error(pmu: dict[str, Any], message: str) -> None:
     resolution = resolve_one(NO_FILTER, **pmu)
     assert resolution.result == ReferenceResolutionResult.ERROR
-    assert message in resolution.info
+    assert message in info(resolution)
 
 
 # --- tags -------------------------------------------------------------------------------
@@ -317,6 +322,7 @@ def test_runner_maps_outcomes_and_logs_the_checks(
     # Artefacts: not under the test's own directory (its name has commas QEMU cannot take).
     run_dir: Path = seen["run_dir"]
     assert "," not in str(run_dir)
+    assert runnable.output_dir is not None
     assert (Path(runnable.output_dir) / "artefacts").resolve() == run_dir.resolve()
     log = logged(messages)
     assert "counter CPU_CYCLES: expected counting, observed observed 0" in log

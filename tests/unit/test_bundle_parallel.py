@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from dataclasses import replace
+from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 
 import pytest
@@ -233,7 +233,8 @@ def test_retries_are_counted_per_case() -> None:
 
 
 def round_trip(value: object) -> object:
-    return pickle.loads(pickle.dumps(value))  # noqa: S301 - our own bytes, just made
+    # multiprocessing's own pickler: the one spawn and the workers' pipes carry values with.
+    return ForkingPickler.loads(ForkingPickler.dumps(value))
 
 
 def test_work_crosses_the_process_boundary(tmp_path: Path) -> None:

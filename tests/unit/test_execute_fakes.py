@@ -266,8 +266,8 @@ def test_errors_that_are_not_the_machinerys_get_their_own_class(
                   and "harness bug" in r.getMessage()]
     if error_class is ErrorClass.HARNESS_BUG:
         (logged,) = bug_logged
-        assert "Traceback" in logged.getMessage() and type(raised).__name__ in \
-            logged.getMessage()
+        shown = logging.Formatter().format(logged)  # as a handler prints it
+        assert "Traceback" in shown and type(raised).__name__ in shown
     else:
         assert bug_logged == []
 

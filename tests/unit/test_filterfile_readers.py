@@ -13,7 +13,7 @@ import pytest
 from harness.errors import UsageError
 from harness.filterfile import parse
 from harness.paths import GUEST_IMAGES_DIR
-from tests.fuzz import filter_seeds, inputs
+from tests.fuzz import Rng, filter_seeds, inputs
 
 PROBE = GUEST_IMAGES_DIR / "probe"
 SANITIZERS = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
@@ -62,11 +62,8 @@ def _c_verdict(line: str) -> tuple[str, int | None]:
 
 
 def test_both_readers_take_and_refuse_the_same_files(c_reader: Path, tmp_path: Path) -> None:
-    import random
-
-    rng = random.Random(7)  # noqa: S311 - reproducible mutations, not cryptography
     files = []
-    for index, data in enumerate(inputs(rng, filter_seeds(), 1500)):
+    for index, data in enumerate(inputs(Rng(7), filter_seeds(), 1500)):
         path = tmp_path / f"{index}.filter"
         path.write_bytes(data)
         files.append((path, data))

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -75,7 +76,7 @@ def parse(html: str) -> Node:
 
 
 def rec(scenario: str, machine: str, kernel: str, mode: str, outcome: Outcome,
-        reason: str = "5 checks passed", artefacts: str | None = "", **kw: object) -> CaseResult:
+        reason: str = "5 checks passed", artefacts: str | None = "", **kw: Any) -> CaseResult:
     name = f"{scenario}[{machine},{kernel},{mode}]"
     if artefacts == "":
         artefacts = f"/srv/results/run-1/{kernel}-{machine}/{scenario}-{mode}"
@@ -84,7 +85,7 @@ def rec(scenario: str, machine: str, kernel: str, mode: str, outcome: Outcome,
     record = CaseResult(name, scenario, machine, kernel, mode, outcome, reason,
                         version if outcome is not Outcome.SKIP else "", 1.5, artefacts,
                         error_class=class_of_outcome(outcome))
-    return replace(record, **kw)  # type: ignore[arg-type]
+    return replace(record, **kw)
 
 
 def sample() -> list[CaseResult]:

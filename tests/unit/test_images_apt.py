@@ -15,11 +15,16 @@ from harness.store.apt import (
 )
 from harness.store.aptspec import AptSource, AptSpec
 
-PRINT_URIS = """\
-'http://deb.debian.org/debian/pool/main/b/busybox/busybox-static_1.35.0-4%2bdeb12u1%2bb1_arm64.deb' busybox-static_1%3a1.35.0-4+deb12u1+b1_arm64.deb 822236 MD5Sum:49b1dbf1d63fbb662fb329033600c6ca
-'http://deb.debian.org/debian-security/pool/updates/main/l/linux/linux-perf_6.1.192-2_arm64.deb' linux-perf_6.1.192-2_arm64.deb 2967208 {space}
-Reading package lists...
-""".format(space=" ")  # noqa: E501 - real apt output (the last URI has no hash)
+# Real apt output; the last URI has no hash, so its line ends in spaces.
+_POOL = "http://deb.debian.org/debian"
+PRINT_URIS = (
+    f"'{_POOL}/pool/main/b/busybox/busybox-static_1.35.0-4%2bdeb12u1%2bb1_arm64.deb'"
+    " busybox-static_1%3a1.35.0-4+deb12u1+b1_arm64.deb 822236"
+    " MD5Sum:49b1dbf1d63fbb662fb329033600c6ca\n"
+    f"'{_POOL}-security/pool/updates/main/l/linux/linux-perf_6.1.192-2_arm64.deb'"
+    " linux-perf_6.1.192-2_arm64.deb 2967208  \n"
+    "Reading package lists...\n"
+)
 
 META = """\
 Package: linux-image-arm64

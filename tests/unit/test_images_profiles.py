@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import cast
 
 import pytest
 import yaml
@@ -42,7 +41,7 @@ def test_latest_prefers_backports() -> None:
 
 
 def test_distinct_source_sets_get_distinct_apt_dirs() -> None:
-    names = {load_profile(n).apt.name for n in SHIPPED if n != "local"}  # type: ignore[union-attr]
+    names = {apt.name for n in SHIPPED if (apt := load_profile(n).apt) is not None}
     assert len(names) == 4
 
 
@@ -51,7 +50,7 @@ def test_unknown_profile_lists_known_ones() -> None:
         load_profile("debian-9")
 
 
-def _parse(tmp_path: Path, text: str, name: str = "x") -> object:
+def _parse(tmp_path: Path, text: str, name: str = "x") -> KernelProfile:
     path = tmp_path / f"{name}.yaml"
     path.write_text(text)
     return parse_profile(yaml.safe_load(text), path)
@@ -80,7 +79,7 @@ def test_bad_profiles_name_the_file(tmp_path: Path, text: str, message: str) -> 
 
 def test_local_profile_needs_no_apt(tmp_path: Path) -> None:
     profile = _parse(tmp_path, "name: x\nkind: local\n")
-    assert profile.apt is None  # type: ignore[attr-defined]
+    assert profile.apt is None
 
 
 SOURCE_PROFILES = {"filter-base": "base", "filter-v1": "v1", "filter-v2": "v2",
@@ -118,10 +117,10 @@ def test_every_kind_keys_the_image_cache() -> None:
 
 
 def test_l1_command_line_words(tmp_path: Path) -> None:
-    profile = cast(KernelProfile, _parse(tmp_path, "name: x\nkind: local\nl1_command_line: "
-                                                   "[arm64.nolva, kvm-arm.mode=nvhe]\n"))
+    profile = _parse(tmp_path, "name: x\nkind: local\nl1_command_line: "
+                               "[arm64.nolva, kvm-arm.mode=nvhe]\n")
     assert profile.l1_command_line == ("arm64.nolva", "kvm-arm.mode=nvhe")
-    assert cast(KernelProfile, _parse(tmp_path, "name: x\nkind: local\n")).l1_command_line == ()
+    assert _parse(tmp_path, "name: x\nkind: local\n").l1_command_line == ()
 
 
 @pytest.mark.parametrize("words", ["arm64.nolva", "[a b]", "['x;reboot']", "['a=$(id)']", "[1]"])

@@ -5,6 +5,7 @@ status, that it cannot read the commands after it, bounded output, a dead shell,
 
 from __future__ import annotations
 
+import io
 import subprocess
 import threading
 import time
@@ -29,8 +30,8 @@ class LocalChannel:
 
     def _reader(self, stream: IO[bytes] | None, name: str) -> threading.Thread:
         def read() -> None:
-            assert stream is not None
-            while chunk := stream.read1(65536):  # type: ignore[attr-defined]
+            assert isinstance(stream, io.BufferedReader)  # Popen's pipe, buffered: read1
+            while chunk := stream.read1(65536):
                 with self.lock:
                     self.buffers[name] += chunk
         thread = threading.Thread(target=read, daemon=True)

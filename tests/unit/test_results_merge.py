@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import defusedxml.ElementTree as ET
 import pytest
 
 from harness.cli import main
@@ -253,7 +253,7 @@ def test_report_command_writes_every_format(tmp_path: Path,
     assert metas[0]["shard"] == "1/2, 2/2"
     assert metas[0]["run_dir"] == "/srv/run1, /srv/run2"
     assert json.loads((out / "merged.json").read_text())["summary"] == summary_line(results)
-    suite = ET.parse(out / "junit.xml").getroot()  # noqa: S314 - our own file
+    suite = ET.fromstring((out / "junit.xml").read_bytes())
     assert suite.get("tests") == str(len(results))
     html = (out / "r.html").read_text()
     assert html.rstrip().endswith("</html>")

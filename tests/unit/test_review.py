@@ -13,7 +13,7 @@ from harness.observation import Observation, parse_probe_output
 from harness.paths import PROJECT_ROOT
 from harness.results import Outcome
 from harness.review.analysis import JudgedCase, behaviours
-from harness.review.judging import judge_against_api
+from harness.review.judging import CaseJudgement, judge_against_api
 from harness.review.thread import thread_of
 from harness.review.warnings import new_warnings
 from harness.scenario.discover import load_scenario
@@ -102,9 +102,8 @@ def test_behaviours_compare_the_series_with_its_base_and_the_api() -> None:
     bad = judge_against_api(scenario, pmu, V510, dataclasses.replace(
         seen, pmceid0=0x20001, advertised=frozenset({0x0, 0x11})), control)
 
-    def case(judgement: object) -> JudgedCase:
-        return JudgedCase("member-deny", "max", "probe", Outcome.PASS, "", "/a",
-                          judgement)  # type: ignore[arg-type]
+    def case(judgement: CaseJudgement) -> JudgedCase:
+        return JudgedCase("member-deny", "max", "probe", Outcome.PASS, "", "/a", judgement)
 
     # A series that masks PMCEID where its earlier revision did not: it adds the behaviour
     # against the earlier revision and does not depart from the API.

@@ -36,7 +36,8 @@ def finishes(action: Callable[[], object], within: float) -> list[BaseException]
     def run() -> None:
         try:
             action()
-        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+        except BaseException as exc:  # handed back to the test
+            logging.getLogger(__name__).debug("the action raised", exc_info=exc)
             raised.append(exc)
 
     worker = threading.Thread(target=run, daemon=True)
@@ -198,13 +199,15 @@ def test_closing_a_channel_of_a_gone_connection_raises_in_no_thread(
 
 
 def test_stop_does_not_raise_when_kill_is_not_enough(tmp_path: Path,
-                                                     caplog: pytest.LogCaptureFixture) -> None:
+                                                     caplog: pytest.LogCaptureFixture,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     proc = QemuProcess(["sleep", "60"], tmp_path / "log")
     proc.start()
     real = proc._proc
     assert real is not None
     # A QEMU stuck in the kernel (uninterruptible sleep) outlives SIGTERM and SIGKILL.
-    real.terminate = real.kill = lambda: None  # type: ignore[method-assign]
+    monkeypatch.setattr(real, "terminate", lambda: None)
+    monkeypatch.setattr(real, "kill", lambda: None)
     try:
         with caplog.at_level(logging.WARNING):
             assert not finishes(lambda: proc.stop(timeout=0.2), within=10)

@@ -1,0 +1,3 @@
+import logging
+
+LOG_UI: logging.Logger
