@@ -59,8 +59,11 @@ class Mode:
     # "module:function" of its L2 runner, imported when a case runs: the registry stays
     # importable by the scenario parser without SSH or QEMU code.
     runner: str
-    # Rough seconds per case (bench/run_results.md): only the order groups start in
-    # depends on it, never a verdict or a deadline.
+    # Seconds per case, about the nightly's medians with both cores busy (probe 0.1-0.35 s,
+    # 0.8 s on the debug build; linux 4.3-6.4 s with the small L2 kernel, 6.5 s with
+    # Debian's; bench/speed_results.md): the order groups start in and where a long group
+    # is cut into parts depend on it (harness/execute/balance.py), never a verdict or a
+    # deadline.
     seconds_per_case: float
     # A worker's per-case deadline: far more than a case ever took (probe ~1-7 s, linux
     # ~15-40 s with both cores shared); past it the worker is stuck, not slow.
@@ -79,10 +82,10 @@ class Mode:
 
 REGISTRY: dict[str, Mode] = {mode.name: mode for mode in (
     Mode("probe", "pmu-probe, our minimal VMM, on L1's /dev/kvm: errnos, PMCEID, counters",
-         "harness.l2.probe:run_probe", seconds_per_case=2.0, case_deadline_seconds=300.0,
+         "harness.l2.probe:run_probe", seconds_per_case=0.3, case_deadline_seconds=300.0,
          avocado_timeout_seconds=600, default=True),
     Mode("linux", "QEMU + Linux in L2, the filter set through a preload, perf stat inside",
-         "harness.l2.linux:run_linux", seconds_per_case=20.0, case_deadline_seconds=1200.0,
+         "harness.l2.linux:run_linux", seconds_per_case=6.0, case_deadline_seconds=1200.0,
          avocado_timeout_seconds=1200,
          can=Capabilities(ordering_steps=False, vcpus_without_pmu=False,
                           guest_pmccfiltr=False,

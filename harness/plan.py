@@ -67,10 +67,14 @@ class Group:
     machine: str
     kernel: str
     cases: tuple[Case, ...]
+    # A long group is run in parts, each in its own L1 (harness/execute/balance.py): 0 is
+    # the whole group or its first part.
+    part: int = 0
 
     def directory(self, run_dir: Path) -> Path:
         """Where its L1's logs and its cases' artefacts go in a run."""
-        return run_dir / f"{self.kernel}-{self.machine}"
+        suffix = f"-part{self.part + 1}" if self.part else ""
+        return run_dir / f"{self.kernel}-{self.machine}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,12 @@ class Plan:
     def source_kernels(self) -> list[str]:
         """The kernels of the plan that are built here (from a tree plus a series)."""
         return _built_here(sorted({g.kernel for g in self.groups}))
+
+
+def restores_l1(group: Group, options: RunOptions) -> bool:
+    """Whether the group's L1 is restored from a snapshot rather than booted: snapshots on,
+    and a kernel not built here (a VHE L1 of a 5.10 source kernel cannot be saved)."""
+    return options.snapshots and not _built_here([group.kernel])
 
 
 def _built_here(kernels: Sequence[str]) -> list[str]:

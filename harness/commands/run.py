@@ -40,6 +40,7 @@ from harness.plan import (
     Request,
     RunOptions,
     make_plan,
+    restores_l1,
 )
 from harness.reports import emit
 from harness.reports.table import progress_line
@@ -109,6 +110,7 @@ def request_from(args: argparse.Namespace, shard: Shard | None = None) -> Reques
 
 def run_command(args: argparse.Namespace) -> int:
     # These boot machines: imported only when running, so `--help` and bad input stay fast.
+    from harness.execute.balance import split_for_jobs
     from harness.execute.pool import default_jobs, run_groups
     from harness.execute.prebuild import prebuild_source_kernels
 
@@ -127,7 +129,8 @@ def run_command(args: argparse.Namespace) -> int:
     journal.meta({"argv": getattr(args, "argv", None), "cwd": str(Path.cwd())})
     journal.plan([*plan.skipped, *(planned(c.result(Outcome.NOT_RUN, ""))
                                    for g in plan.groups for c in g.cases)])
-    groups = _without(plan.groups, judged)
+    groups = split_for_jobs(_without(plan.groups, judged), jobs,
+                            lambda group: restores_l1(group, plan.options))
     if shard is not None:
         print(f"pmu-harness: shard {shard.text} ({shard.source})", file=sys.stderr)
     resuming = f" ({len(judged)} already judged)" if judged else ""

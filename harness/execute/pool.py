@@ -24,6 +24,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 
+from harness.execute.balance import start_rank
 from harness.execute.group import Progress, run_group
 from harness.machine.process import parent_death_signal
 from harness.modes import REGISTRY
@@ -55,10 +56,9 @@ def default_jobs() -> int:
 
 
 def _start_order(groups: Sequence[Group]) -> list[tuple[int, Group]]:
-    """Longest first, so the long groups do not end up running alone at the end."""
-    def cost(item: tuple[int, Group]) -> float:
-        return sum(REGISTRY[c.mode].seconds_per_case for c in item[1].cases)
-    return sorted(enumerate(groups), key=cost, reverse=True)
+    """Longest first, so the long groups do not end up running alone at the end; a long
+    group's later parts after every first part (harness/execute/balance.py)."""
+    return sorted(enumerate(groups), key=lambda item: start_rank(item[1]))
 
 
 def _stop_once(signum: int, frame: FrameType | None) -> None:

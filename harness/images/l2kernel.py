@@ -59,8 +59,8 @@ def build_l2_kernel(*, progress: bool) -> L2Kernel:
 
 def write_module_cpio(module: Path, base_initrd_size: int, out: Path) -> None:
     """``module`` at ``GUEST_MODULE`` in a cpio that L1 appends to the L2 initramfs it
-    holds (``base_initrd_size`` bytes, gzip'd): the kernel reads an uncompressed archive
-    after a compressed one only from a 4-byte boundary, so zeros lead up to it."""
+    holds (``base_initrd_size`` bytes): the kernel reads a cpio that follows another only
+    from a 4-byte boundary, so zeros lead up to it."""
     with out.open("wb") as raw:
         raw.write(b"\0" * (-base_initrd_size % 4))
         writer = CpioWriter(raw)

@@ -8,7 +8,7 @@ from typing import Any
 
 KERNEL_IMAGE = "Image"
 L1_INITRD = "l1-initrd.cpio"
-L2_INITRD = "l2-initrd.cpio.gz"
+L2_INITRD = "l2-initrd.cpio"
 CLIENT_KEY = "id_ed25519"
 
 

@@ -1,7 +1,7 @@
 """The shared L1 userspace layer: one bookworm tree for every kernel profile.
 
 Built once per (recipe, resolved package set) and cached as ``<cache>/userspace/<key>/``:
-``userspace.cpio`` (the bulk of L1's initramfs) and ``l2-initrd.cpio.gz``.
+``userspace.cpio`` (the bulk of L1's initramfs) and ``l2-initrd.cpio``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from harness.errors import InfraError
 from harness.images.closure import prune_libraries
 from harness.images.cpio import write_tree
 from harness.images.l2 import build_l2_initrd
+from harness.images.model import L2_INITRD
 from harness.images.recipe import (
     L1_DIR,
     L2_DIR,
@@ -34,7 +35,6 @@ from harness.store.locking import file_lock
 
 SECTION = "userspace"
 CPIO = "userspace.cpio"
-L2_INITRD = "l2-initrd.cpio.gz"
 CODE = ("images/userspace", "store/debs", "images/cpio", "images/elf", "images/l2",
         "images/tree", "images/closure")
 PASSWD = "root:x:0:0:root:/root:/bin/sh\n"
