@@ -111,6 +111,7 @@ def request_from(args: argparse.Namespace, shard: Shard | None = None) -> Reques
 def run_command(args: argparse.Namespace) -> int:
     # These boot machines: imported only when running, so `--help` and bad input stay fast.
     from harness.execute.balance import split_for_jobs
+    from harness.execute.estimates import load_estimates, measured, record
     from harness.execute.pool import default_jobs, run_groups
     from harness.execute.prebuild import prebuild_source_kernels
 
@@ -129,8 +130,9 @@ def run_command(args: argparse.Namespace) -> int:
     journal.meta({"argv": getattr(args, "argv", None), "cwd": str(Path.cwd())})
     journal.plan([*plan.skipped, *(planned(c.result(Outcome.NOT_RUN, ""))
                                    for g in plan.groups for c in g.cases)])
+    estimates = load_estimates()
     groups = split_for_jobs(_without(plan.groups, judged), jobs,
-                            lambda group: restores_l1(group, plan.options))
+                            lambda group: restores_l1(group, plan.options), estimates)
     if shard is not None:
         print(f"pmu-harness: shard {shard.text} ({shard.source})", file=sys.stderr)
     resuming = f" ({len(judged)} already judged)" if judged else ""
@@ -147,7 +149,8 @@ def run_command(args: argparse.Namespace) -> int:
         journal.append(result)
         _progress(result)
 
-    outcome = run_groups(groups, run_dir, plan.options, jobs, progress)
+    outcome = run_groups(groups, run_dir, plan.options, jobs, progress, estimates=estimates)
+    record(measured(groups, outcome.results, outcome.group_seconds))
     for result in outcome.results:
         # What did not come through progress: why a case was not run (interrupted,
         # deadline, worker lost), kept for `report RUN_DIR` and --resume.

@@ -22,65 +22,62 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from harness.modes import REGISTRY
+from harness.execute.estimates import MODE_ESTIMATES, Estimates
 from harness.plan import Group
 
 # Below this (estimated seconds), a part would cost about as much as it saves.
 PART_MIN_SECONDS = 30.0
 
 
-def group_seconds(group: Group) -> float:
-    """The group's estimated case time (the modes' ``seconds_per_case``)."""
-    return sum(REGISTRY[case.mode].seconds_per_case for case in group.cases)
-
-
-def start_rank(group: Group) -> tuple[bool, float]:
+def start_rank(group: Group, estimates: Estimates = MODE_ESTIMATES) -> tuple[bool, float]:
     """Sort key for starting groups: first parts before later ones, longest first."""
-    return group.part > 0, -group_seconds(group)
+    return group.part > 0, -estimates.group_seconds(group)
 
 
-def _cut(group: Group, room: float, part: int) -> tuple[Group, Group]:
-    """The leading cases that fit in ``room`` (at least one) as part ``part``, and the rest
-    as the next part (never empty)."""
-    taken, seconds = 0, 0.0
+def _cut(group: Group, room: float, estimates: Estimates) -> tuple[Group, Group]:
+    """The leading cases that fit in ``room`` with the L1's setup (at least one case) as
+    this part, and the rest as the next part (never empty)."""
+    taken, seconds = 0, estimates.setup_seconds(group)
     for case in group.cases[:-1]:
-        cost = REGISTRY[case.mode].seconds_per_case
+        cost = estimates.case_seconds(case)
         if taken and seconds + cost > room:
             break
         taken, seconds = taken + 1, seconds + cost
-    head = replace(group, cases=group.cases[:taken], part=part)
-    return head, replace(group, cases=group.cases[taken:], part=part + 1)
+    head = replace(group, cases=group.cases[:taken])
+    return head, replace(group, cases=group.cases[taken:], part=group.part + 1)
 
 
-def _parts(group: Group, loads: list[float], share: float) -> list[Group]:
+def _parts(group: Group, loads: list[float], share: float,
+           estimates: Estimates) -> list[Group]:
     """``group`` as parts, each added to the least loaded worker's estimate in ``loads``."""
     parts: list[Group] = []
     rest = group
     while True:
         worker = loads.index(min(loads))
-        room, seconds = share - loads[worker], group_seconds(rest)
+        room, seconds = share - loads[worker], estimates.group_seconds(rest)
         if seconds - room < PART_MIN_SECONDS or room < PART_MIN_SECONDS:
             loads[worker] += seconds
             return [*parts, rest]
-        head, rest = _cut(rest, room, rest.part)
-        loads[worker] += group_seconds(head)
+        head, rest = _cut(rest, room, estimates)
+        loads[worker] += estimates.group_seconds(head)
         parts.append(head)
 
 
-def split_for_jobs(groups: Sequence[Group], jobs: int,
-                   restorable: Callable[[Group], bool]) -> list[Group]:
+def split_for_jobs(groups: Sequence[Group], jobs: int, restorable: Callable[[Group], bool],
+                   estimates: Estimates = MODE_ESTIMATES) -> list[Group]:
     """``groups`` with the long ones cut into parts for ``jobs`` workers, in their order
     (a group's parts next to each other); ``restorable`` says whether a group's L1 would
     be restored from a snapshot (only those are cut)."""
     if jobs <= 1 or not groups:
         return list(groups)
-    share = sum(group_seconds(g) for g in groups) / jobs
+    share = sum(estimates.group_seconds(g) for g in groups) / jobs
     loads = [0.0] * jobs
     cut: dict[int, list[Group]] = {}
-    for index, group in sorted(enumerate(groups), key=lambda item: -group_seconds(item[1])):
+    for index, group in sorted(enumerate(groups),
+                               key=lambda item: -estimates.group_seconds(item[1])):
         if restorable(group):
-            cut[index] = _parts(group, loads, share)
+            cut[index] = _parts(group, loads, share, estimates)
         else:
-            loads[loads.index(min(loads))] += group_seconds(group)
+            loads[loads.index(min(loads))] += estimates.group_seconds(group)
             cut[index] = [group]
     return [part for index in range(len(groups)) for part in cut[index]]

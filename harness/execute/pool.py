@@ -25,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 
 from harness.execute.balance import start_rank
+from harness.execute.estimates import MODE_ESTIMATES, Estimates
 from harness.execute.group import Progress, run_group
 from harness.machine.process import parent_death_signal
 from harness.modes import REGISTRY
@@ -55,10 +56,11 @@ def default_jobs() -> int:
     return max(1, min(cores, by_memory))
 
 
-def _start_order(groups: Sequence[Group]) -> list[tuple[int, Group]]:
+def _start_order(groups: Sequence[Group], estimates: Estimates = MODE_ESTIMATES
+                 ) -> list[tuple[int, Group]]:
     """Longest first, so the long groups do not end up running alone at the end; a long
     group's later parts after every first part (harness/execute/balance.py)."""
-    return sorted(enumerate(groups), key=lambda item: start_rank(item[1]))
+    return sorted(enumerate(groups), key=lambda item: start_rank(item[1], estimates))
 
 
 def _stop_once(signum: int, frame: FrameType | None) -> None:
@@ -119,6 +121,7 @@ class _Running:
     conn: Connection
     deadline: float
     results: list[CaseResult] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
 
     def rest(self, why: NotRun) -> list[CaseResult]:
         """The group's cases that have no result, as not run and why."""
@@ -233,6 +236,9 @@ class PoolResult:
 
     results: list[CaseResult]
     interrupted: bool = False
+    # Each group's wall time (its index in ``groups``), for those whose worker ended by
+    # itself: what the next run's plan learns from (harness/execute/estimates.py).
+    group_seconds: dict[int, float] = field(default_factory=dict)
 
     def unless_interrupted(self) -> list[CaseResult]:
         """The results, for a front end that has nothing to report from part of a run
@@ -243,7 +249,8 @@ class PoolResult:
 
 
 def run_groups(groups: Sequence[Group], run_dir: Path, options: RunOptions, jobs: int,
-               progress: Progress, in_worker: Progress | None = None) -> PoolResult:
+               progress: Progress, in_worker: Progress | None = None,
+               estimates: Estimates = MODE_ESTIMATES) -> PoolResult:
     """Every group's results, in the order of ``groups`` whatever order they finished in;
     ``progress`` is called in this process with each result as it arrives (each leaves
     its worker as soon as it is judged). Interrupted, the cases that finished keep their
@@ -253,9 +260,10 @@ def run_groups(groups: Sequence[Group], run_dir: Path, options: RunOptions, jobs
     (a wait with no timeout, a vCPU wedged in KVM_RUN), so only a worker gives the run an
     overall deadline."""
     context = multiprocessing.get_context("spawn")
-    waiting = _start_order(groups)
+    waiting = _start_order(groups, estimates)
     running: dict[Connection, _Running] = {}
     finished: dict[int, list[CaseResult]] = {}
+    walls: dict[int, float] = {}
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
@@ -265,14 +273,17 @@ def run_groups(groups: Sequence[Group], run_dir: Path, options: RunOptions, jobs
                 assert isinstance(ready, Connection)
                 results = _read(running[ready], run_dir, progress)
                 if results is not None:
-                    finished[running.pop(ready).index] = results
+                    done = running.pop(ready)
+                    finished[done.index] = results
+                    walls[done.index] = time.monotonic() - done.started
             finished.update(_overdue(running, run_dir, progress))
     except KeyboardInterrupt:
         return PoolResult(_interrupted(groups, running, finished, progress), True)
     except BaseException:
         _stop(running.values(), progress)
         raise
-    return PoolResult([r for i in range(len(groups)) for r in finished[i]])
+    return PoolResult([r for i in range(len(groups)) for r in finished[i]],
+                      group_seconds=walls)
 
 
 def _interrupted(groups: Sequence[Group], running: dict[Connection, _Running],

@@ -87,7 +87,7 @@ def _fake_run(monkeypatch: pytest.MonkeyPatch, outcome: Outcome) -> list[str]:
     calls: list[str] = []
 
     def run_groups(groups: list[Group], run_dir: Path, options: Any, jobs: int,
-                   progress: Any) -> PoolResult:
+                   progress: Any, **_: Any) -> PoolResult:
         calls.append(str(run_dir))
         return PoolResult([c.result(outcome, "made up") for g in groups for c in g.cases])
 
@@ -131,7 +131,7 @@ def test_the_cli_shows_the_harness_log_as_it_is(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("PMU_HARNESS_RESULTS", str(tmp_path / "results"))
 
     def run_groups(groups: list[Group], run_dir: Path, options: Any, jobs: int,
-                   progress: Any) -> PoolResult:
+                   progress: Any, **_: Any) -> PoolResult:
         logging.getLogger("harness.execute.group").warning("  RETRY        x in a fresh L1: y")
         logging.getLogger("harness.store.download").info("Image: 12.5 MB ...")
         logging.getLogger("paramiko.transport").info("Connected (version 2.0)")
