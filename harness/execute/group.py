@@ -234,7 +234,7 @@ def run_group(group: Group, run_dir: Path, options: RunOptions, progress: Progre
                       group.kernel, group.machine, exc_info=exc)
     else:
         return results
-    rest = Group(group.machine, group.kernel, tuple(group.cases[len(results):]))
+    rest = replace(group, cases=group.cases[len(results):])
     for result in group_error(rest, failure, group_dir):
         results.append(result)
         progress(result)
