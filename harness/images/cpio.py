@@ -12,18 +12,10 @@ import os
 import shutil
 import stat
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO
 
 MAGIC = b"070701"
 TRAILER = "TRAILER!!!"
-
-
-class Sink(Protocol):
-    """What an archive is written to: a file, or a gzip stream (which is no ``BinaryIO``)."""
-
-    def write(self, data: bytes, /) -> object: ...
-
-    def flush(self) -> object: ...
 
 
 def _pad(length: int) -> bytes:
@@ -33,7 +25,7 @@ def _pad(length: int) -> bytes:
 class CpioWriter:
     """Append entries to ``out``; call :meth:`finish` once to write the trailer."""
 
-    def __init__(self, out: Sink, *, mtime: int = 0) -> None:
+    def __init__(self, out: BinaryIO, *, mtime: int = 0) -> None:
         self._out = out
         self._mtime = mtime
         self._ino = 1
