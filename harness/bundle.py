@@ -137,9 +137,9 @@ def _l2_problems(options: dict[str, Any]) -> list[str]:
             or l2["kernel"] not in L2_KERNELS or not isinstance(l2["restore"], bool):
         return [f"options.l2 must be {{kernel: {' or '.join(L2_KERNELS)}, restore: true or "
                 f"false}}, not {printable(repr(l2)[:80])}"]
-    if l2["restore"] and l2["kernel"] != L2_KERNEL_SMALL:
-        return [f"options.l2: restore needs kernel {L2_KERNEL_SMALL}"]
-    return []
+    conflict = L2Settings(kernel=l2["kernel"], restore=l2["restore"]).conflict()
+    return [] if conflict is None else \
+        [f"options.l2: restore needs kernel {L2_KERNEL_SMALL}: {conflict}"]
 
 
 def describe(case: Case, result: CaseResult, source: BundleSource) -> dict[str, Any]:

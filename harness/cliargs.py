@@ -68,11 +68,11 @@ def add_l2_arguments(parser: Any) -> None:
 
 
 def l2_settings(args: argparse.Namespace) -> L2Settings:
-    if args.l2_restore and args.l2_kernel != L2_KERNEL_SMALL:
-        raise UsageError(f"--l2-restore needs --l2-kernel {L2_KERNEL_SMALL}: Debian's kernels "
-                         "probe the PMU driver at boot, so a restored one would show the "
-                         "snapshot's PMU, not the case's")
-    return L2Settings(kernel=args.l2_kernel, restore=args.l2_restore)
+    settings = L2Settings(kernel=args.l2_kernel, restore=args.l2_restore)
+    conflict = settings.conflict()
+    if conflict is not None:
+        raise UsageError(f"--l2-restore needs --l2-kernel {L2_KERNEL_SMALL}: {conflict}")
+    return settings
 
 
 def add_local_kernel_arguments(parser: Any) -> None:

@@ -24,6 +24,14 @@ class L2Settings:
         filter existed, and would show the snapshot's PMU rather than the case's."""
         return self.kernel == L2_KERNEL_SMALL and self.restore
 
+    def conflict(self) -> str | None:
+        """Why these settings cannot run, or None: a restore asked of a kernel that cannot
+        be restored (``restores`` says why)."""
+        if self.restore and self.kernel != L2_KERNEL_SMALL:
+            return ("Debian's kernels probe the PMU driver at boot, so a restored one would "
+                    "show the snapshot's PMU, not the case's")
+        return None
+
     def describe(self) -> str:
         how = "restored from a snapshot" if self.restores else "booted for every run"
         return f"L2 kernel {self.kernel}, {how}"
