@@ -55,7 +55,7 @@ BootL1 = Callable[[ImageSet, MachineProfile, Path, RunOptions],
 def boot_l1(images: ImageSet, profile: MachineProfile, group_dir: Path, options: RunOptions
             ) -> AbstractContextManager[BootedL1]:
     return L1Machine(images, profile, group_dir, kvm_mode=options.kvm_mode,
-                     snapshots=options.snapshots)
+                     snapshots=options.snapshots, before_save=(leaks.SAVE_STEP,))
 
 
 @dataclass

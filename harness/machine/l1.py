@@ -62,6 +62,18 @@ HOTPLUG_CHECK = "[ -w /sys/devices/system/cpu/cpu1/online ]"
 _ATTEMPT_LOG = re.compile(r"(?:command|console|qemu)-([0-9]+)-")
 
 
+@dataclass(frozen=True)
+class SaveStep:
+    """A command run in a cold-booted L1 just before it is saved, so that every restore
+    starts with its work done (kmemleak's first scans: seconds under TCG, paid once per
+    snapshot instead of once per L1). Whoever needs its effect runs it again after the
+    restore (a snapshot may have been saved without it), so it must be idempotent and
+    cheap the second time; a step that fails keeps the L1 from being saved."""
+
+    command: str
+    timeout: float
+
+
 def last_attempt(directory: Path) -> int:
     """The highest attempt number among the L1 logs in ``directory`` (0: none yet)."""
     numbers = [int(match.group(1)) for path in directory.glob("*")
@@ -125,6 +137,7 @@ class L1Machine:
         extra_append: tuple[str, ...] = (),
         store: SnapshotStore | None = None,
         check_health: bool = True,
+        before_save: tuple[SaveStep, ...] = (),
     ) -> None:
         self.images = images
         self.profile = profile
@@ -135,6 +148,7 @@ class L1Machine:
         self.boot_timeout = boot_timeout
         self.store = store if store is not None else SnapshotStore()
         self._check_health = check_health
+        self.before_save = before_save
         self.spec = QemuSpec(
             profile=profile,
             kernel=images.kernel_image,
@@ -256,7 +270,7 @@ class L1Machine:
         self.boot_mode = BootMode.COLD
         self._serial_works = self._try_channel(running)
         self._verify()
-        if inputs is not None and self._restorable():
+        if inputs is not None and self._restorable() and self._steps_done():
             self._save(running, inputs)
 
     def _try_restore(self, snap: Snapshot) -> bool:
@@ -302,9 +316,10 @@ class L1Machine:
 
     def _restorable(self) -> bool:
         """Whether a restore of this L1 could get its timers back: on VHE that takes
-        hotplugging a secondary CPU, which a kernel built without CONFIG_HOTPLUG_CPU (our
-        minimal source-built ones) cannot do; its restore would stall CPU 1 and fail after
-        the re-arm's deadline, every time. Such an L1 is not saved: it boots cold."""
+        hotplugging a secondary CPU, which a kernel built without CONFIG_HOTPLUG_CPU cannot
+        do (a user's own config; configs/kconfig/kvm-host.config asks for it); its restore
+        would stall CPU 1 and fail after the re-arm's deadline, every time. Such an L1 is
+        not saved: it boots cold."""
         if not needs_timer_rearm(self.kvm_mode):
             return True
         found = self.ssh.run(HOTPLUG_CHECK, timeout=30)
@@ -312,6 +327,16 @@ class L1Machine:
             log.warning("pmu-harness: no L1 snapshot for this kernel: it cannot hotplug a "
                         "CPU, which a restored VHE L1 needs to re-arm its timers")
         return found.exit_status == 0
+
+    def _steps_done(self) -> bool:
+        """Run the steps that go into the snapshot; False (do not save) if one failed."""
+        for step in self.before_save:
+            done = self.ssh.run(step.command, timeout=step.timeout)
+            if done.exit_status != 0:
+                log.warning("pmu-harness: no L1 snapshot: a step before saving failed "
+                            "(exit %d): %s", done.exit_status, done.stderr.strip()[-300:])
+                return False
+        return True
 
     def _save(self, running: _Running, inputs: SnapshotInputs) -> None:
         # No open SSH connection goes into the snapshot: a restored L1 would hold a stale one.

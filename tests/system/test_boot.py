@@ -16,6 +16,7 @@ from harness.errors import InfraError
 from harness.images import ImageSet, build_image_set
 from harness.machine import BootMode, L1Machine, load_machine_profile
 from harness.machine.snapshot import SnapshotStore
+from tests.system.l1_probe import probe_runs
 from tests.system.qemu_processes import qemu_pids_mentioning
 
 pytestmark = pytest.mark.system
@@ -45,20 +46,6 @@ def _check_l1(l1: L1Machine, mode: str) -> None:
     assert facts.kernel_release in result.stdout
 
 
-# One vCPU, one filter call, a short loop: a restored L1 whose timers are dead (or whose
-# CPU 1 the timer re-arm broke, on nVHE) hangs in KVM_RUN instead of answering in ~1 s.
-PROBE_FILTER = ("pmu-harness-filter 1\nvcpus 1\nfilter 0 0x11 1 deny\n"
-                "workload 0x11 cycles=1 loops=2000\n")
-
-
-def _probe_runs(l1: L1Machine) -> None:
-    l1.ssh.run(f"printf '%s' '{PROBE_FILTER}' > /tmp/filter", timeout=30, check=True)
-    for _ in range(2):
-        result = l1.ssh.run("/opt/pmu-harness/bin/pmu-probe /tmp/filter", timeout=30)
-        assert result.exit_status in (0, 2), result.stderr
-        assert result.stdout.lstrip().startswith("{"), result.stdout[:200]
-
-
 def test_cold_boot_then_restore_max(images: ImageSet, run_dir: Path) -> None:
     store = SnapshotStore(run_dir / "snapshots")
     profile = load_machine_profile("max")
@@ -83,7 +70,7 @@ def test_cold_boot_then_restore_max(images: ImageSet, run_dir: Path) -> None:
         # The clock was reset after the restore: L1 agrees with the host within a minute.
         l1_now = int(l1.ssh.run("date +%s", timeout=30, check=True).stdout)
         assert abs(l1_now - time.time()) < 60
-        _probe_runs(l1)
+        probe_runs(l1)
     # Each L1 says how it came up, beside its logs (bench/speed.py reads these).
     cold = json.loads((run_dir / "cold" / "l1" / "boot-1.json").read_text())
     restored = json.loads((run_dir / "restored" / "l1" / "boot-1.json").read_text())
@@ -113,7 +100,7 @@ def test_broken_snapshot_is_dropped_and_rebuilt(images: ImageSet, run_dir: Path)
     with L1Machine(images, profile, run_dir / "b", store=store) as l1:
         assert l1.boot_mode is BootMode.RESTORED
         assert not l1.timers_rearmed
-        _probe_runs(l1)
+        probe_runs(l1)
 
 
 def test_max_nvhe(images: ImageSet, run_dir: Path) -> None:

@@ -7,7 +7,8 @@ one edited patch rebuilds only what depends on it; a series that does not apply 
 naming patch and hunk; a compile error exits 125 with the log's tail and path; a fragment
 symbol Kconfig drops is named; a failed case on a source kernel leaves a bundle that
 ``rerun`` reproduces after rebuilding the kernel from the bundle's copies; the revision
-matrix shows base's missing FILTER against the final API.
+matrix shows base's missing FILTER against the final API; a kernel built here is saved and
+restored on VHE ``max`` (its timers re-armed by CPU hotplug).
 """
 
 from __future__ import annotations
@@ -24,13 +25,17 @@ from typing import Any
 import pytest
 
 from harness.errors import UsageError
+from harness.images import build_image_set
 from harness.images.build import SECTION
 from harness.images.kinds import load_profile
 from harness.kbuild import kconfig
 from harness.kbuild.build import RESULTS, BuildSpec, build_kernel, read_inputs, result_dir
 from harness.kbuild.tree import TreeSpec
+from harness.machine import BootMode, L1Machine, load_machine_profile
+from harness.machine.snapshot import SnapshotStore
 from harness.paths import PROJECT_ROOT
 from harness.store import budget, cache
+from tests.system.l1_probe import probe_runs
 from tests.system.qemu_processes import qemu_pids_mentioning
 
 pytestmark = pytest.mark.system
@@ -228,3 +233,18 @@ def test_the_revision_matrix_shows_base_against_the_final_api(v3_build: str,
     assert "revisions (each against its own prediction" in proc.stdout
     assert re.search(r"cycle-counter-deny\s+max\s+probe\s+PASS, differs from v3\s+PASS",
                      proc.stdout), proc.stdout
+
+
+def test_a_kernel_built_here_is_saved_and_restored_on_vhe(v3_build: str, tmp_path: Path
+                                                          ) -> None:
+    # The re-arm of a restored VHE L1's timers hotplugs CPU 1: a kernel built without
+    # CONFIG_HOTPLUG_CPU was never saved and booted cold every time (kvm-host.config).
+    images = build_image_set(PROFILE, progress=False)
+    store = SnapshotStore(tmp_path / "snapshots")
+    profile = load_machine_profile("max")
+    with L1Machine(images, profile, tmp_path / "cold", store=store) as l1:
+        assert l1.boot_mode is BootMode.COLD
+    with L1Machine(images, profile, tmp_path / "restored", store=store) as l1:
+        assert l1.boot_mode is BootMode.RESTORED and l1.timers_rearmed
+        probe_runs(l1)
+    assert qemu_pids_mentioning(str(tmp_path)) == []

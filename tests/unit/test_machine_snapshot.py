@@ -11,6 +11,7 @@ import pytest
 
 from harness.errors import InfraError
 from harness.machine import L1Machine, load_machine_profile
+from harness.machine.l1 import SaveStep
 from harness.machine.snapshot import (
     META_FILE,
     Snapshot,
@@ -211,7 +212,8 @@ class _Shell:
 
 @pytest.mark.parametrize(("machine", "kvm_mode", "hotplug", "saved"), [
     ("max", "vhe", True, True),
-    # Our source-built kernels have no CONFIG_HOTPLUG_CPU: their restore would stall CPU 1.
+    # A kernel built without CONFIG_HOTPLUG_CPU (a user's own config): its restore would
+    # stall CPU 1.
     ("max", "vhe", False, False),
     # nVHE needs no re-arm, so no hotplug either; nothing is asked.
     ("cortex-a57", "nvhe", False, True),
@@ -225,3 +227,34 @@ def test_an_l1_is_saved_only_when_its_restore_can_re_arm_its_timers(
     monkeypatch.setattr(l1, "_ssh", shell)
     assert l1._restorable() is saved
     assert bool(shell.asked) is (kvm_mode == "vhe")
+
+
+@dataclasses.dataclass
+class _StepShell:
+    """L1's shell for the steps before a save: each command exits with the status given."""
+
+    status: dict[str, int]
+    asked: list[str] = dataclasses.field(default_factory=list)
+
+    def run(self, command: str, timeout: float) -> Any:
+        self.asked.append(command)
+        return dataclasses.make_dataclass("R", [("exit_status", int), ("stderr", str)])(
+            self.status[command], "kmemleak: disabled")
+
+
+@pytest.mark.parametrize(("status", "asked", "saved"), [
+    ({"first": 0, "second": 0}, ["first", "second"], True),
+    # A failed step leaves L1 in a state nobody asked to keep: no snapshot, no later step.
+    ({"first": 1, "second": 0}, ["first"], False),
+    ({"first": 0, "second": 2}, ["first", "second"], False),
+])
+def test_the_steps_before_a_save_run_in_order_and_a_failure_stops_the_save(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: dict[str, int],
+        asked: list[str], saved: bool) -> None:
+    images = _Images(tmp_path / "Image", tmp_path / "l1-initrd.cpio")
+    steps = (SaveStep("first", 5.0), SaveStep("second", 5.0))
+    l1 = L1Machine(images, load_machine_profile("max"), tmp_path, before_save=steps)
+    shell = _StepShell(status)
+    monkeypatch.setattr(l1, "_ssh", shell)
+    assert l1._steps_done() is saved
+    assert shell.asked == asked
