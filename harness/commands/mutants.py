@@ -174,7 +174,7 @@ def _run(args: argparse.Namespace, mutants: Sequence[Mutant], run_dir: Path, job
 
 
 def mutants_command(args: argparse.Namespace) -> int:
-    from harness.execute.pool import default_jobs
+    from harness.execute.capacity import default_jobs
 
     _check_usage(args)
     if args.list:

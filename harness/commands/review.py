@@ -82,7 +82,7 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def review_command(args: argparse.Namespace) -> int:
-    from harness.execute.pool import default_jobs
+    from harness.execute.capacity import default_jobs
     from harness.review.assemble import assemble
     from harness.review.mail import render_mail, render_summary, verdict_line
     from harness.review.page import render_page

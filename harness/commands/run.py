@@ -111,8 +111,9 @@ def request_from(args: argparse.Namespace, shard: Shard | None = None) -> Reques
 def run_command(args: argparse.Namespace) -> int:
     # These boot machines: imported only when running, so `--help` and bad input stay fast.
     from harness.execute.balance import split_for_jobs
+    from harness.execute.capacity import default_jobs
     from harness.execute.estimates import load_estimates, measured, record
-    from harness.execute.pool import default_jobs, run_groups
+    from harness.execute.pool import run_groups
     from harness.execute.prebuild import prebuild_source_kernels
 
     if args.resume is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
-import os
 import pickle
 import signal
 import sys
@@ -34,26 +33,12 @@ from harness.results import CaseResult, NotRun, Outcome, not_run
 
 log = logging.getLogger(__name__)
 
-# One L1 runs single-vCPU work most of the time (the probe and L2 use one vCPU), and needs
-# its profile's memory plus QEMU's own: this is what a default -j budgets per machine.
-GIB_PER_L1 = 4
 # How long a stopped worker gets to shut its L1 down before it is killed.
 STOP_GRACE_SECONDS = 60.0
 POLL_SECONDS = 30.0
 # A worker's deadline: image checks and L1 boots (with retries), plus each case's deadline
 # from its mode (harness.modes).
 GROUP_SETUP_SECONDS = 900.0
-
-
-def default_jobs() -> int:
-    """What this host allows: one L1 per core, as far as memory goes."""
-    cores = len(os.sched_getaffinity(0))
-    try:
-        pages = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        by_memory = max(1, pages // (GIB_PER_L1 << 30))
-    except (ValueError, OSError):
-        by_memory = 1
-    return max(1, min(cores, by_memory))
 
 
 def _start_order(groups: Sequence[Group], estimates: Estimates = MODE_ESTIMATES

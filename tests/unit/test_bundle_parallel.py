@@ -14,8 +14,9 @@ from harness.bundle import BUNDLE_FILE, BundleSource, describe, read_bundle, wri
 from harness.cli import main
 from harness.commands.rerun import compare
 from harness.errors import EXIT_ABORT_BISECT, EXIT_INFRA, EXIT_USAGE, UsageError
+from harness.execute.capacity import default_jobs, mem_available
 from harness.execute.group import RetryPolicy
-from harness.execute.pool import PoolResult, default_jobs, group_deadline_seconds, run_groups
+from harness.execute.pool import PoolResult, group_deadline_seconds, run_groups
 from harness.images import ImageSet
 from harness.machine.profile import MACHINES_DIR
 from harness.paths import SCENARIOS_DIR
@@ -168,9 +169,9 @@ GIB = 1 << 30
     (8, None, 4096, 1),         # free memory unknown (no SC_AVPHYS_PAGES): one at a time
 ], ids=["cores", "memory", "memory-16-cores", "64k-pages", "little-memory", "one-core",
         "memory-unknown"])
-def test_default_jobs_follows_cores_and_free_memory(
-        monkeypatch: pytest.MonkeyPatch, cores: int, available: int | None, page: int,
-        jobs: int) -> None:
+def test_without_meminfo_default_jobs_follows_cores_and_free_memory(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cores: int, available: int | None,
+        page: int, jobs: int) -> None:
     real_sysconf = os.sysconf
 
     def sysconf(name: str | int) -> int:
@@ -184,7 +185,27 @@ def test_default_jobs_follows_cores_and_free_memory(
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
     monkeypatch.setattr(os, "sysconf", sysconf)
-    assert default_jobs() == jobs
+    assert default_jobs(tmp_path / "no-meminfo") == jobs
+
+
+MEMINFO = Path(__file__).parent.parent / "data" / "meminfo"
+
+
+def test_page_cache_counts_as_memory_an_l1_can_have(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The build machine after reading the nightly's snapshots: 24 GiB, 7.2 GiB free, 14 GiB
+    # page cache. Free memory alone allowed one L1 (the nightly took 9.1 min with -j 1);
+    # MemAvailable allows two.
+    text = (MEMINFO / "busy-cache.txt").read_text()
+    assert mem_available(text) == 24_045_732 * 1024
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(os, "sysconf", lambda name: 1)  # never asked: MemAvailable is there
+    assert default_jobs(MEMINFO / "busy-cache.txt") == 2
+
+
+@pytest.mark.parametrize("text", ["", "MemTotal:       24684076 kB\nMemFree: 1 kB\n",
+                                  "MemAvailable:   lots kB\n", "XMemAvailable: 5 kB\n"])
+def test_meminfo_without_a_usable_mem_available_line_says_none(text: str) -> None:
+    assert mem_available(text) is None
 
 
 def test_bisect_aborts_on_usage_errors(tmp_path: Path) -> None:
