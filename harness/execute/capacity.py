@@ -28,9 +28,9 @@ def _available_bytes(meminfo: Path) -> int | None:
     """MemAvailable, or free memory where the kernel does not say; None if neither is known.
 
     Free memory alone is the wrong measure on a host that has run for a while: the page
-    cache (the snapshots and images the last run read) fills what is free, and a 24 GiB
-    machine with 13 GiB of cache and 2 GiB free ran the nightly with -j 1 (9.1 min, where
-    -j 2 took 6.7)."""
+    cache (the snapshots and images the last run read) fills what is free. A 24 GiB
+    machine with 14 GiB of cache and 7.2 GiB free ran the nightly with -j 1 (9.1 min; with
+    -j 2 it took 5.6-6.7 min the same day)."""
     try:
         available = mem_available(meminfo.read_text())
     except OSError as exc:
